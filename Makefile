@@ -1,0 +1,58 @@
+# The project's interface: `make help` lists the targets.
+# Everything installs itself on first use; only python3 (3.11+) and make are assumed.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SAM_VENV := .venv-sam
+SAM := $(SAM_VENV)/bin/sam
+SAM_CLI_VERSION := 1.170.0
+export SAM_CLI_TELEMETRY := 0
+
+.DEFAULT_GOAL := help
+.PHONY: help install test lint typecheck build validate migrate seed clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+# The virtualenv is rebuilt when a pin changes. The .pth file puts the layer's
+# package and the repository root on sys.path, as Lambda puts /opt/python.
+$(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	printf '%s\n%s\n' "$(CURDIR)/layers/shared/python" "$(CURDIR)" \
+		> "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/appointments-dev.pth"
+	touch $@
+
+# aws-sam-cli pins boto3, click and pydantic below what the app uses: own virtualenv.
+$(SAM):
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check aws-sam-cli==$(SAM_CLI_VERSION)
+
+install: $(VENV)/.installed ## Create the virtualenv with the pinned dependencies
+
+test: $(VENV)/.installed ## Run the test suite (embedded PostgreSQL unless TEST_DATABASE_URL is set)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed ## ruff and cfn-lint
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/cfn-lint template.yaml
+
+typecheck: $(VENV)/.installed ## mypy --strict over the layer and the functions
+	$(VENV)/bin/mypy layers/shared/python functions local
+
+validate: $(SAM) ## sam validate --lint (offline)
+	$(SAM) validate --lint --region us-east-1
+
+build: $(SAM) ## sam build: the arm64 layer and the functions, no Docker needed
+	$(SAM) build
+
+migrate: $(VENV)/.installed ## Apply migrations (DATABASE_URL, or the embedded server)
+	$(PY) -m local.migrate
+
+seed: $(VENV)/.installed ## Apply migrations and load the development users
+	$(PY) -m local.migrate --seed
+
+clean: ## Remove build output and caches (keeps .local/ data)
+	rm -rf .aws-sam .pytest_cache .ruff_cache .mypy_cache

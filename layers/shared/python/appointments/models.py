@@ -1,0 +1,71 @@
+"""Request bodies and their validation, in pydantic, built on the shop's rules."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from appointments import messages, schedule
+
+# Larger bodies are refused before parsing; a real booking is under 100 bytes.
+MAX_BODY_BYTES = 4096
+
+
+def _user_id(value: Any) -> Any:
+    # Control characters (NUL above all: PostgreSQL text cannot hold it) and
+    # lone surrogates (not encodable as UTF-8) are not ids anyone was given.
+    if isinstance(value, str) and not value.isprintable():
+        raise ValueError("user_id must be printable text")
+    return value
+
+
+def _slot_date(value: Any) -> datetime.date:
+    if not isinstance(value, str):
+        raise schedule.InvalidSlot(messages.INVALID_DATE)
+    return schedule.parse_date(value)
+
+
+def _slot_time(value: Any) -> datetime.time:
+    if not isinstance(value, str):
+        raise schedule.InvalidSlot(messages.INVALID_TIME)
+    return schedule.parse_slot_time(value)
+
+
+class BookingRequest(BaseModel):
+    """The body of POST /bookings. Extra fields are ignored."""
+
+    # strict: a number is not a string, true is not a date.
+    model_config = ConfigDict(strict=True, frozen=True)
+
+    user_id: Annotated[str, BeforeValidator(_user_id), Field(min_length=1, max_length=128)]
+    date: Annotated[datetime.date, BeforeValidator(_slot_date)]
+    time: Annotated[datetime.time, BeforeValidator(_slot_time)]
+
+
+class BadRequest(ValueError):
+    """A request the client must fix; the message is safe to show them."""
+
+
+def parse_booking_request(body: str | None) -> BookingRequest:
+    """The validated booking in `body`, or BadRequest saying what is wrong."""
+    if body is not None and len(body) > MAX_BODY_BYTES:
+        raise BadRequest(messages.BODY_TOO_LARGE)
+    try:
+        return BookingRequest.model_validate_json(body or "")
+    except ValidationError as error:
+        raise BadRequest(_first_problem(error)) from None
+
+
+def _first_problem(error: ValidationError) -> str:
+    """One clear sentence for the first thing wrong, in the contract's words where it has them."""
+    problem = error.errors(include_url=False)[0]
+    kind, where = problem["type"], ".".join(str(part) for part in problem["loc"])
+    if kind == "json_invalid":
+        return messages.INVALID_JSON
+    if kind == "model_type":
+        return messages.BODY_NOT_OBJECT
+    if kind == "value_error":  # raised by our own validators, already worded for clients
+        return str(problem["ctx"]["error"])
+    return f"{where}: {problem['msg']}"

@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from appointments import database, messages, store
 from appointments.models import BadRequest, parse_booking_request
 from appointments.schedule import Booked, SlotFull, UserNotFound
-from appointments.web import create_resolver, error_response, json_response, logger
+from appointments.web import body_bytes, create_resolver, error_response, json_response, logger
 
 app = create_resolver()
 
@@ -17,7 +17,7 @@ app = create_resolver()
 @app.post("/bookings")
 def create_booking() -> Any:
     try:
-        request = parse_booking_request(app.current_event.decoded_body)
+        request = parse_booking_request(body_bytes(app.current_event))
     except BadRequest as bad:
         return error_response(HTTPStatus.BAD_REQUEST, str(bad))
     booking_id = store.new_booking_id()  # chosen before the call so a retry reuses it

@@ -5,7 +5,14 @@ from __future__ import annotations
 import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    StringConstraints,
+    ValidationError,
+)
 
 from appointments import messages, schedule
 
@@ -13,10 +20,10 @@ from appointments import messages, schedule
 MAX_BODY_BYTES = 4096
 
 
-def _user_id(value: Any) -> Any:
+def _printable(value: str) -> str:
     # Control characters (NUL above all: PostgreSQL text cannot hold it) and
     # lone surrogates (not encodable as UTF-8) are not ids anyone was given.
-    if isinstance(value, str) and not value.isprintable():
+    if not value.isprintable():
         raise ValueError("user_id must be printable text")
     return value
 
@@ -39,7 +46,7 @@ class BookingRequest(BaseModel):
     # strict: a number is not a string, true is not a date.
     model_config = ConfigDict(strict=True, frozen=True)
 
-    user_id: Annotated[str, BeforeValidator(_user_id), Field(min_length=1, max_length=128)]
+    user_id: Annotated[str, StringConstraints(min_length=1, max_length=128), AfterValidator(_printable)]
     date: Annotated[datetime.date, BeforeValidator(_slot_date)]
     time: Annotated[datetime.time, BeforeValidator(_slot_time)]
 
@@ -48,12 +55,12 @@ class BadRequest(ValueError):
     """A request the client must fix; the message is safe to show them."""
 
 
-def parse_booking_request(body: str | None) -> BookingRequest:
-    """The validated booking in `body`, or BadRequest saying what is wrong."""
-    if body is not None and len(body) > MAX_BODY_BYTES:
+def parse_booking_request(body: bytes) -> BookingRequest:
+    """The validated booking in the JSON `body`, or BadRequest saying what is wrong."""
+    if len(body) > MAX_BODY_BYTES:
         raise BadRequest(messages.BODY_TOO_LARGE)
     try:
-        return BookingRequest.model_validate_json(body or "")
+        return BookingRequest.model_validate_json(body)
     except ValidationError as error:
         raise BadRequest(_first_problem(error)) from None
 

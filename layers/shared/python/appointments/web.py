@@ -6,12 +6,14 @@ this module, does not pay for them at cold start.
 
 from __future__ import annotations
 
+import base64
 from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from appointments import messages
 from appointments.errors import DatabaseUnavailable
@@ -26,6 +28,19 @@ def json_response(status: HTTPStatus, body: dict[str, Any]) -> Response[dict[str
 
 def error_response(status: HTTPStatus, message: str) -> Response[dict[str, Any]]:
     return json_response(status, {"error": message})
+
+
+def body_bytes(event: APIGatewayProxyEventV2) -> bytes:
+    """The request body as the client sent it.
+
+    Powertools' decoded_body assumes UTF-8 and raises on anything else; a body
+    is the client's to get wrong, so here it stays bytes for the JSON parser to
+    refuse. Lone surrogates survive as invalid UTF-8 for the same reason.
+    """
+    body = event.body or ""
+    if event.is_base64_encoded:
+        return base64.b64decode(body)
+    return body.encode("utf-8", "surrogatepass")
 
 
 def create_resolver() -> APIGatewayHttpResolver:

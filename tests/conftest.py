@@ -69,7 +69,9 @@ def invoke(db: psycopg.Connection) -> Invoke:
 
     def call(function: str, method: str, path: str, **event_fields: Any) -> dict[str, Any]:
         event = http_api_event(method, path, **event_fields)
-        response = load_function(function).handler(event, LocalLambdaContext(function_name=function))
+        response = load_function(function).handler(
+            event, LocalLambdaContext(function_name=function)
+        )
         return {**response, "json": json.loads(response["body"])}
 
     return call

@@ -105,7 +105,10 @@ def test_an_unknown_user_is_reported_even_when_the_slot_is_taken(invoke: Invoke)
         ({"date": "2024-01-20", "time": "10:00"}, "user_id: Field required"),
         ({"user_id": "user_alice", "time": "10:00"}, "date: Field required"),
         ({"user_id": "user_alice", "date": "2024-01-20"}, "time: Field required"),
-        ({**alice_at("10:00"), "user_id": ["user_alice"]}, "user_id: Input should be a valid string"),
+        (
+            {**alice_at("10:00"), "user_id": ["user_alice"]},
+            "user_id: Input should be a valid string",
+        ),
         ({**alice_at("10:00"), "date": 20240120}, "Invalid date format"),
         ({**alice_at("10:00"), "time": 10}, "Invalid time format"),
         ({**alice_at("10:00"), "user_id": "user_alice\u0000"}, "user_id must be printable text"),
@@ -122,7 +125,9 @@ def test_a_refused_request_is_a_400_with_a_reason_and_books_nothing(
     assert bookings_in(db) == []
 
 
-def test_a_base64_encoded_body_is_decoded_and_booked(invoke: Invoke, db: psycopg.Connection) -> None:
+def test_a_base64_encoded_body_is_decoded_and_booked(
+    invoke: Invoke, db: psycopg.Connection
+) -> None:
     encoded = base64.b64encode(json.dumps(alice_at("11:00")).encode()).decode()
     event = http_api_event("POST", "/bookings", body=encoded)
     event["isBase64Encoded"] = True
@@ -132,9 +137,14 @@ def test_a_base64_encoded_body_is_decoded_and_booked(invoke: Invoke, db: psycopg
 
 
 @pytest.mark.parametrize("body", [b'{"user_id": "\xff"}', b"\x00\x01", b"\xed\xa0\x80"])
-def test_a_body_that_is_not_utf8_is_invalid_json(invoke: Invoke, db: psycopg.Connection, body: bytes) -> None:
+def test_a_body_that_is_not_utf8_is_invalid_json(
+    invoke: Invoke, db: psycopg.Connection, body: bytes
+) -> None:
     response = post_booking(invoke, body)  # not UTF-8, so the event carries it base64-encoded
-    assert (response["statusCode"], response["json"]) == (400, {"error": "Request body must be valid JSON"})
+    assert (response["statusCode"], response["json"]) == (
+        400,
+        {"error": "Request body must be valid JSON"},
+    )
     assert bookings_in(db) == []
 
 

@@ -12,7 +12,9 @@ def test_health_answers_ok_as_json(invoke: Invoke) -> None:
     assert response["json"] == {"status": "ok"}
 
 
-def test_health_does_not_touch_the_database(invoke: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_health_does_not_touch_the_database(
+    invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@/nowhere?host=/nonexistent")
     from appointments import database, settings
 
@@ -34,7 +36,9 @@ def test_health_does_not_touch_the_database(invoke: Invoke, monkeypatch: pytest.
         ("bookings", "GET", "/bookings"),
     ],
 )
-def test_unknown_routes_are_a_json_404(invoke: Invoke, function: str, method: str, path: str) -> None:
+def test_unknown_routes_are_a_json_404(
+    invoke: Invoke, function: str, method: str, path: str
+) -> None:
     response = invoke(function, method, path)
     assert response["statusCode"] == 404
     assert response["headers"]["Content-Type"] == "application/json"

@@ -80,9 +80,13 @@ def test_concurrent_runs_both_succeed_and_apply_each_file_once(empty_schema_url:
     assert applied_versions(empty_schema_url) == VERSIONS
 
 
-def test_a_failing_file_rolls_back_and_records_nothing(empty_schema_url: str, tmp_path: Path) -> None:
+def test_a_failing_file_rolls_back_and_records_nothing(
+    empty_schema_url: str, tmp_path: Path
+) -> None:
     (tmp_path / "0001_good.sql").write_text("CREATE TABLE good (id int);")
-    (tmp_path / "0002_bad.sql").write_text("CREATE TABLE half (id int); SELECT no_such_column FROM half;")
+    (tmp_path / "0002_bad.sql").write_text(
+        "CREATE TABLE half (id int); SELECT no_such_column FROM half;"
+    )
     with psycopg.connect(empty_schema_url, autocommit=True) as conn:
         with pytest.raises(psycopg.errors.UndefinedColumn):
             migrations.apply_migrations(conn, migrations.load_migrations(tmp_path))
@@ -91,13 +95,15 @@ def test_a_failing_file_rolls_back_and_records_nothing(empty_schema_url: str, tm
     assert applied_versions(empty_schema_url) == ["0001_good.sql"]
 
 
-def test_a_file_edited_after_it_was_applied_is_refused(empty_schema_url: str, tmp_path: Path) -> None:
+def test_a_file_edited_after_it_was_applied_is_refused(
+    empty_schema_url: str, tmp_path: Path
+) -> None:
     migration = tmp_path / "0001_first.sql"
     migration.write_text("CREATE TABLE first (id int);")
     with psycopg.connect(empty_schema_url, autocommit=True) as conn:
         migrations.apply_migrations(conn, migrations.load_migrations(tmp_path))
         migration.write_text("CREATE TABLE first (id bigint);")
-        with pytest.raises(migrations.MigrationError, match="0001_first.sql was changed"):
+        with pytest.raises(migrations.MigrationError, match=r"0001_first\.sql was changed"):
             migrations.apply_migrations(conn, migrations.load_migrations(tmp_path))
 
 

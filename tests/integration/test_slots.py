@@ -30,7 +30,9 @@ def test_booked_slots_are_left_out_of_that_day_only(invoke: Invoke, db: psycopg.
     day = invoke("slots", "GET", "/slots", raw_query="date=2024-01-20")
     next_day = invoke("slots", "GET", "/slots", raw_query="date=2024-01-21")
 
-    assert day["json"] == {"available_times": ["09:00", "11:00", "13:00", "14:00", "15:00", "16:00"]}
+    assert day["json"] == {
+        "available_times": ["09:00", "11:00", "13:00", "14:00", "15:00", "16:00"]
+    }
     assert next_day["json"] == {"available_times": ALL_TIMES[1:]}
 
 
@@ -62,7 +64,9 @@ def test_a_leap_day_is_a_real_date(invoke: Invoke) -> None:
         "date=" + "9" * 10_000,
     ],
 )
-def test_anything_but_one_real_date_is_an_invalid_date_format(invoke: Invoke, raw_query: str) -> None:
+def test_anything_but_one_real_date_is_an_invalid_date_format(
+    invoke: Invoke, raw_query: str
+) -> None:
     response = invoke("slots", "GET", "/slots", raw_query=raw_query)
     assert response["statusCode"] == 400
     assert response["headers"]["Content-Type"] == "application/json"

@@ -17,7 +17,11 @@ def body_with(**changes: object) -> bytes:
 
 def test_a_valid_body_gives_typed_values() -> None:
     request = parse_booking_request(json.dumps(VALID).encode())
-    assert (request.user_id, request.date, request.time) == ("user_alice", date(2024, 1, 20), time(10))
+    assert (request.user_id, request.date, request.time) == (
+        "user_alice",
+        date(2024, 1, 20),
+        time(10),
+    )
 
 
 def test_unknown_fields_are_ignored() -> None:

@@ -51,8 +51,8 @@ class TestParseDate:
             "2024-01-20 ",
             "2024-01-20\n",
             "2024-01-20T10:00",
-            "２０２４-０１-２０",  # full-width digits
-            "٢٠٢٤-٠١-٢٠",  # Arabic-Indic digits match \d but are not ours
+            "\uff12\uff10\uff12\uff14-\uff10\uff11-\uff12\uff10",  # full-width digits
+            "\u0662\u0660\u0662\u0664-\u0660\u0661-\u0662\u0660",  # Arabic-Indic: match \d
             "",
             "today",
         ],
@@ -79,7 +79,19 @@ class TestParseSlotTime:
 
     @pytest.mark.parametrize(
         "text",
-        ["9:00", "25:00", "24:00", "10:60", "10:00:00", "ten", "1000", "10-00", " 10:00", "10:00\n", ""],
+        [
+            "9:00",
+            "25:00",
+            "24:00",
+            "10:60",
+            "10:00:00",
+            "ten",
+            "1000",
+            "10-00",
+            " 10:00",
+            "10:00\n",
+            "",
+        ],
     )
     def test_anything_not_hh_mm_is_an_invalid_time_format(self, text: str) -> None:
         with pytest.raises(InvalidSlot, match=f"^{messages.INVALID_TIME}$"):

@@ -46,7 +46,9 @@ class BookingRequest(BaseModel):
     # strict: a number is not a string, true is not a date.
     model_config = ConfigDict(strict=True, frozen=True)
 
-    user_id: Annotated[str, StringConstraints(min_length=1, max_length=128), AfterValidator(_printable)]
+    user_id: Annotated[
+        str, StringConstraints(min_length=1, max_length=128), AfterValidator(_printable)
+    ]
     date: Annotated[datetime.date, BeforeValidator(_slot_date)]
     time: Annotated[datetime.time, BeforeValidator(_slot_time)]
 

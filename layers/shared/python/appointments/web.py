@@ -51,7 +51,7 @@ def create_resolver() -> APIGatewayHttpResolver:
     def _not_found(_: NotFoundError) -> Response[dict[str, Any]]:
         return error_response(HTTPStatus.NOT_FOUND, messages.NOT_FOUND)
 
-    @app.exception_handler(Exception)
+    @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
     def _unexpected(error: Exception) -> Response[dict[str, Any]]:
         # Full detail goes to the log only; the client learns nothing internal.
         if isinstance(error, DatabaseUnavailable):

@@ -1,0 +1,75 @@
+"""Read template.yaml: which function serves which HTTP API route, and with what environment.
+
+The template is the one place routes are declared; the local server and the
+tests read them from here instead of repeating them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# cfn-lint's loader understands CloudFormation's short tags (!Ref, !Sub, ...),
+# which a plain YAML loader rejects.
+from cfnlint.decode import cfn_yaml  # type: ignore[import-untyped]
+
+TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "template.yaml"
+
+
+@dataclass(frozen=True)
+class Function:
+    logical_id: str
+    code_dir: Path
+    handler: str  # "module.function", relative to code_dir
+    environment: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str  # upper case, or ANY
+    path: str  # as declared, e.g. /slots or /bookings/{id}
+    function: Function
+
+    @property
+    def route_key(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    template: dict[str, Any] = cfn_yaml.load(str(path))
+    return template
+
+
+def functions(template: dict[str, Any], base_dir: Path) -> dict[str, Function]:
+    """Every AWS::Serverless::Function, with Globals merged in as SAM merges them."""
+    global_props = template.get("Globals", {}).get("Function", {})
+    global_env = global_props.get("Environment", {}).get("Variables", {})
+    found = {}
+    for logical_id, resource in template["Resources"].items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        props = resource.get("Properties", {})
+        env = {**global_env, **props.get("Environment", {}).get("Variables", {})}
+        found[logical_id] = Function(
+            logical_id=logical_id,
+            code_dir=base_dir / props["CodeUri"],
+            handler=props.get("Handler", global_props.get("Handler", "")),
+            environment=env,
+        )
+    return found
+
+
+def http_routes(template: dict[str, Any], base_dir: Path) -> list[Route]:
+    """Every HttpApi event of every function, in template order."""
+    by_id = functions(template, base_dir)
+    routes = []
+    for logical_id, resource in template["Resources"].items():
+        if logical_id not in by_id:
+            continue
+        for event in resource.get("Properties", {}).get("Events", {}).values():
+            if event.get("Type") == "HttpApi":
+                props = event.get("Properties", {})
+                method = str(props.get("Method", "ANY")).upper()
+                routes.append(Route(method, props.get("Path", "/$default"), by_id[logical_id]))
+    return routes

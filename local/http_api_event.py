@@ -7,6 +7,7 @@ API Gateway would.
 from __future__ import annotations
 
 import base64
+import re
 import time
 import uuid
 from typing import Any
@@ -62,7 +63,8 @@ def http_api_event(
     if path_parameters:
         event["pathParameters"] = path_parameters
     if body is not None:
-        event["body"], event["isBase64Encoded"] = _encode_body(body)
+        content_type = lower_headers.get("content-type", "")
+        event["body"], event["isBase64Encoded"] = _encode_body(body, content_type)
     return event
 
 
@@ -74,10 +76,18 @@ def _query_parameters(raw_query: str) -> dict[str, str]:
     return joined
 
 
-def _encode_body(body: str | bytes) -> tuple[str, bool]:
+# Media types API Gateway passes as text; other bodies arrive base64-encoded.
+_TEXT_TYPES = re.compile(r"text/.*|application/(.*\+)?(json|xml)|application/javascript", re.I)
+
+
+def _encode_body(body: str | bytes, content_type: str) -> tuple[str, bool]:
+    """The event's body and isBase64Encoded for a request body of `content_type`."""
     if isinstance(body, str):
         return body, False
-    try:
-        return body.decode("utf-8"), False
-    except UnicodeDecodeError:
-        return base64.b64encode(body).decode("ascii"), True
+    media_type = content_type.split(";")[0].strip()
+    if not media_type or _TEXT_TYPES.fullmatch(media_type):
+        try:
+            return body.decode("utf-8"), False
+        except UnicodeDecodeError:
+            pass
+    return base64.b64encode(body).decode("ascii"), True

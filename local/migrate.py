@@ -10,7 +10,7 @@ import argparse
 import json
 import os
 
-from local.embedded_db import start_server
+from local import embedded_db
 from local.lambda_context import LocalLambdaContext
 
 
@@ -19,7 +19,7 @@ def main() -> None:
     parser.add_argument("--seed", action="store_true", help="also load the development users")
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL"):
-        os.environ["DATABASE_URL"] = start_server(stop_at_exit=False)
+        os.environ["DATABASE_URL"] = embedded_db.start().get_uri()
 
     from functions.migrate.app import handler  # after DATABASE_URL is settled
 

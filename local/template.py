@@ -22,7 +22,8 @@ class Function:
     logical_id: str
     code_dir: Path
     handler: str  # "module.function", relative to code_dir
-    environment: dict[str, Any]
+    environment: dict[str, Any]  # as written: values may be intrinsics like {"Ref": ...}
+    timeout: int  # seconds
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,25 @@ def functions(template: dict[str, Any], base_dir: Path) -> dict[str, Function]:
             code_dir=base_dir / props["CodeUri"],
             handler=props.get("Handler", global_props.get("Handler", "")),
             environment=env,
+            timeout=int(props.get("Timeout", global_props.get("Timeout", 3))),
         )
     return found
+
+
+def local_environment(template: dict[str, Any], function: Function) -> dict[str, str]:
+    """The function's variables that can be known without deploying.
+
+    Plain strings are kept; a Ref to a parameter takes the parameter's Default;
+    other intrinsics (a resource's ARN, say) are left out for the caller to set.
+    """
+    parameters = template.get("Parameters", {})
+    resolved = {}
+    for name, value in function.environment.items():
+        if isinstance(value, str | int | float | bool):
+            resolved[name] = str(value)
+        elif isinstance(value, dict) and "Default" in parameters.get(value.get("Ref"), {}):
+            resolved[name] = str(parameters[value["Ref"]]["Default"])
+    return resolved
 
 
 def http_routes(template: dict[str, Any], base_dir: Path) -> list[Route]:

@@ -20,7 +20,7 @@ import pytest
 
 from appointments import database, migrations
 from appointments.settings import get_settings
-from local.embedded_db import start_server
+from local import embedded_db
 from local.http_api_event import http_api_event
 from local.lambda_context import LocalLambdaContext
 
@@ -31,7 +31,10 @@ DB_FOLDER = REPO / "db"
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A migrated database, exported as DATABASE_URL for the handlers."""
-    url = os.environ.get("TEST_DATABASE_URL") or start_server(tmp_path_factory.mktemp("pgdata"))
+    url = (
+        os.environ.get("TEST_DATABASE_URL")
+        or embedded_db.start(tmp_path_factory.mktemp("pgdata"), stop_at_exit=True).get_uri()
+    )
     with psycopg.connect(url, autocommit=True) as conn:
         migrations.apply_migrations(conn, migrations.load_migrations(DB_FOLDER / "migrations"))
     previous = os.environ.get("DATABASE_URL")

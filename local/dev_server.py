@@ -1,0 +1,202 @@
+"""`make dev`: the whole API on localhost, no Docker.
+
+Starts (or reuses) the embedded PostgreSQL under .local/, applies migrations
+and the seed with the real migrate handler, then serves the routes declared in
+template.yaml with gunicorn's pre-fork workers. Each worker handles one request
+at a time with its own warm handlers and database connection, as Lambda
+containers do, so simultaneous requests really race in the database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from local import embedded_db
+from local.gateway import Gateway
+from local.template import (
+    TEMPLATE_PATH,
+    Route,
+    functions,
+    http_routes,
+    load_template,
+    local_environment,
+)
+
+DEFAULT_PORT = 3000
+DEFAULT_WORKERS = 4
+
+
+class StartupError(Exception):
+    """Something the developer must fix before the server can start."""
+
+
+class _Gunicorn(BaseApplication):  # type: ignore[misc]  # gunicorn has no type hints
+    """gunicorn run from code, with our options instead of its command line."""
+
+    def __init__(self, app: Callable[..., Any], options: dict[str, Any]) -> None:
+        self._app, self._options = app, options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self._options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Callable[..., Any]:
+        return self._app
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="make dev", description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", DEFAULT_PORT)))
+    parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="Lambda containers")
+    parser.add_argument("--template", type=Path, default=TEMPLATE_PATH)
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=embedded_db.DEFAULT_DATA_DIR,
+        help="embedded PostgreSQL data (ignored when DATABASE_URL is set)",
+    )
+    return parser.parse_args(argv)
+
+
+def read_routes(path: Path) -> tuple[list[Route], dict[str, str]]:
+    """The template's HTTP routes and the environment its functions would get locally."""
+    try:
+        template = load_template(path)
+        routes = http_routes(template, path.parent)
+    except Exception as error:  # any reason the template cannot be used is the same to the user
+        raise StartupError(f"cannot read template {path}: {error}") from error
+    if not routes:
+        raise StartupError(f"template {path} declares no HttpApi routes")
+    environment: dict[str, str] = {}
+    for function in functions(template, path.parent).values():
+        for name, value in local_environment(template, function).items():
+            if environment.get(name, value) != value:
+                log(f"warning: functions disagree on {name}; using {environment[name]!r}")
+            environment.setdefault(name, value)
+    return routes, environment
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound here so a busy port is reported before anything starts."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as error:
+        listener.close()
+        if error.errno == errno.EADDRINUSE:
+            raise StartupError(
+                f"port {port} is in use: stop what runs there, or set PORT"
+            ) from None
+        raise StartupError(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    listener.listen(128)
+    listener.set_inheritable(True)
+    return listener
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        params = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "<unparsable DATABASE_URL>"
+    if "password" in params:
+        params["password"] = "***"  # noqa: S105 (a mask, not a password)
+    return make_conninfo("", **params)
+
+
+def check_database(url: str) -> None:
+    try:
+        psycopg.connect(url, connect_timeout=5).close()
+    except psycopg.Error as error:
+        reason = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+        raise StartupError(f"cannot reach the database at {redact(url)}: {reason}") from None
+
+
+def migrate_and_seed(url: str) -> None:
+    # The same command as `make seed`, in its own process, so the workers start
+    # with nothing imported and pay their cold starts as Lambda would.
+    result = subprocess.run(
+        [sys.executable, "-m", "local.migrate", "--seed"],
+        env={**os.environ, "DATABASE_URL": url, "POWERTOOLS_LOG_LEVEL": "WARNING"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise StartupError(f"migrations failed:\n{result.stderr.strip()}")
+    log(f"database ready: {result.stdout.strip()}")
+
+
+def log(message: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
+
+
+def serve(listener: socket.socket, routes: list[Route], workers: int) -> None:
+    timeout = max(route.function.timeout for route in routes) + 5
+    options = {
+        "bind": f"fd://{listener.fileno()}",
+        "workers": workers,
+        "worker_class": "sync",  # one request at a time per worker, like a Lambda container
+        "timeout": timeout,
+        "graceful_timeout": 5,
+        "accesslog": None,  # the gateway logs one line per request itself
+        "errorlog": "-",
+        "loglevel": "warning",
+        "proc_name": "appointments-dev",
+    }
+    _Gunicorn(Gateway(routes, log), options).run()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    server = None
+    # gunicorn forks the workers inside serve(): when one exits, its SystemExit
+    # unwinds through this function too, and must not stop the database.
+    master_pid = os.getpid()
+    try:
+        routes, environment = read_routes(args.template.resolve())
+        listener = bind(args.host, args.port)
+        url = os.environ.get("DATABASE_URL")
+        if not url:
+            log(f"starting the embedded PostgreSQL in {args.data_dir}")
+            server = embedded_db.start(args.data_dir.resolve())
+            url = server.get_uri()
+        check_database(url)
+        migrate_and_seed(url)
+        for name, value in environment.items():
+            os.environ.setdefault(name, value)  # the shell's own settings win
+        os.environ["DATABASE_URL"] = url
+        for route in routes:
+            log(f"route {route.route_key:<20} -> {route.function.logical_id}")
+        log(f"serving http://{args.host}:{args.port} with {args.workers} workers (Ctrl-C stops)")
+        serve(listener, routes, args.workers)
+    except StartupError as error:
+        log(f"error: {error}")
+        return 1
+    except SystemExit as stop:  # gunicorn exits this way on Ctrl-C and SIGTERM
+        return int(stop.code or 0)
+    finally:
+        if server is not None and os.getpid() == master_pid:
+            server.stop()
+            log("embedded PostgreSQL stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,195 @@
+"""API Gateway HTTP API, locally, as a WSGI app: route, build the event, invoke, answer.
+
+Each worker process that runs this is a stand-in for one warm Lambda container
+per function: it imports a function's handler on its first request (a cold
+start) and keeps its module state, connection included, for the next ones.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import re
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from http import HTTPStatus
+from types import ModuleType
+from typing import Any
+from urllib.parse import unquote
+
+from local.http_api_event import http_api_event
+from local.lambda_context import LocalLambdaContext
+from local.template import Function, Route
+
+Handler = Callable[[dict[str, Any], Any], Any]
+StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+
+# What API Gateway itself answers when no route matches or the function fails.
+_NO_ROUTE = (404, {"message": "Not Found"})
+_FUNCTION_FAILED = (500, {"message": "Internal Server Error"})
+_TOO_LARGE = (413, {"message": "Request Entity Too Large"})
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's request size limit
+
+
+@dataclass(frozen=True)
+class _CompiledRoute:
+    route: Route
+    pattern: re.Pattern[str]
+    # Sorts the most specific route first, as API Gateway chooses: fewer
+    # greedy and plain parameters, then an explicit method over ANY.
+    specificity: tuple[int, int, int]
+
+
+def _compile(route: Route) -> _CompiledRoute:
+    if route.path == "$default":
+        return _CompiledRoute(route, re.compile(".*"), (2, 0, 1))
+    parts, params, greedy = [], 0, 0
+    for segment in route.path.strip("/").split("/"):
+        if match := re.fullmatch(r"\{(\w+)\+\}", segment):
+            parts.append(f"(?P<{match[1]}>.+)")
+            greedy += 1
+        elif match := re.fullmatch(r"\{(\w+)\}", segment):
+            parts.append(f"(?P<{match[1]}>[^/]+)")
+            params += 1
+        else:
+            parts.append(re.escape(segment))
+    pattern = re.compile("/" + "/".join(parts))
+    return _CompiledRoute(route, pattern, (greedy, params, int(route.method == "ANY")))
+
+
+class RouteTable:
+    """The template's routes, matched the way API Gateway matches them."""
+
+    def __init__(self, routes: Iterable[Route]) -> None:
+        self._routes = sorted((_compile(r) for r in routes), key=lambda c: c.specificity)
+
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        for compiled in self._routes:
+            if compiled.route.method not in (method, "ANY"):
+                continue
+            if found := compiled.pattern.fullmatch(path):
+                return compiled.route, found.groupdict()
+        return None
+
+
+class WarmFunctions:
+    """Each function's handler, imported on first use and then kept warm."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, Handler] = {}
+
+    def get(self, function: Function) -> tuple[Handler, bool]:
+        """The handler, and whether this call paid the cold start."""
+        if function.logical_id in self._handlers:
+            return self._handlers[function.logical_id], False
+        module_name, attribute = function.handler.rsplit(".", 1)
+        module = _import_file(function.logical_id, function.code_dir / f"{module_name}.py")
+        self._handlers[function.logical_id] = getattr(module, attribute)
+        return self._handlers[function.logical_id], True
+
+
+def _import_file(logical_id: str, path: Any) -> ModuleType:
+    # Every function's module is called app.py: import each under its own name.
+    spec = importlib.util.spec_from_file_location(f"lambda_{logical_id}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def to_http_response(result: Any) -> tuple[int, list[tuple[str, str]], bytes]:
+    """Status, headers and body, interpreting a handler's result as API Gateway (2.0) does."""
+    if not (isinstance(result, dict) and "statusCode" in result):
+        # No statusCode: API Gateway sends the whole result as a JSON 200.
+        return 200, [("Content-Type", "application/json")], json.dumps(result).encode()
+    headers = [(name, str(value)) for name, value in (result.get("headers") or {}).items()]
+    headers += [("Set-Cookie", cookie) for cookie in result.get("cookies") or []]
+    body = result.get("body") or ""
+    if result.get("isBase64Encoded"):
+        payload = base64.b64decode(body)
+    else:
+        payload = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+    return int(result["statusCode"]), headers, payload
+
+
+class Gateway:
+    """The WSGI app: one request in, one Lambda invocation, one response out."""
+
+    def __init__(self, routes: Iterable[Route], log: Callable[[str], None]) -> None:
+        self._table = RouteTable(routes)
+        self._functions = WarmFunctions()
+        self._log = log
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        started = time.perf_counter()
+        method = environ["REQUEST_METHOD"]
+        raw_path, _, raw_query = environ.get("RAW_URI", environ["PATH_INFO"]).partition("?")
+        matched = self._table.match(method, unquote(raw_path))
+        function_name, note = "-", ""
+        request_body = _request_body(environ)
+        if matched is None:
+            status, headers, body = _gateway_error(*_NO_ROUTE)
+        elif request_body is not None and len(request_body) > MAX_PAYLOAD_BYTES:
+            status, headers, body = _gateway_error(*_TOO_LARGE)
+        else:
+            route, path_parameters = matched
+            function_name = route.function.logical_id
+            event = http_api_event(
+                method,
+                raw_path,
+                route_key=route.route_key,
+                raw_query=raw_query,
+                headers=_request_headers(environ),
+                body=request_body,
+                path_parameters=path_parameters or None,
+                source_ip=environ.get("REMOTE_ADDR", "127.0.0.1"),
+            )
+            status, headers, body, note = self._invoke(route.function, event)
+        start_response(f"{status} {_reason(status)}", headers)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        self._log(f"{method} {raw_path} {status} {elapsed_ms:.1f}ms {function_name}{note}")
+        return [body]
+
+    def _invoke(
+        self, function: Function, event: dict[str, Any]
+    ) -> tuple[int, list[tuple[str, str]], bytes, str]:
+        handler, cold = self._functions.get(function)
+        context = LocalLambdaContext(function.logical_id, timeout_seconds=function.timeout)
+        note = " (cold start)" if cold else ""
+        try:
+            return (*to_http_response(handler(event, context)), note)
+        except Exception as error:  # a crashed invocation, as Lambda reports it
+            self._log(f"{function.logical_id} raised {type(error).__name__}: {error}")
+            return (*_gateway_error(*_FUNCTION_FAILED), note)
+
+
+def _gateway_error(status: int, body: dict[str, str]) -> tuple[int, list[tuple[str, str]], bytes]:
+    return status, [("Content-Type", "application/json")], json.dumps(body).encode()
+
+
+def _request_headers(environ: dict[str, Any]) -> dict[str, str]:
+    headers = {
+        key[5:].replace("_", "-"): value
+        for key, value in environ.items()
+        if key.startswith("HTTP_")
+    }
+    for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        if environ.get(key):
+            headers[key.replace("_", "-")] = environ[key]
+    return headers
+
+
+def _request_body(environ: dict[str, Any]) -> bytes | None:
+    body: bytes = environ["wsgi.input"].read(MAX_PAYLOAD_BYTES + 1)
+    return body or None
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"

@@ -1,0 +1,112 @@
+"""Run `local.dev_server` as a real subprocess and talk to it over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class HttpResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class LocalServer:
+    process: subprocess.Popen[str]
+    port: int
+    log_path: Path
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> HttpResponse:
+        request = urllib.request.Request(
+            self.base_url + path, data=body, method=method, headers=headers or {}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return HttpResponse(response.status, dict(response.headers), response.read())
+        except urllib.error.HTTPError as error:
+            return HttpResponse(error.code, dict(error.headers), error.read())
+
+    def post_json(self, path: str, payload: Any) -> HttpResponse:
+        body = json.dumps(payload).encode()
+        return self.request("POST", path, body, {"Content-Type": "application/json"})
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def interrupt(self, timeout: float = 20) -> int:
+        """Ctrl-C: SIGINT to the whole process group, as a terminal sends it."""
+        os.killpg(self.process.pid, signal.SIGINT)
+        return self.process.wait(timeout=timeout)
+
+
+def start_local_server(
+    log_path: Path, *args: str, env: dict[str, str] | None = None, wait: bool = True
+) -> LocalServer:
+    """Start the dev server in its own session and wait until it answers /health."""
+    port = free_port()
+    # The shell's DATABASE_URL would make the server skip its embedded database.
+    environment = {name: value for name, value in os.environ.items() if name != "DATABASE_URL"}
+    environment.update({"POWERTOOLS_LOG_LEVEL": "WARNING", **(env or {})})
+    log_file = log_path.open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local.dev_server", "--port", str(port), *args],
+        cwd=REPO,
+        env=environment,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own process group, like a terminal's foreground job
+    )
+    server = LocalServer(process, port, log_path)
+    if wait:
+        wait_until_serving(server)
+    return server
+
+
+def wait_until_serving(server: LocalServer, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"dev server exited early:\n{server.log()}")
+        try:
+            if server.request("GET", "/health").status == 200:
+                return
+        except OSError:
+            time.sleep(0.1)
+    server.process.kill()
+    raise RuntimeError(f"dev server did not start in {timeout}s:\n{server.log()}")

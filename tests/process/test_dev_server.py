@@ -1,0 +1,346 @@
+"""`make dev`'s server, as a subprocess on a free port, driven over real HTTP."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import threading
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventV2Model
+
+from tests.process.local_server import REPO, LocalServer, free_port, start_local_server
+
+ALL_TIMES = ["09:00", "10:00", "11:00", "12:00", "13:00", "14:00", "15:00", "16:00"]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
+    """One server for the module, on its own embedded PostgreSQL."""
+    folder = tmp_path_factory.mktemp("dev")
+    running = start_local_server(folder / "server.log", "--data-dir", str(folder / "pgdata"))
+    yield running
+    running.interrupt()
+
+
+def booking(user: str, date: str, time: str) -> dict[str, str]:
+    return {"user_id": user, "date": date, "time": time}
+
+
+class TestContractOverHttp:
+    def test_health(self, server: LocalServer) -> None:
+        response = server.request("GET", "/health")
+        assert (response.status, response.json) == (200, {"status": "ok"})
+        assert response.headers["Content-Type"] == "application/json"
+
+    def test_slots_of_an_empty_day(self, server: LocalServer) -> None:
+        response = server.request("GET", "/slots?date=2031-03-03")
+        assert (response.status, response.json) == (200, {"available_times": ALL_TIMES})
+
+    def test_slots_with_a_bad_date(self, server: LocalServer) -> None:
+        for query in ("?date=2024-02-30", "?date=2024-1-5", "", "?date="):
+            response = server.request("GET", f"/slots{query}")
+            assert (response.status, response.json) == (400, {"error": "Invalid date format"})
+
+    def test_book_then_slot_full_then_gone_from_the_list(self, server: LocalServer) -> None:
+        first = server.post_json("/bookings", booking("user_alice", "2031-03-04", "10:00"))
+        second = server.post_json("/bookings", booking("user_bob", "2031-03-04", "10:00"))
+        slots = server.request("GET", "/slots?date=2031-03-04")
+
+        assert first.status == 200
+        assert first.json["booking_id"].startswith("booking_")
+        assert (second.status, second.json) == (400, {"error": "Slot full"})
+        assert slots.json == {"available_times": [t for t in ALL_TIMES if t != "10:00"]}
+
+    @pytest.mark.parametrize(
+        ("payload", "error"),
+        [
+            (booking("user_alice", "2031-03-05", "17:00"), "Shop closed"),
+            (booking("user_alice", "2031-03-05", "08:00"), "Shop closed"),
+            (booking("user_nobody", "2031-03-05", "10:00"), "User not found"),
+            (booking("user_alice", "2031-02-29", "10:00"), "Invalid date format"),
+            (booking("user_alice", "2031-03-05", "9:00"), "Invalid time format"),
+            (booking("user_alice", "2031-03-05", "10:30"), "Time must be on the hour"),
+            ({"user_id": "user_alice"}, "date: Field required"),
+        ],
+    )
+    def test_refused_bookings(
+        self, server: LocalServer, payload: dict[str, str], error: str
+    ) -> None:
+        response = server.post_json("/bookings", payload)
+        assert (response.status, response.json) == (400, {"error": error})
+
+    def test_malformed_json(self, server: LocalServer) -> None:
+        response = server.request(
+            "POST", "/bookings", b"{oops", {"Content-Type": "application/json"}
+        )
+        assert (response.status, response.json) == (
+            400,
+            {"error": "Request body must be valid JSON"},
+        )
+
+    def test_form_encoded_body_arrives_base64_and_is_still_read(self, server: LocalServer) -> None:
+        # curl -d without a Content-Type sends form encoding; API Gateway passes it base64-encoded.
+        body = json.dumps(booking("user_dave", "2031-03-06", "09:00")).encode()
+        response = server.request(
+            "POST", "/bookings", body, {"Content-Type": "application/x-www-form-urlencoded"}
+        )
+        assert response.status == 200
+
+    def test_a_route_not_in_the_template_is_api_gateways_404(self, server: LocalServer) -> None:
+        for method, path in (("GET", "/nope"), ("DELETE", "/bookings"), ("GET", "/bookings")):
+            response = server.request(method, path)
+            assert (response.status, response.json) == (404, {"message": "Not Found"})
+
+    def test_each_request_is_logged_on_one_line(self, server: LocalServer) -> None:
+        server.request("GET", "/slots?date=2031-03-07")
+        assert any(
+            line.split()[1:4] == ["GET", "/slots", "200"] and line.split()[5] == "SlotsFunction"
+            for line in server.log().splitlines()
+            if len(line.split()) >= 6
+        )
+
+
+def test_simultaneous_bookings_of_one_slot_over_http_give_one_booking(server: LocalServer) -> None:
+    attempts = 20
+    release = threading.Barrier(attempts)
+    responses = []
+    users = ["user_alice", "user_bob", "user_charlie", "user_dave"]
+
+    def attempt(n: int) -> None:
+        release.wait(timeout=30)
+        responses.append(
+            server.post_json("/bookings", booking(users[n % 4], "2031-04-01", "11:00"))
+        )
+
+    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(attempts)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    statuses = sorted(response.status for response in responses)
+    assert statuses == [200] + [400] * (attempts - 1)
+    assert [r.json for r in responses if r.status == 400] == [{"error": "Slot full"}] * (
+        attempts - 1
+    )
+    slots = server.request("GET", "/slots?date=2031-04-01").json["available_times"]
+    assert "11:00" not in slots
+
+
+ECHO_FUNCTION = """
+import base64
+
+
+def handler(event, context):
+    shape = (event.get("queryStringParameters") or {}).get("shape")
+    if shape == "text":
+        return "plain"
+    if shape == "full":
+        return {
+            "statusCode": 201,
+            "headers": {"X-Echo": "yes", "Content-Type": "application/octet-stream"},
+            "cookies": ["a=1; Path=/", "b=2"],
+            "body": base64.b64encode(b"\\x00\\x01binary").decode(),
+            "isBase64Encoded": True,
+        }
+    return {
+        "event": event,
+        "context": {
+            "function_name": context.function_name,
+            "aws_request_id": context.aws_request_id,
+            "memory_limit_in_mb": context.memory_limit_in_mb,
+            "invoked_function_arn": context.invoked_function_arn,
+            "remaining_ms": context.get_remaining_time_in_millis(),
+        },
+    }
+"""
+
+ECHO_RESOURCE = """
+  EchoFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: echo
+      Handler: app.handler
+      Events:
+        Echo:
+          Type: HttpApi
+          Properties:
+            ApiId: !Ref HttpApi
+            Method: ANY
+            Path: /echo/{name}
+        Files:
+          Type: HttpApi
+          Properties:
+            ApiId: !Ref HttpApi
+            Method: GET
+            Path: /files/{path+}
+"""
+
+
+@pytest.fixture(scope="module")
+def echo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
+    """The server on a copy of the template with one more function and its routes."""
+    folder = tmp_path_factory.mktemp("template")
+    (folder / "echo").mkdir()
+    (folder / "echo" / "app.py").write_text(ECHO_FUNCTION)
+    template = (REPO / "template.yaml").read_text()
+    template = template.replace("CodeUri: functions/", f"CodeUri: {REPO}/functions/")
+    template = template.replace("\nOutputs:", ECHO_RESOURCE + "\nOutputs:")
+    (folder / "template.yaml").write_text(template)
+    running = start_local_server(
+        folder / "server.log",
+        "--template",
+        str(folder / "template.yaml"),
+        "--data-dir",
+        str(folder / "pgdata"),
+    )
+    yield running
+    running.interrupt()
+
+
+class TestTemplateDrivenGateway:
+    def test_a_route_added_to_the_template_is_served(self, echo_server: LocalServer) -> None:
+        response = echo_server.request("GET", "/echo/world")
+        assert response.status == 200
+        assert response.json["event"]["routeKey"] == "ANY /echo/{name}"
+        assert response.json["event"]["pathParameters"] == {"name": "world"}
+
+    def test_the_event_is_a_valid_http_api_v2_event(self, echo_server: LocalServer) -> None:
+        response = echo_server.request(
+            "POST",
+            "/echo/x%20y?a=1&a=2&b=&c=%C3%A9",
+            b'{"k": 1}',
+            {"Content-Type": "application/json", "Cookie": "s=1; t=2", "X-Custom": "Value"},
+        )
+        event = response.json["event"]
+        parsed = APIGatewayProxyEventV2Model.model_validate(event)  # Powertools' own schema
+
+        assert parsed.version == "2.0"
+        assert event["rawPath"] == "/echo/x%20y"
+        assert event["pathParameters"] == {"name": "x y"}
+        assert event["rawQueryString"] == "a=1&a=2&b=&c=%C3%A9"
+        assert event["queryStringParameters"] == {"a": "1,2", "b": "", "c": "é"}
+        assert event["cookies"] == ["s=1", "t=2"]
+        assert event["headers"]["x-custom"] == "Value"
+        assert all(name == name.lower() for name in event["headers"])
+        assert (event["body"], event["isBase64Encoded"]) == ('{"k": 1}', False)
+        http = event["requestContext"]["http"]
+        assert (http["method"], http["path"], http["sourceIp"]) == (
+            "POST",
+            "/echo/x%20y",
+            "127.0.0.1",
+        )
+        context = event["requestContext"]
+        assert context["stage"] == "$default"
+        assert context["requestId"] and context["time"] and context["timeEpoch"] > 0
+
+    def test_a_binary_body_arrives_base64_encoded(self, echo_server: LocalServer) -> None:
+        payload = b"\x00\xff\x10binary"
+        response = echo_server.request(
+            "PUT", "/echo/bin", payload, {"Content-Type": "application/octet-stream"}
+        )
+        event = response.json["event"]
+        assert event["isBase64Encoded"] is True
+        assert base64.b64decode(event["body"]) == payload
+
+    def test_the_handler_gets_a_lambda_context(self, echo_server: LocalServer) -> None:
+        context = echo_server.request("GET", "/echo/ctx").json["context"]
+        assert context["function_name"] == "EchoFunction"
+        assert context["invoked_function_arn"].endswith(":function:EchoFunction")
+        assert context["memory_limit_in_mb"] > 0 and context["aws_request_id"]
+        assert 0 < context["remaining_ms"] <= 10_000
+
+    def test_a_greedy_path_parameter_takes_the_rest_of_the_path(
+        self, echo_server: LocalServer
+    ) -> None:
+        event = echo_server.request("GET", "/files/a/b/c.txt").json["event"]
+        assert event["pathParameters"] == {"path": "a/b/c.txt"}
+        assert event["routeKey"] == "GET /files/{path+}"
+
+    def test_a_bare_string_result_is_sent_as_json(self, echo_server: LocalServer) -> None:
+        response = echo_server.request("GET", "/echo/s?shape=text")
+        assert (response.status, response.body) == (200, b'"plain"')
+        assert response.headers["Content-Type"] == "application/json"
+
+    def test_a_full_result_maps_status_headers_cookies_and_binary_body(
+        self, echo_server: LocalServer
+    ) -> None:
+        response = echo_server.request("GET", "/echo/s?shape=full")
+        assert response.status == 201
+        assert response.headers["X-Echo"] == "yes"
+        assert response.body == b"\x00\x01binary"
+        # One Set-Cookie header per cookie: read them with a client that keeps repeats.
+        with urllib.request.urlopen(echo_server.base_url + "/echo/s?shape=full") as raw:
+            assert raw.headers.get_all("Set-Cookie") == ["a=1; Path=/", "b=2"]
+
+
+def test_ctrl_c_stops_everything_and_a_restart_keeps_the_data(tmp_path: Path) -> None:
+    data_dir = tmp_path / "pgdata"
+    first = start_local_server(tmp_path / "first.log", "--data-dir", str(data_dir))
+    booked = first.post_json("/bookings", booking("user_alice", "2031-05-05", "13:00"))
+    assert booked.status == 200
+
+    assert first.interrupt() == 0
+    assert processes_using(data_dir) == []
+    assert not (data_dir / "postmaster.pid").exists()
+
+    second = start_local_server(tmp_path / "second.log", "--data-dir", str(data_dir))
+    try:
+        slots = second.request("GET", "/slots?date=2031-05-05").json["available_times"]
+        assert "13:00" not in slots
+    finally:
+        assert second.interrupt() == 0
+    assert processes_using(data_dir) == []
+
+
+def processes_using(data_dir: Path) -> list[str]:
+    """Command lines of live processes that mention `data_dir` (postgres does)."""
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        cmdline = " ".join(process.info["cmdline"] or [])
+        if str(data_dir) in cmdline:
+            found.append(cmdline)
+    return found
+
+
+def run_to_exit(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the dev server expecting it to refuse to start."""
+    return subprocess.run(
+        [sys.executable, "-m", "local.dev_server", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+
+
+class TestStartupErrors:
+    def test_a_port_in_use_is_reported(self, server: LocalServer) -> None:
+        result = run_to_exit("--port", str(server.port))
+        assert result.returncode == 1
+        assert f"port {server.port} is in use" in result.stderr
+
+    def test_an_unreadable_template_is_reported(self, tmp_path: Path) -> None:
+        broken = tmp_path / "template.yaml"
+        broken.write_text("Resources: [unclosed")
+        result = run_to_exit("--port", str(free_port()), "--template", str(broken))
+        assert result.returncode == 1
+        assert f"cannot read template {broken}" in result.stderr
+
+    def test_an_unreachable_database_is_reported_without_its_password(self) -> None:
+        url = "postgresql://app:hunter2@127.0.0.1:1/appointments"
+        result = run_to_exit("--port", str(free_port()), env={"DATABASE_URL": url})
+        assert result.returncode == 1
+        assert "cannot reach the database at" in result.stderr
+        assert "127.0.0.1" in result.stderr
+        assert "hunter2" not in result.stderr

@@ -17,7 +17,7 @@ help: ## List the targets
 
 # The virtualenv is rebuilt when a pin changes. The .pth file puts the layer's
 # package and the repository root on sys.path, as Lambda puts /opt/python.
-$(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt
+$(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt layers/shared/requirements-tracing.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	printf '%s\n%s\n' "$(CURDIR)/layers/shared/python" "$(CURDIR)" \
@@ -44,8 +44,9 @@ lint: $(VENV)/.installed $(SAM) ## ruff, mypy --strict, cfn-lint and sam validat
 	$(VENV)/bin/cfn-lint template.yaml
 	$(SAM) validate --lint --region us-east-1
 
-build: $(SAM) ## sam build: the arm64 layer and the functions, no Docker needed
+build: $(SAM) $(VENV)/.installed ## sam build (arm64 layer, no Docker), then check the layer's binaries and size
 	$(SAM) build
+	$(PY) -m local.check_layer .aws-sam/build/SharedLayer
 
 migrate: $(VENV)/.installed ## Apply migrations (DATABASE_URL, or the embedded server)
 	$(PY) -m local.migrate

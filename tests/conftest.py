@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -23,9 +24,22 @@ from appointments.settings import get_settings
 from local import embedded_db
 from local.http_api_event import http_api_event
 from local.lambda_context import LocalLambdaContext
+from local.template import TEMPLATE_PATH, functions, load_template, local_environment
 
 REPO = Path(__file__).resolve().parent.parent
 DB_FOLDER = REPO / "db"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Give the handlers the environment template.yaml gives them in AWS."""
+    template = load_template()
+    bookings = functions(template, TEMPLATE_PATH.parent)["BookingsFunction"]
+    for name, value in local_environment(template, bookings).items():
+        os.environ.setdefault(name, value)
+    # The logger binds its stream when created; make it follow pytest's capture.
+    from appointments.web import logger
+
+    logger.registered_handler.setStream(_CurrentStdout())  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="session")
@@ -64,6 +78,7 @@ def load_function(name: str) -> ModuleType:
 
 
 Invoke = Callable[..., dict[str, Any]]
+Printed = Callable[[], list[dict[str, Any]]]
 
 
 @pytest.fixture
@@ -78,6 +93,27 @@ def invoke(db: psycopg.Connection) -> Invoke:
         return {**response, "json": json.loads(response["body"])}
 
     return call
+
+
+class _CurrentStdout:
+    """Whatever sys.stdout is at the moment of writing: this test's capture, not the first one's."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
+@pytest.fixture
+def stdout_json(capsys: pytest.CaptureFixture[str]) -> Callable[[], list[dict[str, Any]]]:
+    """Read back the JSON lines the handlers printed: logs and EMF metrics, as CloudWatch gets them."""
+
+    def read() -> list[dict[str, Any]]:
+        lines = capsys.readouterr().out.splitlines()
+        return [json.loads(line) for line in lines if line.startswith("{")]
+
+    return read
 
 
 def bookings_in(conn: psycopg.Connection) -> list[tuple[str, str, str, str]]:

@@ -3,13 +3,18 @@
 from http import HTTPStatus
 from typing import Any
 
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from appointments import database, messages, store
 from appointments.models import BadRequest, parse_booking_request
 from appointments.schedule import Booked, SlotFull, UserNotFound
-from appointments.web import body_bytes, create_resolver, error_response, json_response, logger
+from appointments.web import (
+    body_bytes,
+    count,
+    create_resolver,
+    entrypoint,
+    error_response,
+    json_response,
+    logger,
+)
 
 app = create_resolver()
 
@@ -19,23 +24,31 @@ def create_booking() -> Any:
     try:
         request = parse_booking_request(body_bytes(app.current_event))
     except BadRequest as bad:
-        return error_response(HTTPStatus.BAD_REQUEST, str(bad))
+        outcome = "ShopClosed" if str(bad) == messages.SHOP_CLOSED else "InvalidRequest"
+        return _refuse(outcome, str(bad))
     booking_id = store.new_booking_id()  # chosen before the call so a retry reuses it
-    outcome = database.run(
+    result = database.run(
         lambda conn: store.book_slot(conn, booking_id, request.user_id, request.date, request.time)
     )
-    logger.info("booking attempt", extra={"outcome": type(outcome).__name__})
-    match outcome:
+    match result:
         case Booked(booking_id=booked_id):
+            _record("BookingCreated")
             return json_response(HTTPStatus.OK, {"booking_id": booked_id})
         case SlotFull():
-            return error_response(HTTPStatus.BAD_REQUEST, messages.SLOT_FULL)
+            return _refuse("SlotFull", messages.SLOT_FULL)
         case UserNotFound():
-            return error_response(HTTPStatus.BAD_REQUEST, messages.USER_NOT_FOUND)
+            return _refuse("UserNotFound", messages.USER_NOT_FOUND)
 
 
-@logger.inject_lambda_context(
-    correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True
-)
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+def _record(outcome: str) -> None:
+    # The metric and the request's log line carry the same name.
+    count(outcome)
+    logger.append_keys(outcome=outcome)
+
+
+def _refuse(outcome: str, message: str) -> Any:
+    _record(outcome)
+    return error_response(HTTPStatus.BAD_REQUEST, message)
+
+
+handler = entrypoint(app)

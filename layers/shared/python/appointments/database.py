@@ -3,7 +3,7 @@
 Lambda runs one invocation per container at a time, so one connection per
 container is enough and a pool would only hold idle sockets. The connection
 lives at module level to survive warm invocations; it is reopened when it was
-closed, or broke while the container was frozen.
+closed, broke while the container was frozen, or came from a SnapStart snapshot.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from typing import TypeVar
 
 import psycopg
 
+from appointments import credentials, tracing
 from appointments.errors import DatabaseUnavailable
 from appointments.settings import get_settings
 
 T = TypeVar("T")
-
 
 # Module level on purpose: reused by every warm invocation of this container.
 _connection: psycopg.Connection | None = None
@@ -40,12 +40,28 @@ def get_connection() -> psycopg.Connection:
     """The warm connection, (re)opened if there is none or it is no longer usable."""
     global _connection
     if _connection is None or _connection.closed or _connection.broken:
-        settings = get_settings()
-        try:
-            _connection = connect(settings.database_url, settings.connect_timeout)
-        except psycopg.OperationalError as error:
-            raise DatabaseUnavailable("cannot connect to the database") from error
+        _connection = _open()
     return _connection
+
+
+def _open() -> psycopg.Connection:
+    settings = get_settings()
+    url = credentials.database_url(settings)
+    try:
+        return connect(url, settings.connect_timeout)
+    except psycopg.OperationalError as error:
+        failure = error
+    # The cached secret may predate a rotation. libpq reports a refused login
+    # without an SQLSTATE, so rather than parse its (translatable) message,
+    # read the secret again and retry only if it changed.
+    if settings.database_secret_arn:
+        fresh_url = credentials.database_url(settings, refresh=True)
+        if fresh_url != url:
+            try:
+                return connect(fresh_url, settings.connect_timeout)
+            except psycopg.OperationalError as error:
+                failure = error
+    raise DatabaseUnavailable("cannot connect to the database") from failure
 
 
 def run(operation: Callable[[psycopg.Connection], T]) -> T:
@@ -56,17 +72,18 @@ def run(operation: Callable[[psycopg.Connection], T]) -> T:
     Every operation passed here must be safe to repeat (reads, and the
     booking insert, which recognises its own earlier success).
     """
-    try:
-        return operation(get_connection())
-    except psycopg.OperationalError as error:
-        if _connection is not None and not _connection.broken:
-            # The server answered (a timeout, a cancel): the link is fine,
-            # retrying would not help.
-            raise DatabaseUnavailable("database statement failed") from error
-    try:
-        return operation(get_connection())
-    except psycopg.OperationalError as error:
-        raise DatabaseUnavailable("database statement failed after reconnecting") from error
+    with tracing.subsegment("## postgres"):
+        try:
+            return operation(get_connection())
+        except psycopg.OperationalError as error:
+            if _connection is not None and not _connection.broken:
+                # The server answered (statement timeout, cancel): the link
+                # is fine and a retry would meet the same fate.
+                raise DatabaseUnavailable("database statement failed") from error
+        try:
+            return operation(get_connection())
+        except psycopg.OperationalError as error:
+            raise DatabaseUnavailable("statement failed again after reconnecting") from error
 
 
 def close() -> None:
@@ -75,3 +92,26 @@ def close() -> None:
     if _connection is not None:
         _connection.close()
         _connection = None
+
+
+def discard_after_restore() -> None:
+    """SnapStart after-restore hook: a connection frozen into a snapshot is dead.
+
+    Its socket belonged to another machine's kernel, so it is forgotten, not
+    closed politely; the next request opens a fresh one.
+    """
+    global _connection
+    _connection = None
+
+
+def register_snapshot_hooks() -> bool:
+    """Register the after-restore hook where the runtime offers it (python3.12+ on Lambda)."""
+    try:
+        from snapshot_restore_py import register_after_restore  # type: ignore[import-not-found]
+    except ImportError:  # not on Lambda, or an older runtime: nothing to restore from
+        return False
+    register_after_restore(discard_after_restore)
+    return True
+
+
+register_snapshot_hooks()

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 
 # Any constant works as long as nothing else in the database uses it; this one
 # is the ASCII for "appt-mig".
@@ -88,3 +89,30 @@ def apply_seed(conn: psycopg.Connection, seed_file: Path) -> None:
     """Load the development users. Idempotent; only ever run when asked for."""
     with conn.transaction():
         conn.execute(seed_file.read_text(encoding="utf-8"))
+
+
+def store_statement_timeout(conn: psycopg.Connection, milliseconds: int) -> None:
+    """Make `milliseconds` the statement_timeout of every new session on this database.
+
+    Stored on the database rather than sent per connection: startup options
+    are refused by Neon's pooler, and a SET pins the session to one backend in
+    RDS Proxy. Needs the database's owner, which migrations run as.
+    """
+    (name,) = conn.execute("SELECT current_database()").fetchone() or ("",)
+    conn.execute(
+        sql.SQL("ALTER DATABASE {} SET statement_timeout = {}").format(
+            sql.Identifier(name), sql.Literal(f"{milliseconds}ms")
+        )
+    )
+
+
+def bound_session(conn: psycopg.Connection, milliseconds: int) -> None:
+    """Give up on any statement or lock wait longer than `milliseconds` in this session.
+
+    The migrate function must answer (CloudFormation waits for it) before
+    Lambda kills it, so its own work is bounded by the time it has left.
+    """
+    for setting in ("statement_timeout", "lock_timeout"):
+        conn.execute(
+            sql.SQL("SET {} = {}").format(sql.Identifier(setting), sql.Literal(f"{milliseconds}ms"))
+        )

@@ -1,4 +1,4 @@
-"""HTTP glue shared by the handlers: the resolver, its JSON errors, the logger.
+"""HTTP glue shared by the handlers: the resolver, JSON errors, logs and metrics.
 
 Kept free of psycopg and pydantic so the health function, which imports only
 this module, does not pay for them at cold start.
@@ -7,19 +7,39 @@ this module, does not pay for them at cold start.
 from __future__ import annotations
 
 import base64
+import time
+import warnings
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from appointments import messages
-from appointments.errors import DatabaseUnavailable
+from appointments import messages, tracing
+from appointments.errors import ConfigurationError, DatabaseUnavailable
 
-# One logger per container; the service name comes from POWERTOOLS_SERVICE_NAME.
+# One of each per container, reused by warm invocations. Service name and
+# metrics namespace come from POWERTOOLS_SERVICE_NAME and
+# POWERTOOLS_METRICS_NAMESPACE, set in template.yaml.
 logger = Logger()
+metrics = Metrics()
+# Most requests (a slot list, a health check) count nothing; Powertools warns
+# about each such invocation, which would fill the logs with noise.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
+
+LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
+
+
+def count(metric: str) -> None:
+    """Add one to a business metric (emitted as EMF when the invocation ends)."""
+    metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
 
 
 def json_response(status: HTTPStatus, body: dict[str, Any]) -> Response[dict[str, Any]]:
@@ -44,8 +64,9 @@ def body_bytes(event: APIGatewayProxyEventV2) -> bytes:
 
 
 def create_resolver() -> APIGatewayHttpResolver:
-    """A resolver whose every answer, including failures, is JSON."""
+    """A resolver whose every answer, including failures, is JSON, and is logged once."""
     app = APIGatewayHttpResolver()
+    app.use(middlewares=[_log_request])
 
     @app.not_found
     def _not_found(_: NotFoundError) -> Response[dict[str, Any]]:
@@ -53,17 +74,55 @@ def create_resolver() -> APIGatewayHttpResolver:
 
     @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
     def _unexpected(error: Exception) -> Response[dict[str, Any]]:
-        # Full detail goes to the log only; the client learns nothing internal.
-        if isinstance(error, DatabaseUnavailable):
-            logger.warning(str(error), extra={"cause": _describe_cause(error)})
-            return error_response(HTTPStatus.SERVICE_UNAVAILABLE, messages.SERVICE_UNAVAILABLE)
-        logger.exception("unhandled error", extra={"path": app.current_event.path})
-        return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, messages.INTERNAL_ERROR)
+        return _failure_response(error, route=app.current_event.route_key)
 
     return app
 
 
+def entrypoint(app: APIGatewayHttpResolver) -> LambdaHandler:
+    """The Lambda handler for `app`: correlation id, logs, metrics, optional tracing."""
+
+    @metrics.log_metrics(capture_cold_start_metric=True)
+    @logger.inject_lambda_context(
+        correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True
+    )
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        return app.resolve(event, context)
+
+    return tracing.trace_handler(handler)
+
+
+def _log_request(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    # One INFO line per request: what was asked, how it ended, how long it took.
+    # Never the body or query: they carry personal data.
+    started = time.perf_counter()
+    response = next_middleware(app)
+    logger.info(
+        "request handled",
+        extra={
+            "route": app.current_event.route_key,
+            "status": response.status_code,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+        },
+    )
+    return response
+
+
+def _failure_response(error: Exception, route: str) -> Response[dict[str, Any]]:
+    """Log what went wrong in full; tell the client only that it did."""
+    if isinstance(error, DatabaseUnavailable):
+        count("DatabaseError")
+        logger.warning(str(error), extra={"route": route, "cause": _describe_cause(error)})
+        return error_response(HTTPStatus.SERVICE_UNAVAILABLE, messages.SERVICE_UNAVAILABLE)
+    if isinstance(error, ConfigurationError):
+        logger.error(f"misconfigured: {error}", extra={"route": route})
+    else:
+        logger.exception("unhandled error", extra={"route": route})
+    return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, messages.INTERNAL_ERROR)
+
+
 def _describe_cause(error: Exception) -> str:
-    # psycopg's connection errors name the host and the reason, never the password.
+    # psycopg's and botocore's messages name the host, the role or the secret,
+    # never a password.
     cause = error.__cause__
     return f"{type(cause).__name__}: {cause}".strip() if cause else ""

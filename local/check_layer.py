@@ -31,8 +31,8 @@ def elf_machine(path: Path) -> int | None:
     header = path.read_bytes()[:20]
     if not header.startswith(_ELF_MAGIC):
         return None
-    byteorder = "little" if header[5] == 1 else "big"
-    return int.from_bytes(header[18:20], byteorder)
+    little_endian = header[5] == 1
+    return int.from_bytes(header[18:20], "little" if little_endian else "big")
 
 
 def check_layer(root: Path, budget_mb: float) -> LayerReport:
@@ -52,9 +52,13 @@ def check_layer(root: Path, budget_mb: float) -> LayerReport:
         if tag and (tag[1], tag[2]) != ("313", "aarch64"):
             report.problems.append(f"{relative}: built for cpython-{tag[1]} {tag[2]}")
     if report.native_files == 0:
-        report.problems.append("no native extension found: psycopg-binary and pydantic-core are missing")
+        report.problems.append(
+            "no native extension found: psycopg-binary and pydantic-core are missing"
+        )
     if report.size_mb > budget_mb:
-        report.problems.append(f"{report.size_mb:.1f} MB unzipped, over the {budget_mb:.0f} MB budget")
+        report.problems.append(
+            f"{report.size_mb:.1f} MB unzipped, over the {budget_mb:.0f} MB budget"
+        )
     return report
 
 

@@ -107,7 +107,7 @@ class _CurrentStdout:
 
 @pytest.fixture
 def stdout_json(capsys: pytest.CaptureFixture[str]) -> Callable[[], list[dict[str, Any]]]:
-    """Read back the JSON lines the handlers printed: logs and EMF metrics, as CloudWatch gets them."""
+    """The JSON lines the handlers printed (logs and EMF metrics), as CloudWatch gets them."""
 
     def read() -> list[dict[str, Any]]:
         lines = capsys.readouterr().out.splitlines()

@@ -60,9 +60,16 @@ def answer_cloudformation(event: dict[str, Any], context: LambdaContext) -> dict
         try:
             result = migrate(seed=False, context=context)
             applied = ", ".join(result["applied"]) or "none"
-            outcome = {"success": True, "reason": f"applied: {applied}", "data": {"Applied": applied}}
+            outcome = {
+                "success": True,
+                "reason": f"applied: {applied}",
+                "data": {"Applied": applied},
+            }
         except Exception as error:
             logger.exception("migrations failed", extra={"request_type": request_type})
-            outcome = {"success": False, "reason": f"migrations failed: {type(error).__name__}: {error}"}
+            outcome = {
+                "success": False,
+                "reason": f"migrations failed: {type(error).__name__}: {error}",
+            }
     cloudformation.send_response(event, physical_id=physical_id, **outcome)
     return {"status": "SUCCESS" if outcome["success"] else "FAILED", "reason": outcome["reason"]}

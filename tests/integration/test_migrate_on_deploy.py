@@ -28,7 +28,7 @@ class ResponseUrl:
         received = self.received
 
         class Handler(BaseHTTPRequestHandler):
-            def do_PUT(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_PUT(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 received.append((dict(self.headers), json.loads(body)))
                 self.send_response(200)
@@ -113,7 +113,9 @@ def test_a_failing_migration_answers_failed_with_the_reason(
 def test_an_unreachable_database_answers_failed_in_time(
     response_url: ResponseUrl, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("DATABASE_URL", "postgresql://app:secret-pw@127.0.0.1:1/db?connect_timeout=2")
+    monkeypatch.setenv(
+        "DATABASE_URL", "postgresql://app:secret-pw@127.0.0.1:1/db?connect_timeout=2"
+    )
     get_settings.cache_clear()
     try:
         invoke_migrate(cloudformation_event("Create", response_url.url))
@@ -131,7 +133,9 @@ def test_delete_answers_success_without_touching_the_database(
     monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none?connect_timeout=1")
     get_settings.cache_clear()
     try:
-        event = cloudformation_event("Delete", response_url.url, PhysicalResourceId="database-migrations")
+        event = cloudformation_event(
+            "Delete", response_url.url, PhysicalResourceId="database-migrations"
+        )
         result = invoke_migrate(event)
     finally:
         get_settings.cache_clear()

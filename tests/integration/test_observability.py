@@ -46,7 +46,11 @@ def test_each_request_logs_route_status_outcome_duration_and_correlation_id(
     assert response["statusCode"] == 200
     assert line["level"] == "INFO"
     assert line["service"] == "appointments"
-    assert (line["route"], line["status"], line["outcome"]) == ("POST /bookings", 200, "BookingCreated")
+    assert (line["route"], line["status"], line["outcome"]) == (
+        "POST /bookings",
+        200,
+        "BookingCreated",
+    )
     assert line["duration_ms"] >= 0
     assert line["correlation_id"]  # API Gateway's request id
     assert "user_alice" not in json.dumps(line)  # no body, no personal data
@@ -177,5 +181,7 @@ def test_with_tracing_off_the_xray_sdk_is_never_imported() -> None:
         "import functions.bookings.app, sys;"
         "print(any(m.startswith('aws_xray_sdk') for m in sys.modules))"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "False"

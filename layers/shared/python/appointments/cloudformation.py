@@ -40,12 +40,11 @@ def send_response(
             "Data": data or {},
         }
     ).encode()
+    url = event["ResponseURL"]
+    if not url.startswith(("https://", "http://")):  # never file: or other schemes
+        raise ValueError("ResponseURL is not an HTTP(S) URL")
     # The URL is pre-signed for an empty Content-Type.
-    request = urllib.request.Request(
-        event["ResponseURL"],
-        data=body,
-        method="PUT",
-        headers={"Content-Type": "", "Content-Length": str(len(body))},
-    )
-    with urllib.request.urlopen(request, timeout=timeout):  # noqa: S310 (an https URL from CloudFormation)
+    headers = {"Content-Type": "", "Content-Length": str(len(body))}
+    request = urllib.request.Request(url, data=body, method="PUT", headers=headers)  # noqa: S310
+    with urllib.request.urlopen(request, timeout=timeout):  # noqa: S310 (scheme checked above)
         pass

@@ -10,7 +10,7 @@ SAM_CLI_VERSION := 1.170.0
 export SAM_CLI_TELEMETRY := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help install dev test lint build migrate seed clean
+.PHONY: help install dev test lint build bench soak migrate seed clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -40,13 +40,20 @@ test: $(VENV)/.installed ## Run the test suite (embedded PostgreSQL unless TEST_
 lint: $(VENV)/.installed $(SAM) ## ruff, mypy --strict, cfn-lint and sam validate --lint
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy layers/shared/python functions local
+	$(VENV)/bin/mypy layers/shared/python functions local bench
 	$(VENV)/bin/cfn-lint template.yaml
 	$(SAM) validate --lint --region us-east-1
 
 build: $(SAM) $(VENV)/.installed ## sam build (arm64 layer, no Docker), then check the layer's binaries and size
 	$(SAM) build
 	$(PY) -m local.check_layer .aws-sam/build/SharedLayer
+
+bench: build ## Benchmarks: cold start, warm latency, round trips, contention, HTTP load -> BENCHMARKS.md
+	$(PY) -m bench $(BENCH_ARGS)
+
+SOAK_SECONDS ?= 300
+soak: $(VENV)/.installed ## Mixed traffic through the local server with connection kills (SOAK_SECONDS=300)
+	$(PY) -m bench.soak --seconds $(SOAK_SECONDS)
 
 migrate: $(VENV)/.installed ## Apply migrations (DATABASE_URL, or the embedded server)
 	$(PY) -m local.migrate

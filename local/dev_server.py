@@ -109,6 +109,13 @@ def bind(host: str, port: int) -> socket.socket:
     return listener
 
 
+def free_port() -> int:
+    """A loopback port nothing listens on right now (for tests and benchmarks)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def redact(url: str) -> str:
     """The URL without its password, for messages."""
     try:

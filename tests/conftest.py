@@ -11,6 +11,7 @@ import importlib
 import json
 import os
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -18,6 +19,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg.conninfo import make_conninfo
 
 from appointments import database, migrations
 from appointments.settings import get_settings
@@ -28,6 +30,17 @@ from local.template import TEMPLATE_PATH, functions, load_template, local_enviro
 
 REPO = Path(__file__).resolve().parent.parent
 DB_FOLDER = REPO / "db"
+
+
+# Examples run by each property-based test, reported at the end of the session.
+EXAMPLES_RUN: dict[str, int] = {}
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if EXAMPLES_RUN:
+        terminalreporter.section("property-based examples")
+        for name, count in sorted(EXAMPLES_RUN.items()):
+            terminalreporter.write_line(f"{count:6d}  {name}")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -70,6 +83,16 @@ def db(database_url: str) -> Iterator[psycopg.Connection]:
         conn.execute("TRUNCATE bookings, users")
         migrations.apply_seed(conn, DB_FOLDER / "seed.sql")
         yield conn
+
+
+@pytest.fixture
+def empty_schema_url(database_url: str) -> Iterator[str]:
+    """A URL whose connections see only a new, empty schema: migrations start from nothing."""
+    schema = f"migrate_test_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+        yield make_conninfo(database_url, options=f"-c search_path={schema}")
+        admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def load_function(name: str) -> ModuleType:

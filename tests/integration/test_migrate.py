@@ -7,13 +7,10 @@ from nothing without disturbing the tables the other tests use.
 from __future__ import annotations
 
 import threading
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg.conninfo import make_conninfo
 
 from appointments import migrations
 from appointments.settings import get_settings
@@ -22,16 +19,6 @@ from tests.conftest import DB_FOLDER, load_function
 
 MIGRATIONS = migrations.load_migrations(DB_FOLDER / "migrations")
 VERSIONS = [migration.version for migration in MIGRATIONS]
-
-
-@pytest.fixture
-def empty_schema_url(database_url: str) -> Iterator[str]:
-    """A URL whose connections see only a new, empty schema."""
-    schema = f"migrate_test_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(database_url, autocommit=True) as admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
-        yield make_conninfo(database_url, options=f"-c search_path={schema}")
-        admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def applied_versions(url: str) -> list[str]:

@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`) and the soak run (`make soak`): loopback only, bounded in time."""

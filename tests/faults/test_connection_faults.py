@@ -1,0 +1,150 @@
+"""Connections that die, a database that goes away, and statements that hang."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any
+
+import psycopg
+import pytest
+
+from appointments import database, store
+from tests.conftest import Invoke, Printed
+from tests.faults.conftest import STATEMENT_TIMEOUT_MS, FaultServer, rows
+
+CONNECT_TIMEOUT_S = 5  # DB_CONNECT_TIMEOUT, the template's default
+
+
+def booking(time_: str = "10:00", user: str = "user_alice") -> str:
+    return json.dumps({"user_id": user, "date": "2030-06-01", "time": time_})
+
+
+def kill_warm_connection(fault: FaultServer) -> int:
+    """pg_terminate_backend on the handler's connection, as a failover or idle reaper would."""
+    pid = database.get_connection().info.backend_pid
+    with fault.admin() as admin:
+        assert admin.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone() == (True,)
+    return pid
+
+
+def test_a_read_after_the_connection_was_killed_succeeds_transparently(
+    fault_db: FaultServer, invoke: Invoke
+) -> None:
+    assert invoke("slots", "GET", "/slots", raw_query="date=2030-06-01")["statusCode"] == 200
+    old_pid = kill_warm_connection(fault_db)
+
+    response = invoke("slots", "GET", "/slots", raw_query="date=2030-06-01")
+
+    assert response["statusCode"] == 200
+    assert len(response["json"]["available_times"]) == 8
+    assert database.get_connection().info.backend_pid != old_pid
+
+
+def test_a_write_after_the_connection_was_killed_books_exactly_once(
+    fault_db: FaultServer, invoke: Invoke
+) -> None:
+    invoke("slots", "GET", "/slots", raw_query="date=2030-06-01")  # warm up
+    kill_warm_connection(fault_db)
+
+    response = invoke("bookings", "POST", "/bookings", body=booking())
+
+    assert response["statusCode"] == 200
+    assert rows(fault_db) == [(response["json"]["booking_id"], "2030-06-01", "10:00")]
+
+
+def test_a_booking_committed_just_before_the_connection_died_is_reported_as_booked(
+    fault_db: FaultServer, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The insert commits, the link dies before the answer: the retry must not say Slot full."""
+    real_book_slot = store.book_slot
+    attempts: list[str] = []
+
+    def commit_then_lose_the_connection(
+        conn: psycopg.Connection, booking_id: str, *args: Any
+    ) -> Any:
+        attempts.append(booking_id)
+        outcome = real_book_slot(conn, booking_id, *args)
+        if len(attempts) == 1:
+            conn.execute("SELECT pg_terminate_backend(pg_backend_pid())")  # raises: link gone
+        return outcome
+
+    monkeypatch.setattr(store, "book_slot", commit_then_lose_the_connection)
+    response = invoke("bookings", "POST", "/bookings", body=booking("11:00"))
+
+    assert len(attempts) == 2 and attempts[0] == attempts[1]  # retried with the same id
+    assert (response["statusCode"], response["json"]) == (200, {"booking_id": attempts[0]})
+    assert rows(fault_db) == [(attempts[0], "2030-06-01", "11:00")]
+
+
+def test_a_stopped_database_is_a_quick_503_and_the_same_process_recovers(
+    fault_db: FaultServer, invoke: Invoke, stdout_json: Printed
+) -> None:
+    assert invoke("slots", "GET", "/slots", raw_query="date=2030-06-01")["statusCode"] == 200
+    fault_db.stop()
+    try:
+        for request in (
+            lambda: invoke("slots", "GET", "/slots", raw_query="date=2030-06-01"),
+            lambda: invoke("bookings", "POST", "/bookings", body=booking("12:00")),
+            lambda: invoke("slots", "GET", "/slots", raw_query="date=2030-06-02"),
+        ):
+            started = time.monotonic()
+            response = request()
+            assert time.monotonic() - started < CONNECT_TIMEOUT_S
+            assert (response["statusCode"], response["json"]) == (
+                503,
+                {"error": "Service unavailable"},
+            )
+    finally:
+        fault_db.start()
+
+    warnings = [r for r in stdout_json() if r.get("level") == "WARNING"]
+    assert len(warnings) == 3
+    assert all("cause" in w and "password" not in json.dumps(w) for w in warnings)
+
+    # Same process, same module state: it reconnects by itself.
+    recovered = invoke("bookings", "POST", "/bookings", body=booking("12:00"))
+    assert recovered["statusCode"] == 200
+    assert rows(fault_db) == [(recovered["json"]["booking_id"], "2030-06-01", "12:00")]
+
+
+def test_a_statement_stuck_behind_a_lock_times_out_as_503_and_books_nothing(
+    fault_db: FaultServer, invoke: Invoke
+) -> None:
+    invoke(
+        "slots", "GET", "/slots", raw_query="date=2030-06-01"
+    )  # warm: the timeout is per session
+    with fault_db.admin() as locker, locker.transaction():
+        locker.execute("LOCK TABLE bookings IN ACCESS EXCLUSIVE MODE")
+        started = time.monotonic()
+        stuck = invoke("bookings", "POST", "/bookings", body=booking("13:00"))
+        waited = time.monotonic() - started
+
+    assert (stuck["statusCode"], stuck["json"]) == (503, {"error": "Service unavailable"})
+    assert STATEMENT_TIMEOUT_MS / 1000 <= waited < STATEMENT_TIMEOUT_MS / 1000 + 2
+    assert rows(fault_db) == []
+    # The connection is still good, and the slot is still free.
+    retried = invoke("bookings", "POST", "/bookings", body=booking("13:00"))
+    assert retried["statusCode"] == 200
+
+
+def test_slots_are_bounded_by_the_statement_timeout_too(
+    fault_db: FaultServer, invoke: Invoke
+) -> None:
+    release = threading.Event()
+
+    def hold_lock() -> None:
+        with fault_db.admin() as locker, locker.transaction():
+            locker.execute("LOCK TABLE bookings IN ACCESS EXCLUSIVE MODE")
+            release.wait(10)
+
+    holder = threading.Thread(target=hold_lock)
+    holder.start()
+    try:
+        time.sleep(0.2)
+        response = invoke("slots", "GET", "/slots", raw_query="date=2030-06-01")
+    finally:
+        release.set()
+        holder.join()
+    assert response["statusCode"] == 503

@@ -71,10 +71,11 @@ def local_environment(template: dict[str, Any], function: Function) -> dict[str,
     parameters = template.get("Parameters", {})
     resolved = {}
     for name, value in function.environment.items():
+        # str() throughout: the loader's strings are subclasses that do not pickle.
         if isinstance(value, str | int | float | bool):
-            resolved[name] = str(value)
+            resolved[str(name)] = str(value)
         elif isinstance(value, dict) and "Default" in parameters.get(value.get("Ref"), {}):
-            resolved[name] = str(parameters[value["Ref"]]["Default"])
+            resolved[str(name)] = str(parameters[value["Ref"]]["Default"])
     return resolved
 
 

@@ -56,12 +56,18 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def embedded_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path | None:
+    """Where the embedded server keeps its data (and log); None with TEST_DATABASE_URL."""
+    return None if os.environ.get("TEST_DATABASE_URL") else tmp_path_factory.mktemp("pgdata")
+
+
+@pytest.fixture(scope="session")
+def database_url(embedded_data_dir: Path | None) -> Iterator[str]:
     """A migrated database, exported as DATABASE_URL for the handlers."""
-    url = (
-        os.environ.get("TEST_DATABASE_URL")
-        or embedded_db.start(tmp_path_factory.mktemp("pgdata"), stop_at_exit=True).get_uri()
-    )
+    if embedded_data_dir is None:
+        url = os.environ["TEST_DATABASE_URL"]
+    else:
+        url = embedded_db.start(embedded_data_dir, stop_at_exit=True).get_uri()
     with psycopg.connect(url, autocommit=True) as conn:
         migrations.apply_migrations(conn, migrations.load_migrations(DB_FOLDER / "migrations"))
     previous = os.environ.get("DATABASE_URL")

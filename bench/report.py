@@ -1,0 +1,173 @@
+"""Render bench results: a terminal table, and the figures section of BENCHMARKS.md."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+START, END = "<!-- figures:start -->", "<!-- figures:end -->"
+
+
+def _range(entry: dict[str, float]) -> str:
+    return f"{entry['median']:.2f} [{entry['min']:.2f}–{entry['max']:.2f}]"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def sections(results: dict[str, Any]) -> list[str]:
+    """The figures as markdown: one table per benchmark."""
+    out: list[str] = []
+    m = results["machine"]
+    out += [
+        f"Measured {results['when']} on {m['cpu']} ({m['cores']} cores, {m['arch']}), "
+        f"Python {m['python']}, PostgreSQL {results.get('postgres', '?')} (embedded, Unix socket). "
+        "Figures in ms: median of the runs [min–max].",
+        "",
+    ]
+    cold = results["cold_start"]
+    out += [f"### Cold start ({cold['runs']} fresh processes per function)", ""]
+    out += _table(
+        [
+            "function",
+            "process total",
+            "bare interpreter",
+            "cold start (difference)",
+            "import",
+            "first request",
+        ],
+        [
+            [
+                name,
+                _range(cold[name]["process_ms"]),
+                _range(cold["baseline_interpreter_ms"]),
+                _range(cold[name]["cold_start_ms"]),
+                _range(cold[name]["import_ms"]),
+                _range(cold[name]["first_request_ms"]),
+            ]
+            for name in ("health", "slots", "bookings")
+        ],
+    )
+    out += ["", "Slowest imports (cumulative ms, `-X importtime`, nested entries included):", ""]
+    for name in ("health", "slots", "bookings"):
+        tops = ", ".join(
+            f"{t['module']} {t['cumulative_ms']:.0f}" for t in cold[name]["top_imports"][:6]
+        )
+        out.append(f"- {name}: {tops}")
+    warm = results["warm"]
+    out += [
+        "",
+        f"### Warm latency (in-process, {warm['calls_per_run']} calls × {warm['runs']} runs)",
+        "",
+    ]
+    rows = []
+    for route, entry in warm.items():
+        if not isinstance(entry, dict):
+            continue
+        raw50 = _range(entry["raw_sql_p50_ms"]) if "raw_sql_p50_ms" in entry else "—"
+        raw99 = _range(entry["raw_sql_p99_ms"]) if "raw_sql_p99_ms" in entry else "—"
+        ratio = f"{entry['ratio_p50']:.2f}×" if "ratio_p50" in entry else "—"
+        rows.append(
+            [
+                route,
+                _range(entry["p50_ms"]),
+                _range(entry["p99_ms"]),
+                raw50,
+                raw99,
+                f"{entry['overhead_p50_ms']:.3f}",
+                ratio,
+            ]
+        )
+    out += _table(
+        ["route", "p50", "p99", "raw SQL p50", "raw SQL p99", "handler overhead p50", "ratio"], rows
+    )
+    out += ["", "### Database round trips per request (server-side statement log)", ""]
+    out += _table(
+        ["request", "round trips"], [[k, str(v)] for k, v in results["round_trips"].items()]
+    )
+    con = results["contention"]
+    out += [
+        "",
+        f"### Contention ({con['processes']} processes × {con['attempts_per_process']} bookings, "
+        f"{con['runs']} runs)",
+        "",
+    ]
+    out += _table(
+        [
+            "mode",
+            "throughput (req/s)",
+            "p50",
+            "p99",
+            "successes per run (expected)",
+            "double",
+            "lost",
+            "unexplained rows",
+        ],
+        [
+            [
+                mode,
+                _range(con[mode]["throughput_rps"]),
+                _range(con[mode]["p50_ms"]),
+                _range(con[mode]["p99_ms"]),
+                f"{con[mode]['successes_per_run']} ({con[mode]['expected_successes']})",
+                str(con[mode]["double_bookings"]),
+                str(con[mode]["lost_bookings"]),
+                str(con[mode]["unexplained_rows"]),
+            ]
+            for mode in ("same slot", "distinct slots")
+        ],
+    )
+    http = results["http"]
+    out += ["", "### Through the local server (`make dev`)", ""]
+    if "skipped" in http:
+        out.append(f"Skipped: {http['skipped']}")
+    else:
+        out += _table(
+            [
+                "load",
+                "requests/s",
+                "p50",
+                "p99",
+                "non-2xx per run (Slot full etc.)",
+                "5xx",
+                "socket errors",
+            ],
+            [
+                [
+                    f"{http['tool']}, {http['workers']} workers, "
+                    f"{http['seconds_per_run']} s × {http['runs']}",
+                    _range(http["requests_per_second"]),
+                    _range(http["p50_ms"]),
+                    _range(http["p99_ms"]),
+                    str(http["non_2xx_per_run"]),
+                    str(http["server_5xx"]),
+                    str(http["socket_errors"]),
+                ]
+            ],
+        )
+    layer = results["layer"]
+    out += ["", "### Layer", ""]
+    if "skipped" in layer:
+        out.append(f"Skipped: {layer['skipped']}")
+    else:
+        out.append(
+            f"{layer['unzipped_mb']} MB unzipped (budget {layer['budget_mb']:.0f} MB), "
+            f"{layer['native_files']} native files, all aarch64/cp313"
+            + ("" if not layer["problems"] else f"; problems: {layer['problems']}")
+        )
+    return out
+
+
+def print_table(results: dict[str, Any]) -> None:
+    print("\n".join(sections(results)))
+
+
+def write_benchmarks_md(results: dict[str, Any], path: Path) -> None:
+    """Replace the figures between the markers; the hand-written analysis around them stays."""
+    figures = "\n".join([START, *sections(results), END])
+    text = path.read_text() if path.exists() else f"# Benchmarks\n\n{START}\n{END}\n"
+    before, _, rest = text.partition(START)
+    _, _, after = rest.partition(END)
+    path.write_text(before + figures + after)

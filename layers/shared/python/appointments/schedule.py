@@ -64,14 +64,14 @@ def parse_slot_time(text: str) -> time:
     return start
 
 
-def format_time(start: time) -> str:
-    return start.strftime("%H:%M")
+# Formatted once: strftime per slot per request was a measurable share of GET /slots.
+_SLOT_LABELS: Final = tuple((start, start.strftime("%H:%M")) for start in SLOT_STARTS)
 
 
 def available_times(booked: Iterable[time]) -> list[str]:
     """The day's free slots as HH:MM, in order, given the starts already booked."""
     taken = set(booked)
-    return [format_time(start) for start in SLOT_STARTS if start not in taken]
+    return [label for start, label in _SLOT_LABELS if start not in taken]
 
 
 # What booking a slot can come to. Expected outcomes are values, not exceptions.

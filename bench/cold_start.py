@@ -8,10 +8,15 @@ times. `-X importtime` names what the import spends its time on.
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from bench.environment import REPO, BenchDatabase, lambda_environment, spread
@@ -78,6 +83,32 @@ def top_imports(function: str, env: dict[str, str], count: int = 8) -> list[dict
     return sorted(rows, key=lambda row: float(row["cumulative_ms"]), reverse=True)[:count]
 
 
+def copy_sources_only(folder: Path) -> None:
+    """The layer's packages as a layer without bytecode would hold them: sources only.
+
+    Lambda's /opt is read-only, so such a layer is compiled in memory at every
+    cold start; this reproduces that to show what shipping bytecode saves.
+    """
+    todo, seen = ["aws-lambda-powertools", "psycopg", "psycopg-binary", "pydantic"], set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            files = metadata.files(name) or []
+            requirements = metadata.requires(name) or []
+        except metadata.PackageNotFoundError:
+            continue  # a platform-only dependency (tzdata on Windows)
+        for file in files:
+            if "__pycache__" not in file.parts and file.suffix != ".pyc":
+                target = folder / file
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(file.locate(), target)
+        todo += [re.split(r"[ ;<>=!~\[]", r)[0] for r in requirements if "extra ==" not in r]
+    shutil.copytree(REPO / "layers/shared/python/appointments", folder / "appointments")
+
+
 def measure(database: BenchDatabase, runs: int) -> dict[str, Any]:
     env = {**_base_env(), **lambda_environment(database.url)}
     bare = [_timed_process([sys.executable, "-c", "pass"], env)[0] for _ in range(runs)]
@@ -99,6 +130,25 @@ def measure(database: BenchDatabase, runs: int) -> dict[str, Any]:
             "first_request_ms": spread(firsts),
             "top_imports": top_imports(function, env),
         }
+    with tempfile.TemporaryDirectory(prefix="no-bytecode-") as folder:
+        copy_sources_only(Path(folder))
+        no_bytecode = {**env, "PYTHONPATH": folder, "PYTHONDONTWRITEBYTECODE": "1"}
+        totals = [
+            _timed_process(
+                [
+                    sys.executable,
+                    "-c",
+                    _CHILD,
+                    "bookings",
+                    json.dumps(_event("bookings", runs + run)),
+                ],
+                no_bytecode,
+            )[0]
+            for run in range(runs)
+        ]
+    results["bookings_without_bytecode"] = {
+        "cold_start_ms": spread([t - bare_median for t in totals])
+    }
     return results
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import errno
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from typing import Any
 
 import psycopg
 from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
+from gunicorn.arbiter import Arbiter  # type: ignore[import-untyped]
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from local import embedded_db
@@ -43,7 +45,13 @@ class StartupError(Exception):
     """Something the developer must fix before the server can start."""
 
 
-class _Gunicorn(BaseApplication):  # type: ignore[misc]  # gunicorn has no type hints
+class _Arbiter(Arbiter):  # type: ignore[misc]  # gunicorn has no type hints
+    def handle_hup(self) -> None:
+        # gunicorn reloads on SIGHUP; a closed terminal should stop the server.
+        self.handle_term()
+
+
+class _Gunicorn(BaseApplication):  # type: ignore[misc]
     """gunicorn run from code, with our options instead of its command line."""
 
     def __init__(self, app: Callable[..., Any], options: dict[str, Any]) -> None:
@@ -56,6 +64,9 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]  # gunicorn has no type 
 
     def load(self) -> Callable[..., Any]:
         return self._app
+
+    def run(self) -> None:
+        _Arbiter(self).run()
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -176,6 +187,10 @@ def main(argv: list[str] | None = None) -> int:
     # gunicorn forks the workers inside serve(): when one exits, its SystemExit
     # unwinds through this function too, and must not stop the database.
     master_pid = os.getpid()
+    # Until gunicorn installs its own handlers: a SIGTERM or a closed terminal
+    # during start-up still unwinds through `finally` and stops the database.
+    for stop_signal in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(stop_signal, lambda number, _: sys.exit(128 + number))
     try:
         routes, environment = read_routes(args.template.resolve())
         listener = bind(args.host, args.port)

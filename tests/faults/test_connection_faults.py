@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
 import json
+import socket
 import threading
 import time
 from typing import Any
@@ -10,7 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from appointments import database, store
+from appointments import database, settings, store
 from tests.conftest import Invoke, Printed
 from tests.faults.conftest import STATEMENT_TIMEOUT_MS, FaultServer, rows
 
@@ -132,19 +134,84 @@ def test_a_statement_stuck_behind_a_lock_times_out_as_503_and_books_nothing(
 def test_slots_are_bounded_by_the_statement_timeout_too(
     fault_db: FaultServer, invoke: Invoke
 ) -> None:
-    release = threading.Event()
+    locked, release = threading.Event(), threading.Event()
 
     def hold_lock() -> None:
         with fault_db.admin() as locker, locker.transaction():
             locker.execute("LOCK TABLE bookings IN ACCESS EXCLUSIVE MODE")
+            locked.set()
             release.wait(10)
 
     holder = threading.Thread(target=hold_lock)
     holder.start()
     try:
-        time.sleep(0.2)
+        locked.wait(10)
         response = invoke("slots", "GET", "/slots", raw_query="date=2030-06-01")
     finally:
         release.set()
         holder.join()
     assert response["statusCode"] == 503
+
+
+@pytest.mark.parametrize(
+    ("retry", "expected"), [(store.book_slot_again, "Booked"), (store.book_slot, "SlotFull")]
+)
+def test_a_retry_racing_its_own_unfinished_first_attempt_still_reports_the_booking(
+    fault_db: FaultServer, retry: Any, expected: str
+) -> None:
+    """The first attempt's transaction is still open on the server when the retry starts.
+
+    The retry's insert waits for it, then yields; its snapshot predates that
+    commit. book_slot alone would answer Slot full for a slot this request owns.
+    """
+    day, start = datetime.date(2030, 6, 1), datetime.time(14)
+    outcome: list[Any] = []
+    with fault_db.admin() as first_attempt, fault_db.admin() as retry_connection:
+        first_attempt.execute("BEGIN")
+        first_attempt.execute(
+            "INSERT INTO bookings (id, user_id, slot_date, slot_time) VALUES (%s, %s, %s, %s)",
+            ("booking_same", "user_alice", day, start),
+        )
+        retrying = threading.Thread(
+            target=lambda: outcome.append(
+                retry(retry_connection, "booking_same", "user_alice", day, start)
+            )
+        )
+        retrying.start()
+        wait_until_blocked_on_a_lock(first_attempt, retry_connection.info.backend_pid)
+        first_attempt.execute("COMMIT")
+        retrying.join(timeout=10)
+    assert type(outcome[0]).__name__ == expected
+
+
+def wait_until_blocked_on_a_lock(admin: psycopg.Connection, pid: int) -> None:
+    for _ in range(100):
+        row = admin.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (pid,))
+        if row.fetchone() == ("Lock",):
+            return
+        time.sleep(0.02)
+    raise AssertionError("the retry never waited on the first attempt")
+
+
+def test_a_database_that_never_answers_is_a_503_once_the_connect_timeout_runs_out(
+    invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A peer that takes the TCP connection and then says nothing (a hung proxy, a black hole)."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # the kernel completes handshakes; nobody ever answers
+        port = silent.getsockname()[1]
+        monkeypatch.setenv("DATABASE_URL", f"postgresql://app:pw@127.0.0.1:{port}/db")
+        monkeypatch.setenv("DB_CONNECT_TIMEOUT", "2")
+        settings.get_settings.cache_clear()
+        database.close()
+        try:
+            started = time.monotonic()
+            response = invoke("slots", "GET", "/slots", raw_query="date=2030-06-01")
+            waited = time.monotonic() - started
+        finally:
+            settings.get_settings.cache_clear()
+            database.close()
+
+    assert (response["statusCode"], response["json"]) == (503, {"error": "Service unavailable"})
+    assert 2 <= waited < 4

@@ -127,6 +127,10 @@ def test_a_database_error_is_logged_and_counted_without_the_password(
     assert [w["message"] for w in warnings] == ["cannot connect to the database"] * 2
     assert "127.0.0.1" in warnings[0]["cause"]  # where it tried, so someone can act
     assert metrics_in(printed).get("DatabaseError") == 2
+    assert [(r["route"], r["status"]) for r in request_lines(printed)] == [
+        ("POST /bookings", 503),
+        ("GET /slots", 503),
+    ]
 
 
 def test_an_unexpected_error_is_logged_in_full_and_answered_without_detail(
@@ -185,3 +189,22 @@ def test_with_tracing_off_the_xray_sdk_is_never_imported() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+def test_a_malformed_database_url_is_a_500_that_quotes_no_part_of_it(
+    invoke: Invoke, stdout_json: Printed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # libpq's own message would quote the bad escape: "se%zzcret".
+    monkeypatch.setenv("DATABASE_URL", "postgresql://app:se%zzcret@db.example/appointments")
+    settings.get_settings.cache_clear()
+    database.close()
+    try:
+        response = invoke("slots", "GET", "/slots", raw_query="date=2024-01-20")
+    finally:
+        settings.get_settings.cache_clear()
+
+    printed = stdout_json()
+    assert (response["statusCode"], response["json"]) == (500, {"error": "Internal server error"})
+    assert "zzcret" not in json.dumps(printed) + response["body"]
+    [error] = [r for r in printed if r.get("level") == "ERROR"]
+    assert error["message"] == "misconfigured: the database URL is not a valid connection string"

@@ -99,6 +99,37 @@ def test_a_secret_in_rds_json_shape_is_used(
     assert response["statusCode"] == 200
 
 
+def test_a_secret_rds_manages_for_a_master_password_uses_the_host_from_the_stack(
+    aws: Any, database_url: str, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RDS's managed master-password secret holds only username and password."""
+    params = conninfo_to_dict(database_url)
+    secret = {"username": params.get("user", "postgres"), "password": "unused-by-trust-auth"}
+    arn = aws.create_secret(Name="db-managed", SecretString=json.dumps(secret))["ARN"]
+    monkeypatch.setenv("DB_HOST", str(params.get("host")))
+    monkeypatch.setenv("DB_PORT", str(params.get("port") or 5432))
+    monkeypatch.setenv("DB_NAME", str(params.get("dbname")))
+    use_secret(monkeypatch, arn)
+    response = invoke("slots", "GET", "/slots", raw_query="date=2024-01-20")
+    assert (response["statusCode"], response["json"]) == (200, SLOTS_OK)
+
+
+def test_a_secret_without_a_host_and_no_host_configured_is_a_clear_error(
+    aws: Any, invoke: Invoke, monkeypatch: pytest.MonkeyPatch, stdout_json: Printed
+) -> None:
+    secret = {"username": "app", "password": "hunter2-in-a-secret"}
+    arn = aws.create_secret(Name="db-no-host", SecretString=json.dumps(secret))["ARN"]
+    monkeypatch.delenv("DB_HOST", raising=False)
+    use_secret(monkeypatch, arn)
+    response = invoke("slots", "GET", "/slots", raw_query="date=2024-01-20")
+
+    printed = stdout_json()
+    assert (response["statusCode"], response["json"]) == (500, {"error": "Internal server error"})
+    [error] = [r for r in printed if r.get("level") == "ERROR"]
+    assert "names no host: set DatabaseHost" in error["message"]
+    assert "hunter2" not in json.dumps(printed)
+
+
 def test_the_secret_is_fetched_once_across_warm_invocations_and_reconnects(
     aws: Any,
     database_url: str,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -298,6 +299,14 @@ def test_ctrl_c_stops_everything_and_a_restart_keeps_the_data(tmp_path: Path) ->
         assert "13:00" not in slots
     finally:
         assert second.interrupt() == 0
+    assert processes_using(data_dir) == []
+
+
+def test_closing_the_terminal_stops_the_server_instead_of_reloading_it(tmp_path: Path) -> None:
+    data_dir = tmp_path / "pgdata"
+    running = start_local_server(tmp_path / "server.log", "--data-dir", str(data_dir))
+    os.killpg(running.process.pid, signal.SIGHUP)  # what a closed terminal sends
+    assert running.process.wait(timeout=20) == 0
     assert processes_using(data_dir) == []
 
 

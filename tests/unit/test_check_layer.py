@@ -25,14 +25,15 @@ def test_an_arm64_cp313_layer_passes(tmp_path: Path) -> None:
             "psycopg_binary/pq.cpython-313-aarch64-linux-gnu.so": elf(183),
             "psycopg_binary.libs/libpq-1a2b.so.5.18": elf(183),
             "appointments/schedule.py": b"x = 1\n",
+            "appointments/__pycache__/schedule.cpython-313.pyc": b"\xf3\r\r\n",
         },
     )
     report = check_layer(layer, budget_mb=1)
     assert report.problems == []
-    assert report.native_files == 2
+    assert (report.native_files, report.compiled_modules) == (2, 1)
 
 
-def test_x86_binaries_wrong_python_and_bytecode_are_reported(tmp_path: Path) -> None:
+def test_x86_binaries_and_another_pythons_binaries_or_bytecode_are_reported(tmp_path: Path) -> None:
     layer = make_layer(
         tmp_path,
         {
@@ -45,7 +46,18 @@ def test_x86_binaries_wrong_python_and_bytecode_are_reported(tmp_path: Path) -> 
     assert any("not an aarch64 binary" in p for p in problems)
     assert any("cpython-313 x86_64" in p for p in problems)
     assert any("cpython-311 aarch64" in p for p in problems)
-    assert any("bytecode" in p for p in problems)
+    assert any("bytecode for another Python" in p for p in problems)
+
+
+def test_a_module_without_313_bytecode_is_reported(tmp_path: Path) -> None:
+    layer = make_layer(
+        tmp_path,
+        {"psycopg_binary/pq.cpython-313-aarch64-linux-gnu.so": elf(183), "slow.py": b"x = 1\n"},
+    )
+    problems = check_layer(layer, budget_mb=1).problems
+    assert problems == [
+        "python/slow.py: no cpython-313 bytecode (compiled from source at each cold start)"
+    ]
 
 
 def test_a_layer_over_budget_or_without_native_code_fails(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ validate and sam build as well.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import tomllib
@@ -79,19 +80,32 @@ def test_cors_is_off_unless_origins_are_given() -> None:
     assert PARAMETERS["CorsAllowOrigins"]["Default"] == ""
 
 
-def test_the_vpc_is_optional_by_condition() -> None:
-    condition, config, otherwise = TEMPLATE["Globals"]["Function"]["VpcConfig"]["Fn::If"]
-    assert condition == "InVpc" and otherwise == {"Ref": "AWS::NoValue"}
-    assert config == {
-        "SubnetIds": {"Ref": "SubnetIds"},
-        "SecurityGroupIds": {"Ref": "SecurityGroupIds"},
-    }
+def test_the_vpc_is_optional_and_only_for_functions_that_reach_the_database() -> None:
+    assert "VpcConfig" not in TEMPLATE["Globals"]["Function"]
+    assert "VpcConfig" not in props("HealthFunction")
+    for function in ("SlotsFunction", "BookingsFunction", "MigrateFunction"):
+        condition, config, otherwise = props(function)["VpcConfig"]["Fn::If"]
+        assert condition == "InVpc" and otherwise == {"Ref": "AWS::NoValue"}
+        assert config == {
+            "SubnetIds": {"Ref": "SubnetIds"},
+            "SecurityGroupIds": {"Ref": "SecurityGroupIds"},
+        }
     assert PARAMETERS["SubnetIds"]["Default"] == ""
+    # Network interfaces only, never the broader VPC execution role, and not for health.
+    assert "ENIManagement" not in json.dumps(props("HealthRole")["ManagedPolicyArns"])
+    for role in ("ApiDatabaseRole", "MigrateRole"):
+        arns = json.dumps(props(role)["ManagedPolicyArns"])
+        assert "AWSLambdaENIManagementAccess" in arns and "VPCAccessExecutionRole" not in arns
 
 
-def test_snapstart_is_a_switch_on_published_versions_of_the_api_functions() -> None:
-    assert TEMPLATE["Globals"]["Function"]["AutoPublishAlias"] == "live"
+def test_snapstart_versions_exist_only_with_snapstart_and_follow_every_change() -> None:
+    assert TEMPLATE["Transform"][0] == "AWS::LanguageExtensions"  # settles the !If for SAM
+    assert TEMPLATE["Globals"]["Function"]["AutoPublishAlias"] == {
+        "Fn::If": ["SnapStartOn", "live", {"Ref": "AWS::NoValue"}]
+    }
+    assert props("SharedLayer")["PublishLambdaVersion"] is True  # a new layer, a new version
     for function in API_FUNCTIONS:
+        assert props(function)["AutoPublishAliasAllProperties"] is True
         assert props(function)["SnapStart"] == {
             "ApplyOn": {"Fn::If": ["SnapStartOn", "PublishedVersions", "None"]}
         }
@@ -163,7 +177,10 @@ def test_migrations_run_on_deploy_only_when_asked_and_when_the_package_changed()
     assert hook["Condition"] == "MigrateOnDeploy"
     assert PARAMETERS["RunMigrationsOnDeploy"]["Default"] == "false"
     assert hook["Properties"]["ServiceToken"] == {"Fn::GetAtt": ["MigrateFunction", "Arn"]}
-    # The published version changes exactly when the package (db/ included) does.
+    # The published version changes exactly when the package (db/ included), the
+    # layer (the runner) or the function's settings do.
+    assert props("MigrateFunction")["AutoPublishAlias"] == "migrations"
+    assert props("MigrateFunction")["AutoPublishAliasAllProperties"] is True
     assert hook["Properties"]["MigrationsVersion"] == {"Ref": "MigrateFunction.Version"}
     assert hook["Properties"]["ServiceTimeout"] > props("MigrateFunction")["Timeout"]
 
@@ -171,6 +188,7 @@ def test_migrations_run_on_deploy_only_when_asked_and_when_the_package_changed()
 def test_outputs_name_the_api_url_and_every_function() -> None:
     outputs = TEMPLATE["Outputs"]
     assert "execute-api" in outputs["ApiUrl"]["Value"]["Fn::Sub"]
+
     for function in ALL_FUNCTIONS:
         assert outputs[f"{function}Name"]["Value"] == {"Ref": function}
 

@@ -9,6 +9,7 @@ invocations; boto3 is imported only when a secret is actually configured.
 from __future__ import annotations
 
 import json
+import os
 import time
 from typing import Any
 
@@ -17,7 +18,10 @@ from psycopg.conninfo import make_conninfo
 from appointments.errors import ConfigurationError, DatabaseUnavailable
 from appointments.settings import Settings
 
-_RDS_FIELDS = {"host": "host", "port": "port", "username": "user", "password": "password"}
+# With a secret configured, boto3 and Powertools Parameters load during INIT
+# (inside a SnapStart snapshot, before the first request) rather than in it.
+if os.environ.get("DATABASE_SECRET_ARN"):
+    from aws_lambda_powertools.utilities import parameters  # noqa: F401
 
 # A refresh is asked for after any failed connection; while the database is
 # down, that would be one GetSecretValue per request. At most one per interval.
@@ -34,12 +38,12 @@ def database_url(settings: Settings, *, refresh: bool = False) -> str:
         if refresh:
             _last_refresh = time.monotonic()
         secret = _read_secret(settings.database_secret_arn, settings.secret_max_age, refresh)
-        return url_from_secret(secret, settings.sslmode)
+        return url_from_secret(secret, settings)
     assert settings.database_url  # Settings guarantees one of the two
     return settings.database_url
 
 
-def url_from_secret(secret: str, sslmode: str) -> str:
+def url_from_secret(secret: str, settings: Settings) -> str:
     """A connection string from either secret shape. Errors never quote the secret."""
     text = secret.strip()
     if text.startswith(("postgres://", "postgresql://")):
@@ -48,13 +52,20 @@ def url_from_secret(secret: str, sslmode: str) -> str:
         fields: Any = json.loads(text)
     except ValueError:
         raise ConfigurationError("the database secret is neither a URL nor JSON") from None
-    if not isinstance(fields, dict) or not set(_RDS_FIELDS) <= fields.keys():
-        raise ConfigurationError(
-            "the database secret's JSON needs host, port, username and password"
-        )
-    params = {libpq: str(fields[key]) for key, libpq in _RDS_FIELDS.items()}
-    params["dbname"] = str(fields.get("dbname") or "postgres")
-    return make_conninfo("", sslmode=sslmode, **params)
+    if not isinstance(fields, dict) or not {"username", "password"} <= fields.keys():
+        raise ConfigurationError("the database secret's JSON needs username and password")
+    host = fields.get("host") or settings.default_host
+    if not host:
+        raise ConfigurationError("the database secret names no host: set DatabaseHost (DB_HOST)")
+    return make_conninfo(
+        "",
+        host=str(host),
+        port=str(fields.get("port") or settings.default_port),
+        user=str(fields["username"]),
+        password=str(fields["password"]),
+        dbname=str(fields.get("dbname") or settings.default_dbname),
+        sslmode=settings.sslmode,
+    )
 
 
 def _read_secret(arn: str, max_age: int, refresh: bool) -> str:

@@ -8,13 +8,14 @@ closed, broke while the container was frozen, or came from a SnapStart snapshot.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
 import psycopg
 
 from appointments import credentials, tracing
-from appointments.errors import DatabaseUnavailable
+from appointments.errors import ConfigurationError, DatabaseUnavailable
 from appointments.settings import get_settings
 
 T = TypeVar("T")
@@ -25,15 +26,29 @@ _connection: psycopg.Connection | None = None
 
 def connect(url: str, connect_timeout: int) -> psycopg.Connection:
     """A new connection set up for Lambda behind a transaction pooler."""
-    return psycopg.connect(
-        url,
-        # One statement is one transaction: no BEGIN/COMMIT round trips.
-        autocommit=True,
-        connect_timeout=connect_timeout,
-        # Server-side prepared statements break behind PgBouncer in transaction
-        # mode, Neon's pooler and RDS Proxy; never prepare.
-        prepare_threshold=None,
-    )
+    try:
+        return psycopg.connect(
+            url,
+            # One statement is one transaction: no BEGIN/COMMIT round trips.
+            autocommit=True,
+            connect_timeout=connect_timeout,
+            # Server-side prepared statements break behind PgBouncer in
+            # transaction mode, Neon's pooler and RDS Proxy; never prepare.
+            prepare_threshold=None,
+            # A peer that vanished without a word (a NAT or proxy dropping the
+            # flow) is noticed in seconds, well inside the function timeout,
+            # instead of a read that waits until Lambda kills the invocation.
+            # Client-side TCP settings: poolers neither see nor mind them.
+            keepalives=1,
+            keepalives_idle=2,
+            keepalives_interval=1,
+            keepalives_count=2,
+            tcp_user_timeout=4000,
+        )
+    except psycopg.ProgrammingError:
+        # libpq quotes the part of the string it could not parse, which may be
+        # the password: say only that it is malformed.
+        raise ConfigurationError("the database URL is not a valid connection string") from None
 
 
 def get_connection() -> psycopg.Connection:
@@ -47,14 +62,18 @@ def get_connection() -> psycopg.Connection:
 def _open() -> psycopg.Connection:
     settings = get_settings()
     url = credentials.database_url(settings)
+    started = time.monotonic()
     try:
         return connect(url, settings.connect_timeout)
     except psycopg.OperationalError as error:
         failure = error
     # The cached secret may predate a rotation. libpq reports a refused login
     # without an SQLSTATE, so rather than parse its (translatable) message,
-    # read the secret again and retry only if it changed.
-    if settings.database_secret_arn:
+    # read the secret again and retry only if it changed. A refusal is quick;
+    # a connect that used up its timeout is the network, and a second one
+    # would only double the wait.
+    refused_quickly = time.monotonic() - started < settings.connect_timeout / 2
+    if settings.database_secret_arn and refused_quickly:
         fresh_url = credentials.database_url(settings, refresh=True)
         if fresh_url != url:
             try:
@@ -64,13 +83,16 @@ def _open() -> psycopg.Connection:
     raise DatabaseUnavailable("cannot connect to the database") from failure
 
 
-def run(operation: Callable[[psycopg.Connection], T]) -> T:
+def run(
+    operation: Callable[[psycopg.Connection], T],
+    retry: Callable[[psycopg.Connection], T] | None = None,
+) -> T:
     """Run one statement on the warm connection, reconnecting once if it died.
 
     A connection killed while the container was frozen is only found out on
-    first use, so the failed statement is retried once on a new connection.
-    Every operation passed here must be safe to repeat (reads, and the
-    booking insert, which recognises its own earlier success).
+    first use, so the failed statement is run again on a new connection: as
+    `retry` when given (a write that must recognise its own first attempt),
+    else as `operation` (reads, which are safe to repeat).
     """
     with tracing.subsegment("## postgres"):
         try:
@@ -81,7 +103,7 @@ def run(operation: Callable[[psycopg.Connection], T]) -> T:
                 # is fine and a retry would meet the same fate.
                 raise DatabaseUnavailable("database statement failed") from error
         try:
-            return operation(get_connection())
+            return (retry or operation)(get_connection())
         except psycopg.OperationalError as error:
             raise DatabaseUnavailable("statement failed again after reconnecting") from error
 

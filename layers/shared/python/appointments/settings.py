@@ -18,9 +18,13 @@ class Settings:
     # Seconds to wait for a TCP/TLS connection. Well under the function timeout,
     # so a database that is down answers 503 instead of a Lambda timeout.
     connect_timeout: int
-    # TLS mode for a secret in RDS's JSON shape, which names no sslmode.
-    # (A URL carries its own, e.g. ?sslmode=require.)
+    # For a secret in RDS's JSON shape, what it may not say: the TLS mode
+    # (never there), and where the database is (absent from the secret RDS
+    # manages for a master password). A URL carries all of these itself.
     sslmode: str
+    default_host: str | None
+    default_port: int
+    default_dbname: str
     # The secret is only read to (re)connect; a rotation is noticed by the
     # authentication failure it causes, so a long cache costs nothing.
     secret_max_age: int
@@ -40,6 +44,9 @@ def get_settings() -> Settings:
         database_secret_arn=secret_arn,
         connect_timeout=_integer("DB_CONNECT_TIMEOUT", 5),
         sslmode=os.environ.get("DB_SSLMODE", "require"),
+        default_host=os.environ.get("DB_HOST") or None,
+        default_port=_integer("DB_PORT", 5432),
+        default_dbname=os.environ.get("DB_NAME") or "postgres",
         secret_max_age=_integer("DB_SECRET_MAX_AGE", 3600),
         statement_timeout_ms=_integer("DB_STATEMENT_TIMEOUT_MS", 5000),
     )

@@ -42,6 +42,12 @@ _BOOK_SLOT = """
 """
 
 
+# Primary key lookup, in a snapshot of its own (see book_slot_again).
+_BOOKING_EXISTS = """
+    SELECT EXISTS (SELECT 1 FROM bookings WHERE id = %(booking_id)s)
+"""
+
+
 def new_booking_id() -> str:
     """An unguessable id: 128 random bits, URL-safe."""
     return "booking_" + secrets.token_urlsafe(16)
@@ -66,3 +72,22 @@ def book_slot(
     if booking_id in (inserted_id, holder):
         return Booked(booking_id)
     return SlotFull()
+
+
+def book_slot_again(
+    conn: psycopg.Connection, booking_id: str, user_id: str, day: date, start: time
+) -> BookingOutcome:
+    """book_slot for a retry after the connection died, when the first attempt may have won.
+
+    If that attempt was still running on the server when the retry began, the
+    retry's insert waits for it and then yields to it, but its snapshot is
+    older than that commit: `holder` looks empty and the answer is "Slot
+    full". A second statement, with a new snapshot, tells the two apart. Only
+    a retry pays this extra round trip.
+    """
+    outcome = book_slot(conn, booking_id, user_id, day, start)
+    if isinstance(outcome, SlotFull):
+        row = conn.execute(_BOOKING_EXISTS, {"booking_id": booking_id}).fetchone()
+        if row and row[0]:
+            return Booked(booking_id)
+    return outcome

@@ -96,11 +96,15 @@ def _log_request(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -
     # One INFO line per request: what was asked, how it ended, how long it took.
     # Never the body or query: they carry personal data.
     started = time.perf_counter()
-    response = next_middleware(app)
+    route = app.current_event.route_key
+    try:
+        response = next_middleware(app)
+    except Exception as error:  # answered here, so that failures get their line too
+        response = _failure_response(error, route)
     logger.info(
         "request handled",
         extra={
-            "route": app.current_event.route_key,
+            "route": route,
             "status": response.status_code,
             "duration_ms": round((time.perf_counter() - started) * 1000, 2),
         },

@@ -87,6 +87,7 @@ def _layer() -> dict[str, Any]:
         "unzipped_mb": round(report.size_mb, 1),
         "budget_mb": DEFAULT_BUDGET_MB,
         "native_files": report.native_files,
+        "compiled_modules": report.compiled_modules,
         "problems": report.problems,
     }
 

@@ -161,7 +161,8 @@ def sections(results: dict[str, Any]) -> list[str]:
     else:
         out.append(
             f"{layer['unzipped_mb']} MB unzipped (budget {layer['budget_mb']:.0f} MB), "
-            f"{layer['native_files']} native files, all aarch64/cp313"
+            f"{layer['native_files']} native files, all aarch64/cp313; "
+            f"{layer.get('compiled_modules', '?')} modules with python3.13 bytecode"
             + ("" if not layer["problems"] else f"; problems: {layer['problems']}")
         )
     return out

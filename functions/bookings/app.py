@@ -27,10 +27,10 @@ def create_booking() -> Any:
         outcome = "ShopClosed" if str(bad) == messages.SHOP_CLOSED else "InvalidRequest"
         return _refuse(outcome, str(bad))
     booking_id = store.new_booking_id()  # chosen before the call so a retry reuses it
-    slot = (booking_id, request.user_id, request.date, request.time)
+    attempt = (booking_id, request.user_id, request.date, request.time)
     result = database.run(
-        lambda conn: store.book_slot(conn, *slot),
-        retry=lambda conn: store.book_slot_again(conn, *slot),
+        lambda conn: store.book_slot(conn, *attempt),
+        retry=lambda conn: store.book_slot_again(conn, *attempt),
     )
     match result:
         case Booked(booking_id=booked_id):

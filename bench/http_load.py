@@ -28,7 +28,7 @@ def measure(database: BenchDatabase, seconds: int, runs: int, workers: int) -> d
     wrk = find_wrk()
     if not wrk:
         return {"skipped": "wrk is not installed (apt-get install wrk, or brew install wrk)"}
-    from bench.soak import _start_server
+    from bench.soak import start_server
     from local.dev_server import free_port
 
     outcomes = []
@@ -36,7 +36,7 @@ def measure(database: BenchDatabase, seconds: int, runs: int, workers: int) -> d
         database.reset()
         port = free_port()
         log = Path(database.log_path.parent.parent) / f"http-load-{run}.log"
-        server = _start_server(database.url, port, workers, log)
+        server = start_server(database.url, port, workers, log)
         try:
             result = subprocess.run(  # noqa: S603
                 [

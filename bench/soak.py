@@ -29,7 +29,7 @@ import psycopg
 
 from appointments import migrations
 from local import embedded_db
-from local.dev_server import free_port
+from local.dev_server import free_port, spawn
 
 REPO = Path(__file__).resolve().parent.parent
 USERS = ["user_alice", "user_bob", "user_charlie", "user_dave"]
@@ -129,31 +129,10 @@ def _check_database(url: str, traffic: _Traffic, result: SoakResult) -> None:
         result.problems.append(f"{doubled[0]} slots booked twice")
 
 
-def _start_server(url: str, port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:
-    environment = {**os.environ, "DATABASE_URL": url, "POWERTOOLS_LOG_LEVEL": "WARNING"}
-    command = [
-        sys.executable,
-        "-m",
-        "local.dev_server",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-    ]
-    process = subprocess.Popen(  # noqa: S603 (our own module)
-        command, cwd=REPO, env=environment, stdout=log.open("wb"), stderr=subprocess.STDOUT
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            connection.request("GET", "/health")
-            if connection.getresponse().status == 200:
-                return process
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError(f"local server did not start; see {log}")
+def start_server(url: str, port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:
+    """The local server on `url`'s database, quiet but for its request lines."""
+    env = {**os.environ, "DATABASE_URL": url, "POWERTOOLS_LOG_LEVEL": "WARNING"}
+    return spawn(port, "--workers", str(workers), log_path=log, env=env)
 
 
 def soak(seconds: float, rate: float, kill_every: float, workers: int = 4) -> SoakResult:
@@ -168,7 +147,7 @@ def soak(seconds: float, rate: float, kill_every: float, workers: int = 4) -> So
             )
             migrations.apply_seed(conn, REPO / "db" / "seed.sql")
         port = free_port()
-        process = _start_server(url, port, workers, Path(folder) / "server.log")
+        process = start_server(url, port, workers, Path(folder) / "server.log")
         stop = threading.Event()
         killer = threading.Thread(target=_kill_connections, args=(url, kill_every, stop, result))
         traffic = _Traffic(port, rate, seconds)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import http.client
 import os
 import signal
 import socket
@@ -37,6 +38,7 @@ from local.template import (
     local_environment,
 )
 
+REPO = Path(__file__).resolve().parent.parent
 DEFAULT_PORT = 3000
 DEFAULT_WORKERS = 4
 
@@ -118,6 +120,33 @@ def bind(host: str, port: int) -> socket.socket:
     listener.listen(128)
     listener.set_inheritable(True)
     return listener
+
+
+def spawn(
+    port: int, *args: str, log_path: Path, env: dict[str, str], timeout: float = 60
+) -> subprocess.Popen[bytes]:
+    """This server as a child process (tests, benchmarks), answering /health when returned.
+
+    It runs in a session of its own, so a SIGINT to its process group is a Ctrl-C.
+    """
+    command = [sys.executable, "-m", "local.dev_server", "--port", str(port), *args]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(  # noqa: S603 (our own module)
+            command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"dev server exited early:\n{log_path.read_text()}")
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("GET", "/health")
+            if connection.getresponse().status == 200:
+                return process
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"dev server did not start in {timeout}s:\n{log_path.read_text()}")
 
 
 def free_port() -> int:

@@ -6,17 +6,14 @@ import json
 import os
 import signal
 import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from local.dev_server import free_port
+from local.dev_server import REPO, free_port, spawn
 
-REPO = Path(__file__).resolve().parents[2]
 __all__ = ["REPO", "LocalServer", "free_port", "start_local_server"]
 
 
@@ -33,7 +30,7 @@ class HttpResponse:
 
 @dataclass
 class LocalServer:
-    process: subprocess.Popen[str]
+    process: subprocess.Popen[bytes]
     port: int
     log_path: Path
 
@@ -70,39 +67,11 @@ class LocalServer:
         return self.process.wait(timeout=timeout)
 
 
-def start_local_server(
-    log_path: Path, *args: str, env: dict[str, str] | None = None, wait: bool = True
-) -> LocalServer:
-    """Start the dev server in its own session and wait until it answers /health."""
+def start_local_server(log_path: Path, *args: str) -> LocalServer:
+    """The dev server on a free port, in its own session, answering /health."""
     port = free_port()
     # The shell's DATABASE_URL would make the server skip its embedded database.
     environment = {name: value for name, value in os.environ.items() if name != "DATABASE_URL"}
-    environment.update({"POWERTOOLS_LOG_LEVEL": "WARNING", **(env or {})})
-    log_file = log_path.open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "local.dev_server", "--port", str(port), *args],
-        cwd=REPO,
-        env=environment,
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,  # its own process group, like a terminal's foreground job
-    )
-    server = LocalServer(process, port, log_path)
-    if wait:
-        wait_until_serving(server)
-    return server
-
-
-def wait_until_serving(server: LocalServer, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"dev server exited early:\n{server.log()}")
-        try:
-            if server.request("GET", "/health").status == 200:
-                return
-        except OSError:
-            time.sleep(0.1)
-    server.process.kill()
-    raise RuntimeError(f"dev server did not start in {timeout}s:\n{server.log()}")
+    environment["POWERTOOLS_LOG_LEVEL"] = "WARNING"
+    process = spawn(port, *args, log_path=log_path, env=environment)
+    return LocalServer(process, port, log_path)

@@ -66,14 +66,14 @@ def apply_lambda_environment(database_url: str) -> None:
 @contextmanager
 def quiet_handlers() -> Iterator[None]:
     """Send the handlers' logs and EMF lines to /dev/null: they are still written, unseen."""
-    from appointments import web
+    from appointments import observability
 
     with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
-        previous = web.logger.registered_handler.setStream(devnull)  # type: ignore[attr-defined]
+        previous = observability.logger.registered_handler.setStream(devnull)  # type: ignore[attr-defined]
         try:
             yield
         finally:
-            web.logger.registered_handler.setStream(previous)  # type: ignore[attr-defined]
+            observability.logger.registered_handler.setStream(previous)  # type: ignore[attr-defined]
 
 
 def percentile(samples: Sequence[float], fraction: float) -> float:

@@ -50,7 +50,7 @@ def pytest_configure(config: pytest.Config) -> None:
     for name, value in local_environment(template, bookings).items():
         os.environ.setdefault(name, value)
     # The logger binds its stream when created; make it follow pytest's capture.
-    from appointments.web import logger
+    from appointments.observability import logger
 
     logger.registered_handler.setStream(_CurrentStdout())  # type: ignore[attr-defined]
 

@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from appointments import cloudformation, credentials, database, migrations
 from appointments.settings import get_settings
-from appointments.web import logger
+from appointments.observability import logger
 
 DB_FOLDER = Path(__file__).resolve().parent / "db"
 PHYSICAL_ID = "database-migrations"

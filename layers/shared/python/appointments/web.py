@@ -8,38 +8,22 @@ from __future__ import annotations
 
 import base64
 import time
-import warnings
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from appointments import messages, tracing
 from appointments.errors import ConfigurationError, DatabaseUnavailable
-
-# One of each per container, reused by warm invocations. Service name and
-# metrics namespace come from POWERTOOLS_SERVICE_NAME and
-# POWERTOOLS_METRICS_NAMESPACE, set in template.yaml.
-logger = Logger()
-metrics = Metrics()
-# Most requests (a slot list, a health check) count nothing; Powertools warns
-# about each such invocation, which would fill the logs with noise.
-warnings.filterwarnings("ignore", message="No application metrics to publish")
+from appointments.observability import count, logger, metrics
 
 LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
-
-
-def count(metric: str) -> None:
-    """Add one to a business metric (emitted as EMF when the invocation ends)."""
-    metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
 
 
 def json_response(status: HTTPStatus, body: dict[str, Any]) -> Response[dict[str, Any]]:

@@ -1,0 +1,26 @@
+"""The container's logger and metrics, apart from the HTTP glue.
+
+A function that only needs to log (the migrate function) imports this module
+alone and pays for neither the resolver nor the request middleware.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+# One of each per container, reused by warm invocations. Service name and
+# metrics namespace come from POWERTOOLS_SERVICE_NAME and
+# POWERTOOLS_METRICS_NAMESPACE, set in template.yaml.
+logger = Logger()
+metrics = Metrics()
+# Most requests (a slot list, a health check) count nothing; Powertools warns
+# about each such invocation, which would fill the logs with noise.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
+
+
+def count(metric: str) -> None:
+    """Add one to a business metric (emitted as EMF when the invocation ends)."""
+    metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)

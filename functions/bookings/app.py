@@ -6,14 +6,13 @@ from typing import Any
 from appointments import database, messages, store
 from appointments.models import BadRequest, parse_booking_request
 from appointments.schedule import Booked, SlotFull, UserNotFound
+from appointments.observability import count, logger
 from appointments.web import (
     body_bytes,
-    count,
     create_resolver,
     entrypoint,
     error_response,
     json_response,
-    logger,
 )
 
 app = create_resolver()

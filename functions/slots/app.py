@@ -4,7 +4,8 @@ from http import HTTPStatus
 from typing import Any
 
 from appointments import database, schedule, store
-from appointments.web import count, create_resolver, entrypoint, error_response
+from appointments.observability import count
+from appointments.web import create_resolver, entrypoint, error_response
 
 app = create_resolver()
 

@@ -21,12 +21,28 @@ import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
-from appointments import database, migrations
-from appointments.settings import get_settings
-from local import embedded_db
-from local.http_api_event import http_api_event
-from local.lambda_context import LocalLambdaContext
 from local.template import TEMPLATE_PATH, functions, load_template, local_environment
+
+
+def _give_handlers_the_template_environment() -> None:
+    """The environment template.yaml gives the functions in AWS.
+
+    Set before the layer is imported: its logger and metrics read their
+    service name and namespace once, when created.
+    """
+    template = load_template()
+    bookings = functions(template, TEMPLATE_PATH.parent)["BookingsFunction"]
+    for name, value in local_environment(template, bookings).items():
+        os.environ.setdefault(name, value)
+
+
+_give_handlers_the_template_environment()
+
+from appointments import database, migrations  # noqa: E402
+from appointments.settings import get_settings  # noqa: E402
+from local import embedded_db  # noqa: E402
+from local.http_api_event import http_api_event  # noqa: E402
+from local.lambda_context import LocalLambdaContext  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DB_FOLDER = REPO / "db"
@@ -44,11 +60,6 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Give the handlers the environment template.yaml gives them in AWS."""
-    template = load_template()
-    bookings = functions(template, TEMPLATE_PATH.parent)["BookingsFunction"]
-    for name, value in local_environment(template, bookings).items():
-        os.environ.setdefault(name, value)
     # The logger binds its stream when created; make it follow pytest's capture.
     from appointments.observability import logger
 

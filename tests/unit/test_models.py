@@ -6,7 +6,8 @@ from datetime import date, time
 import pytest
 
 from appointments import messages
-from appointments.models import MAX_BODY_BYTES, BadRequest, parse_booking_request
+from appointments.errors import ClientError
+from appointments.models import MAX_BODY_BYTES, parse_booking_request
 
 VALID = {"user_id": "user_alice", "date": "2024-01-20", "time": "10:00"}
 
@@ -61,6 +62,9 @@ def test_unknown_fields_are_ignored() -> None:
     ],
 )
 def test_each_problem_has_a_clear_message(body: bytes, message: str) -> None:
-    with pytest.raises(BadRequest) as raised:
+    with pytest.raises(ClientError) as raised:
         parse_booking_request(body)
     assert str(raised.value) == message
+    # Each is counted under its outcome: closing hours apart from malformed requests.
+    expected = "ShopClosed" if message == messages.SHOP_CLOSED else "InvalidRequest"
+    assert (raised.value.outcome, raised.value.status) == (expected, 400)

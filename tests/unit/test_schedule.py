@@ -5,9 +5,9 @@ from datetime import date, time
 import pytest
 
 from appointments import messages
+from appointments.errors import ClientError
 from appointments.schedule import (
     SLOT_STARTS,
-    InvalidSlot,
     available_times,
     parse_date,
     parse_slot_time,
@@ -58,7 +58,7 @@ class TestParseDate:
         ],
     )
     def test_anything_else_is_an_invalid_date_format(self, text: str) -> None:
-        with pytest.raises(InvalidSlot, match=f"^{messages.INVALID_DATE}$"):
+        with pytest.raises(ClientError, match=f"^{messages.INVALID_DATE}$"):
             parse_date(text)
 
 
@@ -69,12 +69,12 @@ class TestParseSlotTime:
 
     @pytest.mark.parametrize("text", ["00:00", "08:00", "17:00", "18:00", "23:00"])
     def test_well_formed_hours_outside_opening_are_shop_closed(self, text: str) -> None:
-        with pytest.raises(InvalidSlot, match=f"^{messages.SHOP_CLOSED}$"):
+        with pytest.raises(ClientError, match=f"^{messages.SHOP_CLOSED}$"):
             parse_slot_time(text)
 
     @pytest.mark.parametrize("text", ["10:30", "09:01", "16:59", "08:30", "17:15"])
     def test_times_off_the_hour_are_refused(self, text: str) -> None:
-        with pytest.raises(InvalidSlot, match=f"^{messages.TIME_NOT_ON_THE_HOUR}$"):
+        with pytest.raises(ClientError, match=f"^{messages.TIME_NOT_ON_THE_HOUR}$"):
             parse_slot_time(text)
 
     @pytest.mark.parametrize(
@@ -94,7 +94,7 @@ class TestParseSlotTime:
         ],
     )
     def test_anything_not_hh_mm_is_an_invalid_time_format(self, text: str) -> None:
-        with pytest.raises(InvalidSlot, match=f"^{messages.INVALID_TIME}$"):
+        with pytest.raises(ClientError, match=f"^{messages.INVALID_TIME}$"):
             parse_slot_time(text)
 
 

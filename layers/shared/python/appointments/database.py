@@ -8,17 +8,26 @@ closed, broke while the container was frozen, or came from a SnapStart snapshot.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
 import psycopg
 
-from appointments import credentials, tracing
+from appointments import credentials, deadline, tracing, watchdog
 from appointments.errors import ConfigurationError, DatabaseUnavailable
-from appointments.settings import get_settings
+from appointments.observability import logger
+from appointments.settings import Settings, get_settings
 
 T = TypeVar("T")
+
+# A link that died silently is found out within this (the TCP settings in
+# `connect`), so a statement ends by itself after at most this long or the
+# database's statement_timeout, whichever is longer.
+DEAD_LINK_DETECTION_S = 4.0
+# Less time than this left, and a reconnect and retry are not worth starting.
+MIN_RETRY_S = 1.0
 
 # Module level on purpose: reused by every warm invocation of this container.
 _connection: psycopg.Connection | None = None
@@ -43,7 +52,7 @@ def connect(url: str, connect_timeout: int) -> psycopg.Connection:
             keepalives_idle=2,
             keepalives_interval=1,
             keepalives_count=2,
-            tcp_user_timeout=4000,
+            tcp_user_timeout=int(DEAD_LINK_DETECTION_S * 1000),
         )
     except psycopg.ProgrammingError:
         # libpq quotes the part of the string it could not parse, which may be
@@ -62,9 +71,10 @@ def get_connection() -> psycopg.Connection:
 def _open() -> psycopg.Connection:
     settings = get_settings()
     url = credentials.database_url(settings)
+    timeout = _connect_timeout(settings.connect_timeout)
     started = time.monotonic()
     try:
-        return connect(url, settings.connect_timeout)
+        return connect(url, timeout)
     except psycopg.OperationalError as error:
         failure = error
     # The cached secret may predate a rotation. libpq reports a refused login
@@ -72,15 +82,30 @@ def _open() -> psycopg.Connection:
     # read the secret again and retry only if it changed. A refusal is quick;
     # a connect that used up its timeout is the network, and a second one
     # would only double the wait.
-    refused_quickly = time.monotonic() - started < settings.connect_timeout / 2
+    refused_quickly = time.monotonic() - started < timeout / 2
     if settings.database_secret_arn and refused_quickly:
         fresh_url = credentials.database_url(settings, refresh=True)
         if fresh_url != url:
+            logger.warning(
+                "database login failed; retrying with the secret's new value",
+                extra={"cause": f"{type(failure).__name__}: {failure}"},
+            )
             try:
-                return connect(fresh_url, settings.connect_timeout)
+                return connect(fresh_url, _connect_timeout(settings.connect_timeout))
             except psycopg.OperationalError as error:
                 failure = error
     raise DatabaseUnavailable("cannot connect to the database") from failure
+
+
+def _connect_timeout(configured: int) -> int:
+    """The configured connect timeout, cut to the time the invocation has left."""
+    left = deadline.seconds_left()
+    if left is None:
+        return configured
+    if left < MIN_RETRY_S:
+        raise DatabaseUnavailable("no time left to connect before the function times out")
+    # libpq counts whole seconds (and treats 1 as 2): round down, but not to 0 (= forever).
+    return max(1, min(configured, math.floor(left)))
 
 
 def run(
@@ -92,20 +117,45 @@ def run(
     A connection killed while the container was frozen is only found out on
     first use, so the failed statement is run again on a new connection: as
     `retry` when given (a write that must recognise its own first attempt),
-    else as `operation` (reads, which are safe to repeat).
+    else as `operation` (reads, which are safe to repeat). Within an
+    invocation, nothing runs past its deadline: a retry that has no time left
+    is skipped, and a statement still running at the deadline is cancelled.
     """
     with tracing.subsegment("## postgres"):
         try:
-            return operation(get_connection())
+            return _run_until_deadline(operation)
         except psycopg.OperationalError as error:
             if _connection is not None and not _connection.broken:
                 # The server answered (statement timeout, cancel): the link
                 # is fine and a retry would meet the same fate.
                 raise DatabaseUnavailable("database statement failed") from error
+            first_failure = error
+        left = deadline.seconds_left()
+        if left is not None and left < MIN_RETRY_S:
+            raise DatabaseUnavailable("connection lost, no time left to retry") from first_failure
+        logger.warning(
+            "database connection lost; retrying on a new connection",
+            extra={"cause": f"{type(first_failure).__name__}: {first_failure}".strip()},
+        )
         try:
-            return (retry or operation)(get_connection())
+            return _run_until_deadline(retry or operation)
         except psycopg.OperationalError as error:
             raise DatabaseUnavailable("statement failed again after reconnecting") from error
+
+
+def _run_until_deadline(operation: Callable[[psycopg.Connection], T]) -> T:
+    conn = get_connection()
+    with watchdog.cancel_after(conn, _cancel_after(get_settings())):
+        return operation(conn)
+
+
+def _cancel_after(settings: Settings) -> float | None:
+    """Seconds after which to cancel a statement, or None when it will end in time anyway."""
+    left = deadline.seconds_left()
+    ends_by_itself_within = max(settings.statement_timeout_ms / 1000, DEAD_LINK_DETECTION_S)
+    if left is None or left > ends_by_itself_within:
+        return None
+    return left
 
 
 def close() -> None:

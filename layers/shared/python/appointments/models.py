@@ -15,6 +15,7 @@ from pydantic import (
 )
 
 from appointments import messages, schedule
+from appointments.errors import ClientError
 
 # Larger bodies are refused before parsing; a real booking is under 100 bytes.
 MAX_BODY_BYTES = 4096
@@ -30,13 +31,13 @@ def _printable(value: str) -> str:
 
 def _slot_date(value: Any) -> datetime.date:
     if not isinstance(value, str):
-        raise schedule.InvalidSlot(messages.INVALID_DATE)
+        raise ClientError(messages.INVALID_DATE)
     return schedule.parse_date(value)
 
 
 def _slot_time(value: Any) -> datetime.time:
     if not isinstance(value, str):
-        raise schedule.InvalidSlot(messages.INVALID_TIME)
+        raise ClientError(messages.INVALID_TIME)
     return schedule.parse_slot_time(value)
 
 
@@ -53,28 +54,27 @@ class BookingRequest(BaseModel):
     time: Annotated[datetime.time, BeforeValidator(_slot_time)]
 
 
-class BadRequest(ValueError):
-    """A request the client must fix; the message is safe to show them."""
-
-
 def parse_booking_request(body: bytes) -> BookingRequest:
-    """The validated booking in the JSON `body`, or BadRequest saying what is wrong."""
+    """The validated booking in the JSON `body`, or a ClientError saying what is wrong."""
     if len(body) > MAX_BODY_BYTES:
-        raise BadRequest(messages.BODY_TOO_LARGE)
+        raise ClientError(messages.BODY_TOO_LARGE)
     try:
         return BookingRequest.model_validate_json(body)
     except ValidationError as error:
-        raise BadRequest(_first_problem(error)) from None
+        raise _first_problem(error) from None
 
 
-def _first_problem(error: ValidationError) -> str:
+def _first_problem(error: ValidationError) -> ClientError:
     """One clear sentence for the first thing wrong, in the contract's words where it has them."""
     problem = error.errors(include_url=False)[0]
     kind, where = problem["type"], ".".join(str(part) for part in problem["loc"])
     if kind == "json_invalid":
-        return messages.INVALID_JSON
+        return ClientError(messages.INVALID_JSON)
     if kind == "model_type":
-        return messages.BODY_NOT_OBJECT
-    if kind == "value_error":  # raised by our own validators, already worded for clients
-        return str(problem["ctx"]["error"])
-    return f"{where}: {problem['msg']}"
+        return ClientError(messages.BODY_NOT_OBJECT)
+    raised = problem.get("ctx", {}).get("error")
+    if isinstance(raised, ClientError):  # our own validators: worded for clients, outcome set
+        return raised
+    if kind == "value_error":
+        return ClientError(str(raised))
+    return ClientError(f"{where}: {problem['msg']}")

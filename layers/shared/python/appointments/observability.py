@@ -24,3 +24,9 @@ warnings.filterwarnings("ignore", message="No application metrics to publish")
 def count(metric: str) -> None:
     """Add one to a business metric (emitted as EMF when the invocation ends)."""
     metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
+
+
+def record_outcome(outcome: str) -> None:
+    """Name how the request ended, in its log line and as a business metric."""
+    count(outcome)
+    logger.append_keys(outcome=outcome)

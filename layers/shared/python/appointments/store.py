@@ -1,17 +1,41 @@
-"""Data access: one SQL statement per function, parameters always bound.
+"""Data access: the database conversation of each request, one SQL statement at a time.
 
-Each function takes the connection as its first argument so it can be passed to
-``database.run`` and tested against any connection.
+The public functions (`booked_starts`, `book`) own everything a handler would
+otherwise juggle: the warm connection, the retry after it died, the id a retry
+must recognise. Underneath, each `select_…`/`book_slot…` function runs one
+statement with bound parameters on the connection it is given, so tests and
+benchmarks can run it on any connection.
 """
 
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import date, time
 
 import psycopg
 
-from appointments.schedule import Booked, BookingOutcome, SlotFull, UserNotFound
+from appointments import database
+
+
+# What booking a slot can come to. Expected outcomes are values, not exceptions.
+@dataclass(frozen=True)
+class Booked:
+    booking_id: str
+
+
+@dataclass(frozen=True)
+class SlotFull:
+    pass
+
+
+@dataclass(frozen=True)
+class UserNotFound:
+    pass
+
+
+BookingOutcome = Booked | SlotFull | UserNotFound
+
 
 # Served by the unique index bookings_one_per_slot (slot_date, slot_time).
 _BOOKED_STARTS = """
@@ -20,27 +44,34 @@ _BOOKED_STARTS = """
     WHERE slot_date = %(day)s
 """
 
-# One round trip for every outcome. The insert only happens when the user
-# exists; the unique index bookings_one_per_slot turns a race for the slot into
-# ON CONFLICT DO NOTHING for every loser. `holder` names who holds the slot as
-# seen by this statement's snapshot: if it is our own id, an earlier attempt of
-# this same request committed before its connection died, and the retry must
-# report that booking, not "Slot full".
+# One round trip for every outcome.
+# - `booker` locks the user row FOR KEY SHARE: a DELETE of the user that is
+#   under way makes this wait, and one that commits first leaves no row, so the
+#   answer is "User not found", never a foreign-key violation. A DELETE that
+#   starts later waits for the booking instead.
+# - ON CONFLICT DO NOTHING, on every unique index: the slot's
+#   (bookings_one_per_slot) turns a race for the slot into a no-op for each
+#   loser; the primary key's absorbs a retry that collides with its own first
+#   attempt, still running on the server when the connection died.
+# - `holder` is who holds the slot in this statement's snapshot: our own id
+#   means an earlier attempt of this same request committed before its
+#   connection died, and the retry must report that booking, not "Slot full".
 _BOOK_SLOT = """
-    WITH inserted AS (
+    WITH booker AS (
+        SELECT id FROM users WHERE id = %(user_id)s FOR KEY SHARE
+    ),
+    inserted AS (
         INSERT INTO bookings (id, user_id, slot_date, slot_time)
-        SELECT %(booking_id)s, users.id, %(day)s, %(start)s
-        FROM users
-        WHERE users.id = %(user_id)s
-        ON CONFLICT ON CONSTRAINT bookings_one_per_slot DO NOTHING
+        SELECT %(booking_id)s, booker.id, %(day)s, %(start)s
+        FROM booker
+        ON CONFLICT DO NOTHING
         RETURNING id
     )
     SELECT
-        EXISTS (SELECT 1 FROM users WHERE id = %(user_id)s) AS user_exists,
+        EXISTS (SELECT 1 FROM booker) AS user_exists,
         (SELECT id FROM inserted) AS inserted_id,
         (SELECT id FROM bookings WHERE slot_date = %(day)s AND slot_time = %(start)s) AS holder
 """
-
 
 # Primary key lookup, in a snapshot of its own (see book_slot_again).
 _BOOKING_EXISTS = """
@@ -48,13 +79,26 @@ _BOOKING_EXISTS = """
 """
 
 
+def booked_starts(day: date) -> list[time]:
+    """Start times already booked on `day`. A read: safe to repeat after a dead connection."""
+    return database.run(lambda conn: select_booked_starts(conn, day))
+
+
+def book(user_id: str, day: date, start: time) -> BookingOutcome:
+    """Book the slot for the user: exactly once, even when the connection dies mid-way."""
+    booking_id = new_booking_id()  # chosen once, so that a retry can recognise its first attempt
+    return database.run(
+        lambda conn: book_slot(conn, booking_id, user_id, day, start),
+        retry=lambda conn: book_slot_again(conn, booking_id, user_id, day, start),
+    )
+
+
 def new_booking_id() -> str:
     """An unguessable id: 128 random bits, URL-safe."""
     return "booking_" + secrets.token_urlsafe(16)
 
 
-def booked_starts(conn: psycopg.Connection, day: date) -> list[time]:
-    """Start times already booked on `day`."""
+def select_booked_starts(conn: psycopg.Connection, day: date) -> list[time]:
     rows = conn.execute(_BOOKED_STARTS, {"day": day}).fetchall()
     return [start for (start,) in rows]
 

@@ -1,4 +1,4 @@
-"""HTTP glue shared by the handlers: the resolver, JSON errors, logs and metrics.
+"""HTTP glue shared by the handlers: the resolver, JSON errors, the request log line.
 
 Kept free of psycopg and pydantic so the health function, which imports only
 this module, does not pay for them at cold start.
@@ -14,14 +14,13 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from appointments import messages, tracing
-from appointments.errors import ConfigurationError, DatabaseUnavailable
-from appointments.observability import count, logger, metrics
+from appointments import deadline, messages, tracing
+from appointments.errors import ClientError, ConfigurationError, DatabaseUnavailable
+from appointments.observability import logger, metrics, record_outcome
 
 LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
@@ -32,6 +31,12 @@ def json_response(status: HTTPStatus, body: dict[str, Any]) -> Response[dict[str
 
 def error_response(status: HTTPStatus, message: str) -> Response[dict[str, Any]]:
     return json_response(status, {"error": message})
+
+
+def refuse(error: ClientError) -> Response[dict[str, Any]]:
+    """The answer to a request the client must change, counted under its outcome."""
+    record_outcome(error.outcome)
+    return error_response(HTTPStatus(error.status), error.message)
 
 
 def body_bytes(event: APIGatewayProxyEventV2) -> bytes:
@@ -48,69 +53,72 @@ def body_bytes(event: APIGatewayProxyEventV2) -> bytes:
 
 
 def create_resolver() -> APIGatewayHttpResolver:
-    """A resolver whose every answer, including failures, is JSON, and is logged once."""
+    """A resolver whose every answer, failures included, is JSON.
+
+    Client errors, an unreachable database and anything unexpected are each
+    answered here, once, for every route of every function.
+    """
     app = APIGatewayHttpResolver()
-    app.use(middlewares=[_log_request])
 
     @app.not_found
     def _not_found(_: NotFoundError) -> Response[dict[str, Any]]:
         return error_response(HTTPStatus.NOT_FOUND, messages.NOT_FOUND)
 
+    @app.exception_handler(ClientError)  # type: ignore[untyped-decorator]
+    def _client_error(error: ClientError) -> Response[dict[str, Any]]:
+        return refuse(error)
+
+    @app.exception_handler(DatabaseUnavailable)  # type: ignore[untyped-decorator]
+    def _database_unavailable(error: DatabaseUnavailable) -> Response[dict[str, Any]]:
+        record_outcome("DatabaseError")
+        logger.warning(str(error), extra={"cause": _describe_cause(error)})
+        return error_response(HTTPStatus.SERVICE_UNAVAILABLE, messages.SERVICE_UNAVAILABLE)
+
     @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
     def _unexpected(error: Exception) -> Response[dict[str, Any]]:
-        return _failure_response(error, route=app.current_event.route_key)
+        # The details go to the log only; the client learns that it failed.
+        if isinstance(error, ConfigurationError):
+            logger.error(f"misconfigured: {error}")
+        else:
+            logger.exception("unhandled error")
+        return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, messages.INTERNAL_ERROR)
 
     return app
 
 
 def entrypoint(app: APIGatewayHttpResolver) -> LambdaHandler:
-    """The Lambda handler for `app`: correlation id, logs, metrics, optional tracing."""
+    """The Lambda handler for `app`: correlation id, request log line, metrics, deadline."""
 
     @metrics.log_metrics(capture_cold_start_metric=True)
     @logger.inject_lambda_context(
         correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True
     )
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        return app.resolve(event, context)
+        logger.append_keys(route=event.get("routeKey"))
+        started = time.perf_counter()
+        with deadline.within(context):
+            response = app.resolve(event, context)
+        _log_request(response, started)
+        return response
 
     return tracing.trace_handler(handler)
 
 
-def _log_request(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
-    # One INFO line per request: what was asked, how it ended, how long it took.
-    # Never the body or query: they carry personal data.
-    started = time.perf_counter()
-    route = app.current_event.route_key
-    try:
-        response = next_middleware(app)
-    except Exception as error:  # answered here, so that failures get their line too
-        response = _failure_response(error, route)
+def _log_request(response: dict[str, Any], started: float) -> None:
+    # One INFO line per request: what was asked (the route key, appended
+    # above), how it ended, how long it took. Never the body or the query:
+    # they carry personal data.
     logger.info(
         "request handled",
         extra={
-            "route": route,
-            "status": response.status_code,
+            "status": response.get("statusCode"),
             "duration_ms": round((time.perf_counter() - started) * 1000, 2),
         },
     )
-    return response
-
-
-def _failure_response(error: Exception, route: str) -> Response[dict[str, Any]]:
-    """Log what went wrong in full; tell the client only that it did."""
-    if isinstance(error, DatabaseUnavailable):
-        count("DatabaseError")
-        logger.warning(str(error), extra={"route": route, "cause": _describe_cause(error)})
-        return error_response(HTTPStatus.SERVICE_UNAVAILABLE, messages.SERVICE_UNAVAILABLE)
-    if isinstance(error, ConfigurationError):
-        logger.error(f"misconfigured: {error}", extra={"route": route})
-    else:
-        logger.exception("unhandled error", extra={"route": route})
-    return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, messages.INTERNAL_ERROR)
 
 
 def _describe_cause(error: Exception) -> str:
-    # psycopg's and botocore's messages name the host, the role or the secret,
-    # never a password.
+    # Names the host, the role or the secret. Passwords, and any fragment of
+    # one libpq may quote, are masked by the logger (see observability).
     cause = error.__cause__
     return f"{type(cause).__name__}: {cause}".strip() if cause else ""

@@ -22,7 +22,7 @@ from urllib.parse import unquote
 
 from local.http_api_event import http_api_event
 from local.lambda_context import LocalLambdaContext
-from local.template import Function, Route
+from local.template import DEFAULT_ROUTE, Function, Route
 
 Handler = Callable[[dict[str, Any], Any], Any]
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
@@ -39,13 +39,14 @@ class _CompiledRoute:
     route: Route
     pattern: re.Pattern[str]
     # Sorts the most specific route first, as API Gateway chooses: fewer
-    # greedy and plain parameters, then an explicit method over ANY.
-    specificity: tuple[int, int, int]
+    # greedy and plain parameters, then an explicit method over ANY; the
+    # default route only when nothing else matches.
+    specificity: tuple[int, int, int, int]
 
 
 def _compile(route: Route) -> _CompiledRoute:
-    if route.path == "$default":
-        return _CompiledRoute(route, re.compile(".*"), (2, 0, 1))
+    if route.path == DEFAULT_ROUTE:
+        return _CompiledRoute(route, re.compile(".*"), (1, 0, 0, 0))
     parts, params, greedy = [], 0, 0
     for segment in route.path.strip("/").split("/"):
         if match := re.fullmatch(r"\{(\w+)\+\}", segment):
@@ -57,7 +58,7 @@ def _compile(route: Route) -> _CompiledRoute:
         else:
             parts.append(re.escape(segment))
     pattern = re.compile("/" + "/".join(parts))
-    return _CompiledRoute(route, pattern, (greedy, params, int(route.method == "ANY")))
+    return _CompiledRoute(route, pattern, (0, greedy, params, int(route.method == "ANY")))
 
 
 class RouteTable:
@@ -168,7 +169,9 @@ class Gateway:
 
 
 def _gateway_error(status: int, body: dict[str, str]) -> tuple[int, list[tuple[str, str]], bytes]:
-    return status, [("Content-Type", "application/json")], json.dumps(body).encode()
+    # Byte for byte as API Gateway writes it: compact JSON.
+    payload = json.dumps(body, separators=(",", ":")).encode()
+    return status, [("Content-Type", "application/json")], payload
 
 
 def _request_headers(environ: dict[str, Any]) -> dict[str, str]:

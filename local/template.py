@@ -16,6 +16,11 @@ from cfnlint.decode import cfn_yaml  # type: ignore[import-untyped]
 
 TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "template.yaml"
 
+# The route API Gateway answers with when no other route matches: SAM makes an
+# HttpApi event without Method and Path into it, and the event's routeKey is
+# this, without a method.
+DEFAULT_ROUTE = "$default"
+
 
 @dataclass(frozen=True)
 class Function:
@@ -29,12 +34,12 @@ class Function:
 @dataclass(frozen=True)
 class Route:
     method: str  # upper case, or ANY
-    path: str  # as declared, e.g. /slots or /bookings/{id}
+    path: str  # as declared, e.g. /slots or /bookings/{id}, or DEFAULT_ROUTE
     function: Function
 
     @property
     def route_key(self) -> str:
-        return f"{self.method} {self.path}"
+        return DEFAULT_ROUTE if self.path == DEFAULT_ROUTE else f"{self.method} {self.path}"
 
 
 def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
@@ -90,5 +95,5 @@ def http_routes(template: dict[str, Any], base_dir: Path) -> list[Route]:
             if event.get("Type") == "HttpApi":
                 props = event.get("Properties", {})
                 method = str(props.get("Method", "ANY")).upper()
-                routes.append(Route(method, props.get("Path", "/$default"), by_id[logical_id]))
+                routes.append(Route(method, props.get("Path", DEFAULT_ROUTE), by_id[logical_id]))
     return routes

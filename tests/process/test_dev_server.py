@@ -98,7 +98,13 @@ class TestContractOverHttp:
     def test_a_route_not_in_the_template_is_api_gateways_404(self, server: LocalServer) -> None:
         for method, path in (("GET", "/nope"), ("DELETE", "/bookings"), ("GET", "/bookings")):
             response = server.request(method, path)
-            assert (response.status, response.json) == (404, {"message": "Not Found"})
+            assert (response.status, response.body) == (404, b'{"message":"Not Found"}')
+            assert response.headers["Content-Type"] == "application/json"
+
+    def test_a_body_over_10_mb_is_api_gateways_413(self, server: LocalServer) -> None:
+        too_large = b"x" * (10 * 1024 * 1024 + 1)
+        response = server.request("POST", "/bookings", too_large, {"Content-Type": "text/plain"})
+        assert (response.status, response.body) == (413, b'{"message":"Request Entity Too Large"}')
 
     def test_each_request_is_logged_on_one_line(self, server: LocalServer) -> None:
         server.request("GET", "/slots?date=2031-03-07")
@@ -183,6 +189,10 @@ ECHO_RESOURCE = """
             ApiId: !Ref HttpApi
             Method: GET
             Path: /files/{path+}
+        Fallback:
+          Type: HttpApi
+          Properties:
+            ApiId: !Ref HttpApi
 """
 
 
@@ -265,6 +275,21 @@ class TestTemplateDrivenGateway:
         event = echo_server.request("GET", "/files/a/b/c.txt").json["event"]
         assert event["pathParameters"] == {"path": "a/b/c.txt"}
         assert event["routeKey"] == "GET /files/{path+}"
+
+    def test_the_default_route_takes_what_no_other_route_matches(
+        self, echo_server: LocalServer
+    ) -> None:
+        response = echo_server.request("DELETE", "/no/such/route?x=1")
+        event = response.json["event"]
+        assert response.status == 200
+        assert (event["routeKey"], event["rawPath"], event["rawQueryString"]) == (
+            "$default",
+            "/no/such/route",
+            "x=1",
+        )
+        assert "pathParameters" not in event
+        health = echo_server.request("GET", "/health")
+        assert (health.status, health.json) == (200, {"status": "ok"})
 
     def test_a_bare_string_result_is_sent_as_json(self, echo_server: LocalServer) -> None:
         response = echo_server.request("GET", "/echo/s?shape=text")

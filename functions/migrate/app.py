@@ -6,70 +6,131 @@ Invoked three ways, all handled here:
 - by CloudFormation, as the MigrationsOnDeploy custom resource: Create and
   Update migrate, Delete does nothing; the answer goes to its ResponseURL.
 
+The whole run -- every migration, the stored statement_timeout, the seed --
+has one deadline: the invocation's remaining time less a margin kept back to
+answer. CloudFormation in particular must get its answer: it would otherwise
+wait for one that never comes.
+
 The SQL travels with this function: `db` here links to the repository's db/
 folder, and the build copies its contents.
 """
 
+import time
+import traceback
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from appointments import cloudformation, credentials, database, migrations
-from appointments.settings import get_settings
+from appointments import cloudformation, credentials, database, migrations, redaction
 from appointments.observability import logger
+from appointments.settings import get_settings
 
 DB_FOLDER = Path(__file__).resolve().parent / "db"
 PHYSICAL_ID = "database-migrations"
-# Time kept back to report to CloudFormation after the database work.
+# Time kept back from the invocation's, after the database work, to answer:
+# CloudFormation's PUT to the ResponseURL for a custom resource; for a manual
+# run only the log line and the return.
 RESPONSE_MARGIN_MS = 15_000
+MANUAL_MARGIN_MS = 1_000
+
+
+class MigrationFailed(RuntimeError):
+    """A manual run failed; the message is scrubbed of passwords, the log has the details."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What CloudFormation is told."""
+
+    success: bool
+    reason: str
+    data: dict[str, str] = field(default_factory=dict)
 
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any] | None, context: LambdaContext) -> dict[str, Any]:
     if cloudformation.is_custom_resource_request(event):
         assert event is not None
-        return answer_cloudformation(event, context)
-    return migrate(seed=bool((event or {}).get("seed")), context=context)
+        return answer_cloudformation(event, deadline_of(context, RESPONSE_MARGIN_MS))
+    try:
+        seed = bool((event or {}).get("seed"))
+        return migrate(seed=seed, deadline=deadline_of(context, MANUAL_MARGIN_MS))
+    except Exception as error:
+        # Raised as is, the error would reach the invoker and the runtime's
+        # log unscrubbed; its details are in our own log line.
+        raise MigrationFailed(report_failure(error, request_type=None)) from None
 
 
-def migrate(*, seed: bool, context: LambdaContext) -> dict[str, Any]:
+def deadline_of(context: LambdaContext, margin_ms: int) -> float:
+    """When the run must stop (a time.monotonic() value) to leave `margin_ms` to answer."""
+    return time.monotonic() + (context.get_remaining_time_in_millis() - margin_ms) / 1000
+
+
+def migrate(*, seed: bool, deadline: float) -> dict[str, Any]:
     settings = get_settings()
     wanted = migrations.load_migrations(DB_FOLDER / "migrations")
-    budget_ms = max(1_000, context.get_remaining_time_in_millis() - RESPONSE_MARGIN_MS)
+    if migrations.seconds_left(deadline) <= 0:
+        raise migrations.OutOfTime("out of time before connecting")
     url = credentials.database_url(settings)
     # A connection of its own, closed at the end: this runs once, not warm.
     with database.connect(url, settings.connect_timeout) as conn:
-        migrations.bound_session(conn, budget_ms)
-        applied = migrations.apply_migrations(conn, wanted)
-        migrations.store_statement_timeout(conn, settings.statement_timeout_ms)
+        applied = migrations.apply_migrations(conn, wanted, deadline=deadline)
+        with migrations.within_deadline(conn, deadline, "storing the statement_timeout"):
+            migrations.store_statement_timeout(conn, settings.statement_timeout_ms)
         if seed:
-            migrations.apply_seed(conn, DB_FOLDER / "seed.sql")
+            with migrations.within_deadline(conn, deadline, "loading the seed"):
+                migrations.apply_seed(conn, DB_FOLDER / "seed.sql")
     logger.info("migrations done", extra={"applied": applied, "seeded": seed})
     return {"applied": applied, "seeded": seed}
 
 
-def answer_cloudformation(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def answer_cloudformation(event: dict[str, Any], deadline: float) -> dict[str, Any]:
     """Migrate on Create/Update, and always answer: CloudFormation waits otherwise."""
+    answer = _decide(event, deadline)
+    cloudformation.send_response(
+        event,
+        success=answer.success,
+        reason=answer.reason,
+        physical_id=event.get("PhysicalResourceId", PHYSICAL_ID),
+        data=answer.data,
+    )
+    return {"status": "SUCCESS" if answer.success else "FAILED", "reason": answer.reason}
+
+
+def _decide(event: dict[str, Any], deadline: float) -> Answer:
     request_type = event["RequestType"]
-    physical_id = event.get("PhysicalResourceId", PHYSICAL_ID)
     if request_type == "Delete":
         # Deleting the stack, or replacing this resource, must not touch the data.
-        outcome: dict[str, Any] = {"success": True, "reason": "nothing to do on Delete"}
-    else:
-        try:
-            result = migrate(seed=False, context=context)
-            applied = ", ".join(result["applied"]) or "none"
-            outcome = {
-                "success": True,
-                "reason": f"applied: {applied}",
-                "data": {"Applied": applied},
-            }
-        except Exception as error:
-            logger.exception("migrations failed", extra={"request_type": request_type})
-            outcome = {
-                "success": False,
-                "reason": f"migrations failed: {type(error).__name__}: {error}",
-            }
-    cloudformation.send_response(event, physical_id=physical_id, **outcome)
-    return {"status": "SUCCESS" if outcome["success"] else "FAILED", "reason": outcome["reason"]}
+        return Answer(True, "nothing to do on Delete")
+    try:
+        applied = migrate(seed=False, deadline=deadline)["applied"]
+    except Exception as error:
+        return Answer(False, report_failure(error, request_type=request_type))
+    return _applied_answer(applied)
+
+
+def _applied_answer(applied: list[str]) -> Answer:
+    # A count and the last file, not the list: the whole answer must fit in
+    # CloudFormation's 4 KiB however many files one deploy brings.
+    data = {"AppliedCount": str(len(applied)), "LastApplied": applied[-1] if applied else ""}
+    if not applied:
+        return Answer(True, "nothing to apply", data)
+    files = "file" if len(applied) == 1 else "files"
+    return Answer(True, f"applied {len(applied)} {files}, the last {applied[-1]}", data)
+
+
+def report_failure(error: Exception, *, request_type: str | None) -> str:
+    """Log the failure and return the reason to give, both scrubbed of passwords."""
+    notes = " ".join(getattr(error, "__notes__", []))
+    reason = redaction.scrub(f"migrations failed: {type(error).__name__}: {error} {notes}".strip())
+    logger.error(
+        "migrations failed",
+        extra={
+            "request_type": request_type,
+            "reason": reason,
+            "traceback": redaction.scrub("".join(traceback.format_exception(error))),
+        },
+    )
+    return reason

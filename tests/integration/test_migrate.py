@@ -7,6 +7,7 @@ from nothing without disturbing the tables the other tests use.
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import psycopg
@@ -117,3 +118,143 @@ def test_the_migrate_handler_applies_and_seeds_on_request(
         ("user_charlie", "Charlie"),
         ("user_dave", "Dave"),
     ]
+
+
+def session_state(conn: psycopg.Connection) -> tuple[object, ...]:
+    """The settings and advisory locks this session would carry into its next use."""
+    row = conn.execute(
+        "SELECT current_setting('statement_timeout'), current_setting('lock_timeout'),"
+        " (SELECT count(*) FROM pg_locks"
+        "   WHERE locktype = 'advisory' AND pid = pg_backend_pid())"
+    ).fetchone()
+    assert row is not None
+    return tuple(row)
+
+
+def test_a_bounded_run_leaves_the_session_as_it_found_it(empty_schema_url: str) -> None:
+    with psycopg.connect(empty_schema_url, autocommit=True) as conn:
+        before = session_state(conn)
+        applied = migrations.apply_migrations(conn, MIGRATIONS, deadline=time.monotonic() + 30)
+        assert applied == VERSIONS
+        assert session_state(conn) == before
+
+
+def test_a_failing_file_surfaces_its_own_error_and_leaves_nothing_of_it(
+    empty_schema_url: str, tmp_path: Path
+) -> None:
+    (tmp_path / "0001_good.sql").write_text("CREATE TABLE good (id int);")
+    (tmp_path / "0002_bad.sql").write_text(
+        "CREATE TABLE half (id int);\nINSERT INTO good VALUES (1);\nSELECT 1 / 0;\n"
+    )
+    with psycopg.connect(empty_schema_url, autocommit=True) as conn:
+        before = session_state(conn)
+        with pytest.raises(psycopg.errors.DivisionByZero) as raised:
+            migrations.apply_migrations(
+                conn, migrations.load_migrations(tmp_path), deadline=time.monotonic() + 30
+            )
+        assert "0002_bad.sql" in " ".join(getattr(raised.value, "__notes__", []))
+        assert tables(conn) == ["good", "schema_migrations"]
+        assert conn.execute("SELECT count(*) FROM good").fetchone() == (0,)
+        assert session_state(conn) == before
+    assert applied_versions(empty_schema_url) == ["0001_good.sql"]
+
+
+def tables(conn: psycopg.Connection) -> list[str]:
+    found = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+    return sorted(name for (name,) in found)
+
+
+def test_a_file_with_its_own_commit_is_refused_before_anything_runs(
+    empty_schema_url: str, tmp_path: Path
+) -> None:
+    (tmp_path / "0001_good.sql").write_text("CREATE TABLE good (id int);")
+    (tmp_path / "0002_commits.sql").write_text(
+        "CREATE TABLE first_half (id int);\nCOMMIT;\nCREATE TABLE second_half (id int);\n"
+    )
+    with psycopg.connect(empty_schema_url, autocommit=True) as conn:
+        with pytest.raises(migrations.MigrationError, match=r"0002_commits\.sql.*COMMIT"):
+            migrations.apply_migrations(conn, migrations.load_migrations(tmp_path))
+        assert tables(conn) == ["schema_migrations"]
+    assert applied_versions(empty_schema_url) == []
+
+
+def test_a_plpgsql_function_with_begin_and_end_is_applied(
+    empty_schema_url: str, tmp_path: Path
+) -> None:
+    (tmp_path / "0001_function.sql").write_text(
+        "CREATE FUNCTION twice(n int) RETURNS int LANGUAGE plpgsql AS $$\n"
+        "BEGIN\n"
+        "    RETURN n * 2;\n"
+        "END;\n"
+        "$$;\n"
+        "-- An SQL-standard body: its semicolons belong to the function.\n"
+        "CREATE FUNCTION thrice(n int) RETURNS int LANGUAGE sql\n"
+        "BEGIN ATOMIC\n"
+        "    SELECT CASE WHEN n IS NULL THEN 0 ELSE n * 3 END;\n"
+        "END;\n"
+    )
+    with psycopg.connect(empty_schema_url, autocommit=True) as conn:
+        assert migrations.apply_migrations(conn, migrations.load_migrations(tmp_path)) == [
+            "0001_function.sql"
+        ]
+        assert conn.execute("SELECT twice(21), thrice(2)").fetchone() == (42, 6)
+
+
+def test_a_concurrent_index_file_is_applied_recorded_and_then_skipped(
+    empty_schema_url: str, tmp_path: Path
+) -> None:
+    (tmp_path / "0001_table.sql").write_text("CREATE TABLE visits (day date);")
+    (tmp_path / "0002_index.sql").write_text(
+        "-- migrate: no-transaction\n"
+        "-- CONCURRENTLY cannot run in a transaction; IF NOT EXISTS makes a re-run safe.\n"
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS visits_by_day ON visits (day);\n"
+    )
+    wanted = migrations.load_migrations(tmp_path)
+    with psycopg.connect(empty_schema_url, autocommit=True) as conn:
+        before = session_state(conn)
+        first = migrations.apply_migrations(conn, wanted, deadline=time.monotonic() + 30)
+        second = migrations.apply_migrations(conn, wanted, deadline=time.monotonic() + 30)
+        valid = conn.execute(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = 'visits_by_day'::regclass"
+        ).fetchone()
+        assert session_state(conn) == before
+    assert first == ["0001_table.sql", "0002_index.sql"]
+    assert second == []
+    assert valid == (True,)
+    assert applied_versions(empty_schema_url) == ["0001_table.sql", "0002_index.sql"]
+
+
+def test_a_no_transaction_file_with_two_statements_is_refused_before_anything_runs(
+    empty_schema_url: str, tmp_path: Path
+) -> None:
+    (tmp_path / "0001_table.sql").write_text("CREATE TABLE visits (day date);")
+    (tmp_path / "0002_two.sql").write_text(
+        "-- migrate: no-transaction\n"
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS a ON visits (day);\n"
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS b ON visits (day);\n"
+    )
+    with psycopg.connect(empty_schema_url, autocommit=True) as conn:
+        with pytest.raises(migrations.MigrationError, match=r"0002_two\.sql.*one statement"):
+            migrations.apply_migrations(conn, migrations.load_migrations(tmp_path))
+        assert tables(conn) == ["schema_migrations"]
+
+
+def test_a_lock_held_past_the_deadline_ends_the_run_at_the_deadline(
+    empty_schema_url: str,
+) -> None:
+    with (
+        psycopg.connect(empty_schema_url) as holder,
+        psycopg.connect(empty_schema_url, autocommit=True) as conn,
+    ):
+        holder.execute("SELECT pg_advisory_xact_lock(%s)", (migrations.ADVISORY_LOCK_KEY,))
+        before = session_state(conn)
+        started = time.monotonic()
+        with pytest.raises(
+            migrations.OutOfTime, match="out of time reading which migrations are applied"
+        ):
+            migrations.apply_migrations(conn, MIGRATIONS, deadline=started + 1.0)
+        elapsed = time.monotonic() - started
+        assert session_state(conn) == before
+        holder.rollback()
+        assert tables(conn) == []
+    assert 0.95 < elapsed < 1.5

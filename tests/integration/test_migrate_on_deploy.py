@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
+from appointments import migrations, redaction
 from appointments.settings import get_settings
 from local.lambda_context import LocalLambdaContext
 from tests.conftest import load_function
@@ -25,11 +28,13 @@ class ResponseUrl:
 
     def __init__(self) -> None:
         self.received: list[tuple[dict[str, str], dict[str, Any]]] = []
-        received = self.received
+        self.raw: list[bytes] = []
+        received, raw = self.received, self.raw
 
         class Handler(BaseHTTPRequestHandler):
             def do_PUT(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                raw.append(body)
                 received.append((dict(self.headers), json.loads(body)))
                 self.send_response(200)
                 self.end_headers()
@@ -89,7 +94,8 @@ def test_create_and_update_migrate_and_answer_success(
     assert body["StackId"].endswith("stack/appointments/1")
     assert body["RequestId"] == f"request-{request_type}"
     assert body["LogicalResourceId"] == "MigrationsOnDeploy"
-    assert body["Reason"] == "applied: none"  # the session fixture migrated already
+    assert body["Reason"] == "nothing to apply"  # the session fixture migrated already
+    assert body["Data"] == {"AppliedCount": "0", "LastApplied": ""}
 
 
 def test_a_failing_migration_answers_failed_with_the_reason(
@@ -142,3 +148,124 @@ def test_delete_answers_success_without_touching_the_database(
     body = response_url.only_body()
     assert result["status"] == body["Status"] == "SUCCESS"
     assert body["PhysicalResourceId"] == "database-migrations"
+
+
+def test_eighty_files_applied_at_once_fit_in_the_answer(
+    empty_schema_url: str,
+    response_url: ResponseUrl,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    for number in range(1, 81):
+        name = f"{number:04d}_create_the_table_for_feature_number_{number}_of_the_roadmap.sql"
+        (folder / name).write_text(f"CREATE TABLE feature_{number} (id int);")
+    monkeypatch.setattr(load_function("migrate"), "DB_FOLDER", tmp_path)
+    monkeypatch.setenv("DATABASE_URL", empty_schema_url)
+    get_settings.cache_clear()
+    try:
+        result = invoke_migrate(cloudformation_event("Create", response_url.url))
+    finally:
+        get_settings.cache_clear()
+
+    body = response_url.only_body()
+    assert len(response_url.raw[0]) <= 4096
+    assert result["status"] == body["Status"] == "SUCCESS"
+    last = "0080_create_the_table_for_feature_number_80_of_the_roadmap.sql"
+    assert body["Data"] == {"AppliedCount": "80", "LastApplied": last}
+    assert body["Reason"] == f"applied 80 files, the last {last}"
+
+
+def test_a_huge_non_ascii_error_is_trimmed_to_fit_on_a_character_boundary(
+    database_url: str,
+    response_url: ResponseUrl,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    (tmp_path / "migrations").mkdir()
+    # Two-, three- and four-byte characters, far more than 4 KiB of them; the
+    # exception rolls back, so the shared database is safe to point at.
+    (tmp_path / "migrations" / "0001_loud.sql").write_text(
+        "DO $$ BEGIN RAISE EXCEPTION '%', repeat('é€😀 ', 5000); END $$;"
+    )
+    monkeypatch.setattr(load_function("migrate"), "DB_FOLDER", tmp_path)
+    result = invoke_migrate(cloudformation_event("Update", response_url.url))
+
+    raw = response_url.raw[0]
+    body = json.loads(raw.decode("utf-8"))  # strict: a cut character would not decode
+    assert len(raw) <= 4096
+    assert len(raw) > 4000  # trimmed to the budget, not to a character count
+    assert result["status"] == body["Status"] == "FAILED"
+    assert body["Reason"].startswith("migrations failed: RaiseException: é€😀 é€😀")
+    assert body["Reason"].endswith("...")
+
+
+def test_a_password_in_an_error_reaches_neither_the_answer_nor_the_log(
+    database_url: str,
+    response_url: ResponseUrl,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    stdout_json: Callable[[], list[dict[str, Any]]],
+) -> None:
+    password = "hunter2-correct-horse"
+    redaction.register(password)
+    (tmp_path / "migrations").mkdir()
+    # The server quotes the bad value back, as libpq quotes a mangled URL.
+    (tmp_path / "migrations" / "0001_leaky.sql").write_text(f"SELECT '{password}'::int;")
+    monkeypatch.setattr(load_function("migrate"), "DB_FOLDER", tmp_path)
+    try:
+        result = invoke_migrate(cloudformation_event("Update", response_url.url))
+    finally:
+        redaction.forget_all()
+
+    body = response_url.only_body()
+    logged = json.dumps(stdout_json())
+    assert body["Status"] == "FAILED"
+    assert body["Reason"].startswith("migrations failed: InvalidTextRepresentation")
+    for text in (body["Reason"], result["reason"], logged):
+        assert "***" in text
+        assert "correct" not in text and "hunter2" not in text
+
+
+def test_a_run_past_its_budget_stops_at_the_deadline_and_answers_failed(
+    empty_schema_url: str,
+    response_url: ResponseUrl,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "0001_quick.sql").write_text("CREATE TABLE quick (id int);")
+    # Each statement alone is well inside the budget; together they are not.
+    (folder / "0002_slow.sql").write_text("SELECT pg_sleep(0.8);\n" * 3)
+    app = load_function("migrate")
+    monkeypatch.setattr(app, "DB_FOLDER", tmp_path)
+    monkeypatch.setattr(app, "RESPONSE_MARGIN_MS", 1_000)
+    monkeypatch.setenv("DATABASE_URL", empty_schema_url)
+    get_settings.cache_clear()
+    # Another run holds the lock for half the budget first.
+    holder = psycopg.connect(empty_schema_url)
+    holder.execute("SELECT pg_advisory_xact_lock(%s)", (migrations.ADVISORY_LOCK_KEY,))
+    release = threading.Timer(1.5, holder.commit)
+    release.start()
+    started = time.monotonic()
+    try:
+        context = LocalLambdaContext("migrate", timeout_seconds=4)  # 3 s of budget
+        result = app.handler(cloudformation_event("Create", response_url.url), context)
+    finally:
+        elapsed = time.monotonic() - started
+        release.join()
+        holder.close()
+        get_settings.cache_clear()
+
+    body = response_url.only_body()
+    assert result["status"] == body["Status"] == "FAILED"
+    assert body["Reason"] == (
+        "migrations failed: OutOfTime: out of time applying 0002_slow.sql"
+        " (1 file applied before it in this run, the last 0001_quick.sql)"
+    )
+    assert 2.9 < elapsed < 3.6
+    with psycopg.connect(empty_schema_url) as conn:
+        history = conn.execute("SELECT version FROM schema_migrations").fetchall()
+    assert history == [("0001_quick.sql",)]

@@ -4,7 +4,8 @@ Invoked three ways, all handled here:
 - by hand after a deploy (`sam remote invoke`), event {} or {"seed": true};
 - by `make migrate` / `make seed` and `make dev`, locally, the same way;
 - by CloudFormation, as the MigrationsOnDeploy custom resource: Create and
-  Update migrate, Delete does nothing; the answer goes to its ResponseURL.
+  Update migrate, Delete does nothing, and so does the Update of a rollback
+  (migrations are forward-only); the answer goes to its ResponseURL.
 
 The whole run -- every migration, the stored statement_timeout, the seed --
 has one deadline: the invocation's remaining time less a margin kept back to
@@ -104,11 +105,49 @@ def _decide(event: dict[str, Any], deadline: float) -> Answer:
     if request_type == "Delete":
         # Deleting the stack, or replacing this resource, must not touch the data.
         return Answer(True, "nothing to do on Delete")
+    if request_type == "Update" and (versions := rolled_back_versions(event)):
+        # Running the migrations of the version rolled back to would change
+        # nothing, and running them again is how a rollback could fail and
+        # leave the stack in UPDATE_ROLLBACK_FAILED.
+        old, new = versions
+        logger.warning(
+            "rollback: migrations are forward-only, nothing was run",
+            extra={"from_version": old, "to_version": new},
+        )
+        return Answer(
+            True,
+            f"rollback from version {old} to {new}: migrations are forward-only, nothing was run",
+        )
     try:
         applied = migrate(seed=False, deadline=deadline)["applied"]
     except Exception as error:
         return Answer(False, report_failure(error, request_type=request_type))
     return _applied_answer(applied)
+
+
+def rolled_back_versions(event: dict[str, Any]) -> tuple[int, int] | None:
+    """(old, new) version numbers when this Update moves back to an older version, else None.
+
+    MigrationsVersion is the migrate function's version ARN, whose number only
+    grows for one function. CloudFormation rolling a failed deploy back sends
+    an Update whose properties are the previous ones: a lower number. A new
+    function (another ARN) counts from 1 again, and is no rollback.
+    """
+    new = _function_version(event.get("ResourceProperties", {}).get("MigrationsVersion"))
+    old = _function_version(event.get("OldResourceProperties", {}).get("MigrationsVersion"))
+    if new is None or old is None or new[0] != old[0] or new[1] >= old[1]:
+        return None
+    return old[1], new[1]
+
+
+def _function_version(value: object) -> tuple[str, int] | None:
+    """A version ARN (...:function:name:7) as (its function's ARN, 7); None if it is not one."""
+    if not isinstance(value, str):
+        return None
+    function, _, number = value.rpartition(":")
+    if not (number.isascii() and number.isdigit()):
+        return None
+    return function, int(number)
 
 
 def _applied_answer(applied: list[str]) -> Answer:

@@ -150,6 +150,75 @@ def test_delete_answers_success_without_touching_the_database(
     assert body["PhysicalResourceId"] == "database-migrations"
 
 
+def version_arn(number: int, function: str = "appointments-MigrateFunction-Ab12") -> str:
+    return f"arn:aws:lambda:us-east-1:123456789012:function:{function}:{number}"
+
+
+def broken_migrations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point the function at SQL that fails: any run of the migrations answers FAILED."""
+    (tmp_path / "migrations").mkdir()
+    (tmp_path / "migrations" / "0001_broken.sql").write_text("CREATE TABLE oops (;")
+    monkeypatch.setattr(load_function("migrate"), "DB_FOLDER", tmp_path)
+
+
+def test_a_rollback_to_an_older_version_answers_success_without_migrating(
+    database_url: str,
+    response_url: ResponseUrl,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    stdout_json: Callable[[], list[dict[str, Any]]],
+) -> None:
+    broken_migrations(tmp_path, monkeypatch)
+    event = cloudformation_event(
+        "Update",
+        response_url.url,
+        PhysicalResourceId="database-migrations",
+        ResourceProperties={"MigrationsVersion": version_arn(6)},
+        OldResourceProperties={"MigrationsVersion": version_arn(7)},
+    )
+    result = invoke_migrate(event)
+
+    body = response_url.only_body()
+    assert result["status"] == body["Status"] == "SUCCESS"
+    assert body["Reason"] == (
+        "rollback from version 7 to 6: migrations are forward-only, nothing was run"
+    )
+    assert body["PhysicalResourceId"] == "database-migrations"
+    logged = [line for line in stdout_json() if line.get("message", "").startswith("rollback")]
+    assert [(line["level"], line["from_version"], line["to_version"]) for line in logged] == [
+        ("WARNING", 7, 6)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (version_arn(6), version_arn(7)),  # an ordinary deploy
+        (version_arn(7, "old-function"), version_arn(1)),  # a new function counts from 1
+        ("not a version", version_arn(1)),
+    ],
+)
+def test_an_update_that_is_not_a_rollback_migrates(
+    database_url: str,
+    response_url: ResponseUrl,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    old: str,
+    new: str,
+) -> None:
+    broken_migrations(tmp_path, monkeypatch)
+    event = cloudformation_event(
+        "Update",
+        response_url.url,
+        ResourceProperties={"MigrationsVersion": new},
+        OldResourceProperties={"MigrationsVersion": old},
+    )
+    invoke_migrate(event)
+    body = response_url.only_body()
+    assert body["Status"] == "FAILED"
+    assert body["Reason"].startswith("migrations failed: SyntaxError")
+
+
 def test_eighty_files_applied_at_once_fit_in_the_answer(
     empty_schema_url: str,
     response_url: ResponseUrl,

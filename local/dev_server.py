@@ -5,6 +5,9 @@ and the seed with the real migrate handler, then serves the routes declared in
 template.yaml with gunicorn's pre-fork workers. Each worker handles one request
 at a time with its own warm handlers and database connection, as Lambda
 containers do, so simultaneous requests really race in the database.
+
+The console gets one line per request (time, method, path, status, outcome,
+duration, function); DEV_LOGS=json adds the handlers' JSON logs and metrics.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import argparse
 import errno
 import http.client
+import io
 import os
 import signal
 import socket
@@ -41,6 +45,10 @@ from local.template import (
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_PORT = 3000
 DEFAULT_WORKERS = 4
+# The handlers' own output on the default, one-line-per-request console: their
+# warnings and errors only, and no EMF metrics (each a JSON line of hundreds of
+# characters). DEV_LOGS=json (--json-logs) shows all of it.
+QUIET_HANDLERS = {"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"}
 
 
 class StartupError(Exception):
@@ -74,7 +82,7 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="make dev", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", DEFAULT_PORT)))
+    parser.add_argument("--port", type=port_number, help=f"default: PORT, else {DEFAULT_PORT}")
     parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="Lambda containers")
     parser.add_argument("--template", type=Path, default=TEMPLATE_PATH)
     parser.add_argument(
@@ -83,7 +91,46 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=embedded_db.DEFAULT_DATA_DIR,
         help="embedded PostgreSQL data (ignored when DATABASE_URL is set)",
     )
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--json-logs",
+        action="store_true",
+        default=None,
+        help="also print the handlers' JSON logs and EMF metrics (default: DEV_LOGS=json)",
+    )
+    args = parser.parse_args(argv)
+    if args.port is None:
+        args.port = port_from_environment()
+    if args.json_logs is None:
+        args.json_logs = json_logs_from_environment()
+    return args
+
+
+def port_number(text: str) -> int:
+    """`text` as a TCP port to listen on (argparse type)."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1 to 65535)")
+    return port
+
+
+def port_from_environment() -> int:
+    value = os.environ.get("PORT", "")
+    if not value:
+        return DEFAULT_PORT
+    try:
+        return port_number(value)
+    except argparse.ArgumentTypeError:
+        raise StartupError(f"PORT={value!r} is not a port number (1 to 65535)") from None
+
+
+def json_logs_from_environment() -> bool:
+    value = os.environ.get("DEV_LOGS", "")
+    if value not in ("", "json"):
+        raise StartupError(f"DEV_LOGS={value!r} is not understood: set DEV_LOGS=json, or unset it")
+    return value == "json"
 
 
 def read_routes(path: Path) -> tuple[list[Route], dict[str, str]]:
@@ -190,6 +237,21 @@ def migrate_and_seed(url: str) -> None:
     log(f"database ready: {result.stdout.strip()}")
 
 
+def set_handler_environment(environment: dict[str, str], *, json_logs: bool) -> None:
+    """What the workers' handlers will read: the template's values, under the shell's."""
+    for name, value in environment.items():
+        os.environ.setdefault(name, value)  # the shell's own settings win
+    if not json_logs:
+        os.environ.update(QUIET_HANDLERS)  # ...but for these: the switch is how to see them
+
+
+def line_buffered_stdout() -> None:
+    # Handlers print to stdout, the console lines go to stderr: with stdout
+    # block-buffered (a pipe, a file) the two would come out of order.
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)
+
+
 def log(message: str) -> None:
     print(f"{time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
 
@@ -211,7 +273,6 @@ def serve(listener: socket.socket, routes: list[Route], workers: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
     server = None
     # gunicorn forks the workers inside serve(): when one exits, its SystemExit
     # unwinds through this function too, and must not stop the database.
@@ -221,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     for stop_signal in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(stop_signal, lambda number, _: sys.exit(128 + number))
     try:
+        args = parse_args(argv)
         routes, environment = read_routes(args.template.resolve())
         listener = bind(args.host, args.port)
         url = os.environ.get("DATABASE_URL")
@@ -230,11 +292,13 @@ def main(argv: list[str] | None = None) -> int:
             url = server.get_uri()
         check_database(url)
         migrate_and_seed(url)
-        for name, value in environment.items():
-            os.environ.setdefault(name, value)  # the shell's own settings win
+        set_handler_environment(environment, json_logs=args.json_logs)
         os.environ["DATABASE_URL"] = url
+        line_buffered_stdout()
         for route in routes:
             log(f"route {route.route_key:<20} -> {route.function.logical_id}")
+        if not args.json_logs:
+            log("one line per request; DEV_LOGS=json shows the handlers' JSON logs and metrics")
         log(f"serving http://{args.host}:{args.port} with {args.workers} workers (Ctrl-C stops)")
         serve(listener, routes, args.workers)
     except StartupError as error:

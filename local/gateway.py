@@ -12,6 +12,7 @@ import importlib.util
 import json
 import re
 import sys
+import textwrap
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -26,12 +27,25 @@ from local.template import DEFAULT_ROUTE, Function, Route
 
 Handler = Callable[[dict[str, Any], Any], Any]
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+Response = tuple[int, list[tuple[str, str]], bytes]  # status, headers, body
 
 # What API Gateway itself answers when no route matches or the function fails.
 _NO_ROUTE = (404, {"message": "Not Found"})
 _FUNCTION_FAILED = (500, {"message": "Internal Server Error"})
 _TOO_LARGE = (413, {"message": "Request Entity Too Large"})
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's request size limit
+# Longer error texts are cut on the console, so a request stays one line.
+_MAX_OUTCOME_CHARS = 80
+
+# Powertools' cold-start flags: one per process, which is one per container on
+# Lambda. A worker here hosts every function, so each function's first
+# invocation in it must find them set again, or its log record and its
+# ColdStart metric say warm while the console says cold.
+_COLD_START_FLAGS = (
+    "aws_lambda_powertools.logging.logger",
+    "aws_lambda_powertools.metrics.provider.cold_start",
+    "aws_lambda_powertools.tracing.tracer",
+)
 
 
 @dataclass(frozen=True)
@@ -89,7 +103,25 @@ class WarmFunctions:
         module_name, attribute = function.handler.rsplit(".", 1)
         module = _import_file(function.logical_id, function.code_dir / f"{module_name}.py")
         self._handlers[function.logical_id] = getattr(module, attribute)
+        _start_powertools_cold()
         return self._handlers[function.logical_id], True
+
+
+def _start_powertools_cold() -> None:
+    """Make Powertools take the next invocation for its container's first."""
+    # Looked up, not imported: a module Powertools has not loaded yet still
+    # holds its initial, cold, value, and importing it here would move its
+    # import time out of the function's cold start.
+    for name in _COLD_START_FLAGS:
+        if (module := sys.modules.get(name)) is not None:
+            vars(module)["is_cold_start"] = True
+    if "aws_lambda_powertools.metrics.functions" in sys.modules:
+        from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+
+        if is_metrics_disabled():
+            # Powertools prints its ColdStart metric even with metrics disabled.
+            cold_start = sys.modules["aws_lambda_powertools.metrics.provider.cold_start"]
+            vars(cold_start)["is_cold_start"] = False
 
 
 def _import_file(logical_id: str, path: Any) -> ModuleType:
@@ -102,7 +134,7 @@ def _import_file(logical_id: str, path: Any) -> ModuleType:
     return module
 
 
-def to_http_response(result: Any) -> tuple[int, list[tuple[str, str]], bytes]:
+def to_http_response(result: Any) -> Response:
     """Status, headers and body, interpreting a handler's result as API Gateway (2.0) does."""
     if not (isinstance(result, dict) and "statusCode" in result):
         # No statusCode: API Gateway sends the whole result as a JSON 200.
@@ -129,46 +161,71 @@ class Gateway:
         started = time.perf_counter()
         method = environ["REQUEST_METHOD"]
         raw_path, _, raw_query = environ.get("RAW_URI", environ["PATH_INFO"]).partition("?")
-        matched = self._table.match(method, unquote(raw_path))
-        function_name, note = "-", ""
-        request_body = _request_body(environ)
-        if matched is None:
-            status, headers, body = _gateway_error(*_NO_ROUTE)
-        elif request_body is not None and len(request_body) > MAX_PAYLOAD_BYTES:
-            status, headers, body = _gateway_error(*_TOO_LARGE)
-        else:
-            route, path_parameters = matched
-            function_name = route.function.logical_id
-            event = http_api_event(
-                method,
-                raw_path,
-                route_key=route.route_key,
-                raw_query=raw_query,
-                headers=_request_headers(environ),
-                body=request_body,
-                path_parameters=path_parameters or None,
-                source_ip=environ.get("REMOTE_ADDR", "127.0.0.1"),
-            )
-            status, headers, body, note = self._invoke(route.function, event)
+        (status, headers, body), served_by = self._answer(method, raw_path, raw_query, environ)
         start_response(f"{status} {_reason(status)}", headers)
         elapsed_ms = (time.perf_counter() - started) * 1000
-        self._log(f"{method} {raw_path} {status} {elapsed_ms:.1f}ms {function_name}{note}")
+        said = outcome(status, body)
+        self._log(f"{method} {raw_path} {status} {said} {elapsed_ms:.1f}ms {served_by}")
         return [body]
 
-    def _invoke(
-        self, function: Function, event: dict[str, Any]
-    ) -> tuple[int, list[tuple[str, str]], bytes, str]:
+    def _answer(
+        self, method: str, raw_path: str, raw_query: str, environ: dict[str, Any]
+    ) -> tuple[Response, str]:
+        """The response, and who gave it: a function, or "-" for API Gateway itself."""
+        matched = self._table.match(method, unquote(raw_path))
+        request_body = _request_body(environ)
+        if matched is None:
+            return _gateway_error(*_NO_ROUTE), "-"
+        if request_body is not None and len(request_body) > MAX_PAYLOAD_BYTES:
+            return _gateway_error(*_TOO_LARGE), "-"
+        route, path_parameters = matched
+        event = http_api_event(
+            method,
+            raw_path,
+            route_key=route.route_key,
+            raw_query=raw_query,
+            headers=_request_headers(environ),
+            body=request_body,
+            path_parameters=path_parameters or None,
+            source_ip=environ.get("REMOTE_ADDR", "127.0.0.1"),
+        )
+        return self._invoke(route.function, event)
+
+    def _invoke(self, function: Function, event: dict[str, Any]) -> tuple[Response, str]:
         handler, cold = self._functions.get(function)
         context = LocalLambdaContext(function.logical_id, timeout_seconds=function.timeout)
-        note = " (cold start)" if cold else ""
+        served_by = function.logical_id + (" (cold start)" if cold else "")
         try:
-            return (*to_http_response(handler(event, context)), note)
+            return to_http_response(handler(event, context)), served_by
         except Exception as error:  # a crashed invocation, as Lambda reports it
             self._log(f"{function.logical_id} raised {type(error).__name__}: {error}")
-            return (*_gateway_error(*_FUNCTION_FAILED), note)
+            return _gateway_error(*_FUNCTION_FAILED), served_by
 
 
-def _gateway_error(status: int, body: dict[str, str]) -> tuple[int, list[tuple[str, str]], bytes]:
+def outcome(status: int, body: bytes) -> str:
+    """What the console says of a response: an error's own words, else the status phrase.
+
+    The words are the contract's `error` field, or API Gateway's `message`.
+    """
+    if status >= 400 and (words := _error_text(body)):
+        return textwrap.shorten(words, _MAX_OUTCOME_CHARS, placeholder="…")
+    return _reason(status)
+
+
+def _error_text(body: bytes) -> str | None:
+    try:
+        parsed = json.loads(body)
+    except ValueError:  # not JSON, or not UTF-8
+        return None
+    if not isinstance(parsed, dict):
+        return None
+    for key in ("error", "message"):
+        if isinstance(words := parsed.get(key), str) and words.strip():
+            return words
+    return None
+
+
+def _gateway_error(status: int, body: dict[str, str]) -> Response:
     # Byte for byte as API Gateway writes it: compact JSON.
     payload = json.dumps(body, separators=(",", ":")).encode()
     return status, [("Content-Type", "application/json")], payload

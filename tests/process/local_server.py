@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import urllib.error
@@ -14,7 +15,42 @@ from typing import Any
 
 from local.dev_server import REPO, free_port, spawn
 
-__all__ = ["REPO", "LocalServer", "free_port", "start_local_server"]
+__all__ = ["REPO", "LocalServer", "RequestLine", "free_port", "request_lines", "start_local_server"]
+
+# The console line the server prints per request, e.g.
+# "13:02:11 POST /bookings 400 Slot full 3.1ms BookingsFunction (cold start)".
+_REQUEST_LINE = re.compile(
+    r"\d\d:\d\d:\d\d (?P<method>[A-Z]+) (?P<path>\S+) (?P<status>\d{3}) (?P<outcome>.+)"
+    r" \d+\.\dms (?P<function>\S+)(?P<cold> \(cold start\))?"
+)
+
+
+@dataclass(frozen=True)
+class RequestLine:
+    method: str
+    path: str
+    status: int
+    outcome: str
+    function: str  # "-" when API Gateway answered without a function
+    cold: bool
+
+
+def request_lines(log: str) -> list[RequestLine]:
+    """The request lines of a server's console output, in order."""
+    found = []
+    for line in log.splitlines():
+        if match := _REQUEST_LINE.fullmatch(line):
+            found.append(
+                RequestLine(
+                    match["method"],
+                    match["path"],
+                    int(match["status"]),
+                    match["outcome"],
+                    match["function"],
+                    bool(match["cold"]),
+                )
+            )
+    return found
 
 
 @dataclass
@@ -72,6 +108,5 @@ def start_local_server(log_path: Path, *args: str) -> LocalServer:
     port = free_port()
     # The shell's DATABASE_URL would make the server skip its embedded database.
     environment = {name: value for name, value in os.environ.items() if name != "DATABASE_URL"}
-    environment["POWERTOOLS_LOG_LEVEL"] = "WARNING"
     process = spawn(port, *args, log_path=log_path, env=environment)
     return LocalServer(process, port, log_path)

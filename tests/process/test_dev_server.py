@@ -17,7 +17,13 @@ import psutil
 import pytest
 from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventV2Model
 
-from tests.process.local_server import REPO, LocalServer, free_port, start_local_server
+from tests.process.local_server import (
+    REPO,
+    LocalServer,
+    free_port,
+    request_lines,
+    start_local_server,
+)
 
 ALL_TIMES = ["09:00", "10:00", "11:00", "12:00", "13:00", "14:00", "15:00", "16:00"]
 
@@ -106,13 +112,25 @@ class TestContractOverHttp:
         response = server.request("POST", "/bookings", too_large, {"Content-Type": "text/plain"})
         assert (response.status, response.body) == (413, b'{"message":"Request Entity Too Large"}')
 
-    def test_each_request_is_logged_on_one_line(self, server: LocalServer) -> None:
+    def test_each_request_is_one_line_naming_its_outcome(self, server: LocalServer) -> None:
+        server.post_json("/bookings", booking("user_alice", "2031-03-07", "09:00"))
+        server.post_json("/bookings", booking("user_bob", "2031-03-07", "09:00"))
+        server.request("GET", "/nope")
+        lines = [
+            (line.method, line.path, line.status, line.outcome, line.function)
+            for line in request_lines(server.log())
+        ]
+        assert ("POST", "/bookings", 200, "OK", "BookingsFunction") in lines
+        assert ("POST", "/bookings", 400, "Slot full", "BookingsFunction") in lines
+        assert ("GET", "/nope", 404, "Not Found", "-") in lines
+
+    def test_the_console_shows_no_info_logs_or_metrics_by_default(
+        self, server: LocalServer
+    ) -> None:
         server.request("GET", "/slots?date=2031-03-07")
-        assert any(
-            line.split()[1:4] == ["GET", "/slots", "200"] and line.split()[5] == "SlotsFunction"
-            for line in server.log().splitlines()
-            if len(line.split()) >= 6
-        )
+        log = server.log()
+        assert '"level":"INFO"' not in log
+        assert '"_aws"' not in log  # EMF metrics
 
 
 def test_simultaneous_bookings_of_one_slot_over_http_give_one_booking(server: LocalServer) -> None:
@@ -145,11 +163,18 @@ def test_simultaneous_bookings_of_one_slot_over_http_give_one_booking(server: Lo
 ECHO_FUNCTION = """
 import base64
 
+from aws_lambda_powertools import Logger
+
+logger = Logger(service="echo")
+
 
 def handler(event, context):
     shape = (event.get("queryStringParameters") or {}).get("shape")
     if shape == "text":
         return "plain"
+    if shape == "warn":
+        logger.warning("echo was asked to warn")
+        return "warned"
     if shape == "full":
         return {
             "statusCode": 201,
@@ -291,6 +316,13 @@ class TestTemplateDrivenGateway:
         health = echo_server.request("GET", "/health")
         assert (health.status, health.json) == (200, {"status": "ok"})
 
+    def test_a_handlers_warnings_show_on_the_quiet_console(self, echo_server: LocalServer) -> None:
+        assert echo_server.request("GET", "/echo/w?shape=warn").status == 200
+        records = [json.loads(line) for line in echo_server.log().splitlines() if line[:1] == "{"]
+        assert [(r["level"], r["message"]) for r in records if r.get("service") == "echo"] == [
+            ("WARNING", "echo was asked to warn")
+        ]
+
     def test_a_bare_string_result_is_sent_as_json(self, echo_server: LocalServer) -> None:
         response = echo_server.request("GET", "/echo/s?shape=text")
         assert (response.status, response.body) == (200, b'"plain"')
@@ -306,6 +338,41 @@ class TestTemplateDrivenGateway:
         # One Set-Cookie header per cookie: read them with a client that keeps repeats.
         with urllib.request.urlopen(echo_server.base_url + "/echo/s?shape=full") as raw:
             assert raw.headers.get_all("Set-Cookie") == ["a=1; Path=/", "b=2"]
+
+
+def test_json_logs_show_handler_logs_and_metrics_and_agree_on_cold_starts(
+    tmp_path: Path,
+) -> None:
+    # One worker: it hosts both functions, as each worker of `make dev` does.
+    running = start_local_server(
+        tmp_path / "server.log",
+        "--data-dir",
+        str(tmp_path / "pgdata"),
+        "--workers",
+        "1",
+        "--json-logs",
+    )
+    try:
+        for _ in range(2):
+            assert running.request("GET", "/slots?date=2031-03-09").status == 200
+    finally:
+        running.interrupt()
+    log = running.log()
+    records = [json.loads(line) for line in log.splitlines() if line[:1] == "{"]
+    invocations: dict[str, tuple[str, bool]] = {}  # by request id: one entry per invocation
+    for record in records:
+        if "function_request_id" in record:
+            invocations.setdefault(
+                record["function_request_id"], (record["function_name"], record["cold_start"])
+            )
+    console = [(line.function, line.cold) for line in request_lines(log)]
+
+    assert list(invocations.values()) == console
+    # The readiness check's /health came first, in the same worker.
+    assert console[0] == ("HealthFunction", True)
+    assert [cold for name, cold in console if name == "SlotsFunction"] == [True, False]
+    cold_start_metrics = [r["function_name"] for r in records if "ColdStart" in r]
+    assert cold_start_metrics == ["HealthFunction", "SlotsFunction"]
 
 
 def test_ctrl_c_stops_everything_and_a_restart_keeps_the_data(tmp_path: Path) -> None:

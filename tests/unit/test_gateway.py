@@ -6,7 +6,7 @@ import io
 from pathlib import Path
 from typing import Any
 
-from local.gateway import MAX_PAYLOAD_BYTES, Gateway, RouteTable
+from local.gateway import MAX_PAYLOAD_BYTES, Gateway, RouteTable, outcome
 from local.template import Route, http_routes
 
 
@@ -93,3 +93,12 @@ def test_a_body_over_10_mb_gets_api_gateways_exact_413() -> None:
         "413 Request Entity Too Large",
         b'{"message":"Request Entity Too Large"}',
     )
+
+
+def test_the_console_outcome_is_an_errors_own_words_or_the_status_phrase() -> None:
+    assert outcome(400, b'{"error": "Slot full"}') == "Slot full"
+    assert outcome(404, b'{"message":"Not Found"}') == "Not Found"
+    assert outcome(200, b'{"booking_id": "booking_1"}') == "OK"
+    assert outcome(502, b"<html>bad gateway</html>") == "Bad Gateway"
+    assert outcome(400, b'{"error": "two\\nlines"}') == "two lines"
+    assert len(outcome(400, b'{"error": "%s"}' % (b"word " * 100))) <= 80

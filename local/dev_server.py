@@ -29,10 +29,11 @@ from typing import Any
 import psycopg
 from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
 from gunicorn.arbiter import Arbiter  # type: ignore[import-untyped]
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from appointments import redaction
 from local import embedded_db
 from local.gateway import Gateway
+from local.migrate import describe_database_error, register_passwords
 from local.template import (
     TEMPLATE_PATH,
     Route,
@@ -203,23 +204,11 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def redact(url: str) -> str:
-    """The URL without its password, for messages."""
-    try:
-        params = conninfo_to_dict(url)
-    except psycopg.ProgrammingError:
-        return "<unparsable DATABASE_URL>"
-    if "password" in params:
-        params["password"] = "***"  # noqa: S105 (a mask, not a password)
-    return make_conninfo("", **params)
-
-
 def check_database(url: str) -> None:
     try:
         psycopg.connect(url, connect_timeout=5).close()
     except psycopg.Error as error:
-        reason = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
-        raise StartupError(f"cannot reach the database at {redact(url)}: {reason}") from None
+        raise StartupError(describe_database_error(url, error)) from None
 
 
 def migrate_and_seed(url: str) -> None:
@@ -233,7 +222,8 @@ def migrate_and_seed(url: str) -> None:
         check=False,
     )
     if result.returncode != 0:
-        raise StartupError(f"migrations failed:\n{result.stderr.strip()}")
+        register_passwords(url)
+        raise StartupError(f"migrations failed: {redaction.scrub(result.stderr.strip())}")
     log(f"database ready: {result.stdout.strip()}")
 
 

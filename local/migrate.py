@@ -7,11 +7,24 @@ is left running for the next command.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import re
 
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
+from appointments import redaction
 from local import embedded_db
 from local.lambda_context import LocalLambdaContext
+
+# psycopg's own openings of a connection error, which add nothing to libpq's words.
+_PSYCOPG_PREFIXES = ("connection failed: ", "connection is bad: ")
+# Where a password sits in a URL (up to the last "@": what someone who forgot
+# to percent-encode one meant) and in a key=value connection string.
+_URL_PASSWORD = re.compile(r"^([a-z][a-z0-9+.-]*://[^:/@]*:)(.*)@", re.IGNORECASE)
+_KEYWORD_PASSWORD = re.compile(r"(\bpassword\s*=\s*'?)([^'\s]*)", re.IGNORECASE)
 
 
 def main() -> None:
@@ -25,6 +38,37 @@ def main() -> None:
 
     result = handler({"seed": args.seed}, LocalLambdaContext(function_name="migrate"))
     print(json.dumps(result))
+
+
+def describe_database_error(url: str, error: psycopg.Error) -> str:
+    """`error` on one line, in libpq's words, with no piece of `url`'s password."""
+    register_passwords(url)
+    shown = masked_url(url)
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    reason = "; ".join(lines).replace(url, shown) or type(error).__name__
+    for prefix in _PSYCOPG_PREFIXES:
+        reason = reason.removeprefix(prefix)
+    if isinstance(error, psycopg.ProgrammingError):  # libpq could not parse it
+        return redaction.scrub(f"DATABASE_URL cannot be parsed: {reason}")
+    return redaction.scrub(f"cannot reach the database at {shown}: {reason}")
+
+
+def masked_url(url: str) -> str:
+    """`url` as written, with *** for its password."""
+    return _KEYWORD_PASSWORD.sub(r"\1***", _URL_PASSWORD.sub(r"\1***@", url))
+
+
+def register_passwords(url: str) -> None:
+    """Have redaction.scrub mask the password in `url`, parsable or not.
+
+    libpq echoes what it cannot parse, and a password with an unencoded "@"
+    turns up as part of a host name: mask what the person meant, too.
+    """
+    with contextlib.suppress(psycopg.ProgrammingError):
+        redaction.register(str(conninfo_to_dict(url).get("password") or ""))
+    for pattern in (_URL_PASSWORD, _KEYWORD_PASSWORD):
+        if match := pattern.search(url):
+            redaction.register(match[2])
 
 
 if __name__ == "__main__":

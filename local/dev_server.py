@@ -1,6 +1,7 @@
 """`make dev`: the whole API on localhost, no Docker.
 
-Starts (or reuses) the embedded PostgreSQL under .local/, applies migrations
+Starts the embedded PostgreSQL under .local/ (one `make dev` per data folder;
+a server found running is used and left running), applies migrations
 and the seed with the real migrate handler, then serves the routes declared in
 template.yaml with gunicorn's pre-fork workers. Each worker handles one request
 at a time with its own warm handlers and database connection, as Lambda
@@ -24,7 +25,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import psycopg
 from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
@@ -262,8 +263,47 @@ def serve(listener: socket.socket, routes: list[Route], workers: int) -> None:
     _Gunicorn(Gateway(routes, log), options).run()
 
 
+def hold_data_dir(data_dir: Path) -> IO[str]:
+    """This server's claim on the embedded database's folder, held until closed."""
+    try:
+        return embedded_db.claim(data_dir)
+    except embedded_db.InUse as in_use:
+        raise StartupError(
+            f"make dev is already running on {data_dir} (pid {in_use.pid or '?'}):"
+            " use that one, or stop it first"
+        ) from None
+
+
+def start_database(data_dir: Path) -> embedded_db.Embedded:
+    with embedded_db.exclusive(data_dir):
+        if (pid := embedded_db.running_pid(data_dir)) is None:
+            log(f"starting the embedded PostgreSQL in {data_dir}")
+        else:
+            log(f"using the embedded PostgreSQL already running in {data_dir} (pid {pid})")
+        return embedded_db.attach_or_start(data_dir)
+
+
+def stop_database(embedded: embedded_db.Embedded) -> None:
+    """Stop the embedded server if this process started it; else leave it as it was found."""
+    if not embedded.started_here:
+        log(f"embedded PostgreSQL left running (pid {embedded.pid}), as found: make stop stops it")
+        return
+    with embedded_db.exclusive(embedded.data_dir):  # after a `make seed` in progress, say
+        embedded.server.stop()
+    log("embedded PostgreSQL stopped")
+
+
+def announce(args: argparse.Namespace, routes: list[Route]) -> None:
+    for route in routes:
+        log(f"route {route.route_key:<20} -> {route.function.logical_id}")
+    if not args.json_logs:
+        log("one line per request; DEV_LOGS=json shows the handlers' JSON logs and metrics")
+    log(f"serving http://{args.host}:{args.port} with {args.workers} workers (Ctrl-C stops)")
+
+
 def main(argv: list[str] | None = None) -> int:
-    server = None
+    held: IO[str] | None = None
+    embedded: embedded_db.Embedded | None = None
     # gunicorn forks the workers inside serve(): when one exits, its SystemExit
     # unwinds through this function too, and must not stop the database.
     master_pid = os.getpid()
@@ -274,22 +314,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parse_args(argv)
         routes, environment = read_routes(args.template.resolve())
-        listener = bind(args.host, args.port)
         url = os.environ.get("DATABASE_URL")
+        if not url:  # before bind: a second `make dev` hears why, not "port in use"
+            held = hold_data_dir(args.data_dir.resolve())
+        listener = bind(args.host, args.port)
         if not url:
-            log(f"starting the embedded PostgreSQL in {args.data_dir}")
-            server = embedded_db.start(args.data_dir.resolve())
-            url = server.get_uri()
+            embedded = start_database(args.data_dir.resolve())
+            url = embedded.url
         check_database(url)
         migrate_and_seed(url)
         set_handler_environment(environment, json_logs=args.json_logs)
         os.environ["DATABASE_URL"] = url
         line_buffered_stdout()
-        for route in routes:
-            log(f"route {route.route_key:<20} -> {route.function.logical_id}")
-        if not args.json_logs:
-            log("one line per request; DEV_LOGS=json shows the handlers' JSON logs and metrics")
-        log(f"serving http://{args.host}:{args.port} with {args.workers} workers (Ctrl-C stops)")
+        announce(args, routes)
         serve(listener, routes, args.workers)
     except StartupError as error:
         log(f"error: {error}")
@@ -297,9 +334,10 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as stop:  # gunicorn exits this way on Ctrl-C and SIGTERM
         return int(stop.code or 0)
     finally:
-        if server is not None and os.getpid() == master_pid:
-            server.stop()
-            log("embedded PostgreSQL stopped")
+        if embedded is not None and os.getpid() == master_pid:
+            stop_database(embedded)
+        if held is not None:
+            held.close()  # in a worker, the master's claim stands: flock follows the open file
     return 0
 
 

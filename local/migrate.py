@@ -1,7 +1,8 @@
 """`make migrate` / `make seed`: run the real migrate Lambda handler locally.
 
-Uses DATABASE_URL when set; otherwise the embedded server under .local/, which
-is left running for the next command.
+Uses DATABASE_URL when set; otherwise the embedded server under .local/,
+started for the command and stopped after it, or left running if it was
+running already (`make dev` in another terminal, say).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import contextlib
 import json
 import os
 import re
+import sys
+from pathlib import Path
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
@@ -27,17 +30,38 @@ _URL_PASSWORD = re.compile(r"^([a-z][a-z0-9+.-]*://[^:/@]*:)(.*)@", re.IGNORECAS
 _KEYWORD_PASSWORD = re.compile(r"(\bpassword\s*=\s*'?)([^'\s]*)", re.IGNORECASE)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", action="store_true", help="also load the development users")
-    args = parser.parse_args()
-    if not os.environ.get("DATABASE_URL"):
-        os.environ["DATABASE_URL"] = embedded_db.start().get_uri()
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=embedded_db.DEFAULT_DATA_DIR,
+        help="embedded PostgreSQL data (ignored when DATABASE_URL is set)",
+    )
+    args = parser.parse_args(argv)
+    if url := os.environ.get("DATABASE_URL"):
+        return migrate(url, seed=args.seed)
+    data_dir = args.data_dir.resolve()
+    with embedded_db.for_one_command(data_dir) as embedded:
+        status = migrate(embedded.url, seed=args.seed)
+    if embedded.started_here:
+        print(f"started the embedded PostgreSQL in {data_dir}, and stopped it", file=sys.stderr)
+    return status
 
+
+def migrate(url: str, *, seed: bool) -> int:
+    """Run the migrate handler on `url`, printing its result; the exit status."""
+    os.environ["DATABASE_URL"] = url
     from functions.migrate.app import handler  # after DATABASE_URL is settled
 
-    result = handler({"seed": args.seed}, LocalLambdaContext(function_name="migrate"))
+    try:
+        result = handler({"seed": seed}, LocalLambdaContext(function_name="migrate"))
+    except psycopg.Error as error:
+        print(f"error: {describe_database_error(url, error)}", file=sys.stderr)
+        return 1
     print(json.dumps(result))
+    return 0
 
 
 def describe_database_error(url: str, error: psycopg.Error) -> str:
@@ -72,4 +96,4 @@ def register_passwords(url: str) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

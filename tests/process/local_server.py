@@ -7,15 +7,27 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from local.dev_server import REPO, free_port, spawn
 
-__all__ = ["REPO", "LocalServer", "RequestLine", "free_port", "request_lines", "start_local_server"]
+__all__ = [
+    "REPO",
+    "LocalServer",
+    "RequestLine",
+    "free_port",
+    "processes_using",
+    "request_lines",
+    "run_module",
+    "start_local_server",
+]
 
 # The console line the server prints per request, e.g.
 # "13:02:11 POST /bookings 400 Slot full 3.1ms BookingsFunction (cold start)".
@@ -106,7 +118,36 @@ class LocalServer:
 def start_local_server(log_path: Path, *args: str) -> LocalServer:
     """The dev server on a free port, in its own session, answering /health."""
     port = free_port()
-    # The shell's DATABASE_URL would make the server skip its embedded database.
-    environment = {name: value for name, value in os.environ.items() if name != "DATABASE_URL"}
-    process = spawn(port, *args, log_path=log_path, env=environment)
+    process = spawn(port, *args, log_path=log_path, env=_environment())
     return LocalServer(process, port, log_path)
+
+
+def run_module(
+    module: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`python -m module args` to its end, on the embedded database unless env names one."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**_environment(), **(env or {})},
+        check=False,
+    )
+
+
+def _environment() -> dict[str, str]:
+    # The shell's (or a test fixture's) DATABASE_URL would make the local
+    # tools skip their embedded database.
+    return {name: value for name, value in os.environ.items() if name != "DATABASE_URL"}
+
+
+def processes_using(data_dir: Path) -> list[str]:
+    """Command lines of live processes that mention `data_dir` (postgres does)."""
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        cmdline = " ".join(process.info["cmdline"] or [])
+        if str(data_dir) in cmdline:
+            found.append(cmdline)
+    return found

@@ -7,21 +7,23 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
+import psycopg
 import pytest
 from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventV2Model
 
+from local import embedded_db
 from tests.process.local_server import (
     REPO,
     LocalServer,
     free_port,
+    processes_using,
     request_lines,
+    run_module,
     start_local_server,
 )
 
@@ -394,6 +396,30 @@ def test_ctrl_c_stops_everything_and_a_restart_keeps_the_data(tmp_path: Path) ->
     assert processes_using(data_dir) == []
 
 
+def test_a_second_dev_server_on_the_same_data_is_refused_in_one_line(server: LocalServer) -> None:
+    data_dir = server.log_path.with_name("pgdata")  # where the fixture put it
+    result = run_to_exit("--port", str(free_port()), "--data-dir", str(data_dir))
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1
+    assert f"make dev is already running on {data_dir} (pid {server.process.pid})" in (
+        result.stderr
+    )
+    assert server.request("GET", "/health").status == 200
+
+
+def test_a_database_it_did_not_start_is_left_running(tmp_path: Path) -> None:
+    data_dir = tmp_path / "pgdata"
+    theirs = embedded_db.start(data_dir)  # someone else's, already running
+    try:
+        running = start_local_server(tmp_path / "server.log", "--data-dir", str(data_dir))
+        assert running.interrupt() == 0
+        with psycopg.connect(theirs.get_uri()) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+        assert f"left running (pid {theirs.get_pid()})" in running.log()
+    finally:
+        theirs.stop()
+
+
 def test_closing_the_terminal_stops_the_server_instead_of_reloading_it(tmp_path: Path) -> None:
     data_dir = tmp_path / "pgdata"
     running = start_local_server(tmp_path / "server.log", "--data-dir", str(data_dir))
@@ -402,27 +428,9 @@ def test_closing_the_terminal_stops_the_server_instead_of_reloading_it(tmp_path:
     assert processes_using(data_dir) == []
 
 
-def processes_using(data_dir: Path) -> list[str]:
-    """Command lines of live processes that mention `data_dir` (postgres does)."""
-    found = []
-    for process in psutil.process_iter(["cmdline"]):
-        cmdline = " ".join(process.info["cmdline"] or [])
-        if str(data_dir) in cmdline:
-            found.append(cmdline)
-    return found
-
-
 def run_to_exit(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run the dev server expecting it to refuse to start."""
-    return subprocess.run(
-        [sys.executable, "-m", "local.dev_server", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, **(env or {})},
-        check=False,
-    )
+    return run_module("local.dev_server", *args, env=env)
 
 
 class TestStartupErrors:

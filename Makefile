@@ -10,7 +10,7 @@ SAM_CLI_VERSION := 1.170.0
 export SAM_CLI_TELEMETRY := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help install dev test lint build bench soak migrate seed clean
+.PHONY: help install dev test lint build bench soak migrate seed stop clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -18,6 +18,7 @@ help: ## List the targets
 # The virtualenv is rebuilt when a pin changes. The .pth file puts the layer's
 # package and the repository root on sys.path, as Lambda puts /opt/python.
 $(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt layers/shared/requirements-tracing.txt
+	@echo "Installing the pinned dependencies into $(VENV): a one-time step (again only when a pin changes), under a minute..."
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	printf '%s\n%s\n' "$(CURDIR)/layers/shared/python" "$(CURDIR)" \
@@ -60,6 +61,9 @@ migrate: $(VENV)/.installed ## Apply migrations (DATABASE_URL, or the embedded s
 
 seed: $(VENV)/.installed ## Apply migrations and load the development users
 	$(PY) -m local.migrate --seed
+
+stop: $(VENV)/.installed ## Stop an embedded PostgreSQL left running under .local/ (not one make dev uses)
+	$(PY) -m local.embedded_db stop
 
 clean: ## Remove build output and caches (keeps .local/ data)
 	rm -rf .aws-sam .pytest_cache .ruff_cache .mypy_cache

@@ -2,6 +2,8 @@
 
 Runs against a fresh embedded PostgreSQL over its Unix socket, in a temporary
 folder. `python -m bench --quick` runs fewer, shorter rounds (a smoke test).
+`python -m bench --render` runs nothing: it renders BENCHMARKS.md again from
+bench/results.json.
 """
 
 from __future__ import annotations
@@ -28,13 +30,22 @@ from bench.report import print_table, write_benchmarks_md
 from local.check_layer import DEFAULT_BUDGET_MB, check_layer
 
 RESULTS = REPO / "bench" / "results.json"
+BENCHMARKS = REPO / "BENCHMARKS.md"
 LAYER = REPO / ".aws-sam" / "build" / "SharedLayer"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer, shorter runs")
+    what = parser.add_mutually_exclusive_group()
+    what.add_argument("--quick", action="store_true", help="fewer, shorter runs")
+    what.add_argument(
+        "--render", action="store_true", help="no runs: BENCHMARKS.md again from results.json"
+    )
     args = parser.parse_args()
+    if args.render:
+        write_benchmarks_md(json.loads(RESULTS.read_text()), BENCHMARKS)
+        print(f"rendered {BENCHMARKS.relative_to(REPO)} from {RESULTS.relative_to(REPO)}")
+        return 0
     results: dict[str, Any] = {
         "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": machine(),
@@ -48,7 +59,7 @@ def main() -> int:
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print_table(results)
     if not args.quick:  # a quick run's figures are too thin to record
-        write_benchmarks_md(results, REPO / "BENCHMARKS.md")
+        write_benchmarks_md(results, BENCHMARKS)
     print(f"\nwrote {RESULTS.relative_to(REPO)}" + ("" if args.quick else " and BENCHMARKS.md"))
     return 0
 

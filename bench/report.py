@@ -1,4 +1,7 @@
-"""Render bench results: a terminal table, and the figures section of BENCHMARKS.md."""
+"""Render bench results: a terminal table, and the figures section of BENCHMARKS.md.
+
+One function per section of the figures; `sections` puts them in order.
+"""
 
 from __future__ import annotations
 
@@ -6,30 +9,48 @@ from pathlib import Path
 from typing import Any
 
 START, END = "<!-- figures:start -->", "<!-- figures:end -->"
-
-
-def _range(entry: dict[str, float]) -> str:
-    return f"{entry['median']:.2f} [{entry['min']:.2f}–{entry['max']:.2f}]"
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+FUNCTIONS = ("health", "slots", "bookings")
 
 
 def sections(results: dict[str, Any]) -> list[str]:
-    """The figures as markdown: one table per benchmark."""
-    out: list[str] = []
+    """The figures as markdown: where they were measured, then one table per benchmark."""
+    out = _measured_on(results)
+    for section in (
+        _cold_start(results["cold_start"]),
+        _warm_latency(results["warm"]),
+        _round_trips(results["round_trips"]),
+        _contention(results["contention"]),
+        _local_server(results["http"]),
+        _layer(results["layer"]),
+    ):
+        out += ["", *section]
+    return out
+
+
+def print_table(results: dict[str, Any]) -> None:
+    print("\n".join(sections(results)))
+
+
+def write_benchmarks_md(results: dict[str, Any], path: Path) -> None:
+    """Replace the figures between the markers; the hand-written analysis around them stays."""
+    figures = "\n".join([START, *sections(results), END])
+    text = path.read_text() if path.exists() else f"# Benchmarks\n\n{START}\n{END}\n"
+    before, _, rest = text.partition(START)
+    _, _, after = rest.partition(END)
+    path.write_text(before + figures + after)
+
+
+def _measured_on(results: dict[str, Any]) -> list[str]:
     m = results["machine"]
-    out += [
+    return [
         f"Measured {results['when']} on {m['cpu']} ({m['cores']} cores, {m['arch']}), "
         f"Python {m['python']}, PostgreSQL {results.get('postgres', '?')} (embedded, Unix socket). "
         "Figures in ms: median of the runs [min–max].",
-        "",
     ]
-    cold = results["cold_start"]
-    out += [f"### Cold start ({cold['runs']} fresh processes per function)", ""]
-    out += _table(
+
+
+def _cold_start(cold: dict[str, Any]) -> list[str]:
+    table = _table(
         [
             "function",
             "process total",
@@ -47,135 +68,143 @@ def sections(results: dict[str, Any]) -> list[str]:
                 _range(cold[name]["import_ms"]),
                 _range(cold[name]["first_request_ms"]),
             ]
-            for name in ("health", "slots", "bookings")
+            for name in FUNCTIONS
         ],
     )
     without = cold["bookings_without_bytecode"]["cold_start_ms"]
-    out += [
-        "",
+    bytecode = (
         f"The same bookings cold start from sources without bytecode, as a layer without "
         f".pyc files runs on Lambda (read-only /opt): {_range(without)} ms. The layer ships "
-        "python3.13 bytecode (see `layers/shared/compile_bytecode.mjs`).",
-    ]
-    out += ["", "Slowest imports (cumulative ms, `-X importtime`, nested entries included):", ""]
-    for name in ("health", "slots", "bookings"):
-        tops = ", ".join(
+        "python3.13 bytecode (see `layers/shared/compile_bytecode.mjs`)."
+    )
+    slowest = [
+        f"- {name}: "
+        + ", ".join(
             f"{t['module']} {t['cumulative_ms']:.0f}" for t in cold[name]["top_imports"][:6]
         )
-        out.append(f"- {name}: {tops}")
-    warm = results["warm"]
-    out += [
-        "",
-        f"### Warm latency (in-process, {warm['calls_per_run']} calls × {warm['runs']} runs)",
-        "",
+        for name in FUNCTIONS
     ]
+    return [
+        *_heading(f"Cold start ({cold['runs']} fresh processes per function)"),
+        *table,
+        "",
+        bytecode,
+        "",
+        "Slowest imports (cumulative ms, `-X importtime`, nested entries included):",
+        "",
+        *slowest,
+    ]
+
+
+def _warm_latency(warm: dict[str, Any]) -> list[str]:
     rows = []
     for route, entry in warm.items():
-        if not isinstance(entry, dict):
+        if not isinstance(entry, dict):  # calls_per_run, runs
             continue
-        raw50 = _range(entry["raw_sql_p50_ms"]) if "raw_sql_p50_ms" in entry else "—"
-        raw99 = _range(entry["raw_sql_p99_ms"]) if "raw_sql_p99_ms" in entry else "—"
-        ratio = f"{entry['ratio_p50']:.2f}×" if "ratio_p50" in entry else "—"
         rows.append(
             [
                 route,
                 _range(entry["p50_ms"]),
                 _range(entry["p99_ms"]),
-                raw50,
-                raw99,
+                _range(entry["raw_sql_p50_ms"]) if "raw_sql_p50_ms" in entry else "—",
+                _range(entry["raw_sql_p99_ms"]) if "raw_sql_p99_ms" in entry else "—",
                 f"{entry['overhead_p50_ms']:.3f}",
-                ratio,
+                f"{entry['ratio_p50']:.2f}×" if "ratio_p50" in entry else "—",
             ]
         )
-    out += _table(
-        ["route", "p50", "p99", "raw SQL p50", "raw SQL p99", "handler overhead p50", "ratio"], rows
-    )
-    out += ["", "### Database round trips per request (server-side statement log)", ""]
-    out += _table(
-        ["request", "round trips"], [[k, str(v)] for k, v in results["round_trips"].items()]
-    )
-    con = results["contention"]
-    out += [
-        "",
-        f"### Contention ({con['processes']} processes × {con['attempts_per_process']} bookings, "
-        f"{con['runs']} runs)",
-        "",
+    header = ["route", "p50", "p99", "raw SQL p50", "raw SQL p99", "handler overhead p50", "ratio"]
+    return [
+        *_heading(
+            f"Warm latency (in-process, {warm['calls_per_run']} calls × {warm['runs']} runs)"
+        ),
+        *_table(header, rows),
     ]
-    out += _table(
+
+
+def _round_trips(round_trips: dict[str, int]) -> list[str]:
+    return [
+        *_heading("Database round trips per request (server-side statement log)"),
+        *_table(["request", "round trips"], [[k, str(v)] for k, v in round_trips.items()]),
+    ]
+
+
+def _contention(con: dict[str, Any]) -> list[str]:
+    header = [
+        "mode",
+        "throughput (req/s)",
+        "p50",
+        "p99",
+        "successes per run (expected)",
+        "double",
+        "lost",
+        "unexplained rows",
+    ]
+    rows = [
         [
-            "mode",
-            "throughput (req/s)",
-            "p50",
-            "p99",
-            "successes per run (expected)",
-            "double",
-            "lost",
-            "unexplained rows",
-        ],
-        [
-            [
-                mode,
-                _range(con[mode]["throughput_rps"]),
-                _range(con[mode]["p50_ms"]),
-                _range(con[mode]["p99_ms"]),
-                f"{con[mode]['successes_per_run']} ({con[mode]['expected_successes']})",
-                str(con[mode]["double_bookings"]),
-                str(con[mode]["lost_bookings"]),
-                str(con[mode]["unexplained_rows"]),
-            ]
-            for mode in ("same slot", "distinct slots")
-        ],
+            mode,
+            _range(con[mode]["throughput_rps"]),
+            _range(con[mode]["p50_ms"]),
+            _range(con[mode]["p99_ms"]),
+            f"{con[mode]['successes_per_run']} ({con[mode]['expected_successes']})",
+            str(con[mode]["double_bookings"]),
+            str(con[mode]["lost_bookings"]),
+            str(con[mode]["unexplained_rows"]),
+        ]
+        for mode in ("same slot", "distinct slots")
+    ]
+    title = (
+        f"Contention ({con['processes']} processes × {con['attempts_per_process']} bookings, "
+        f"{con['runs']} runs)"
     )
-    http = results["http"]
-    out += ["", "### Through the local server (`make dev`)", ""]
+    return [*_heading(title), *_table(header, rows)]
+
+
+def _local_server(http: dict[str, Any]) -> list[str]:
+    heading = _heading("Through the local server (`make dev`)")
     if "skipped" in http:
-        out.append(f"Skipped: {http['skipped']}")
-    else:
-        out += _table(
-            [
-                "load",
-                "requests/s",
-                "p50",
-                "p99",
-                "non-2xx per run (Slot full etc.)",
-                "5xx",
-                "socket errors",
-            ],
-            [
-                [
-                    f"{http['tool']}, {http['workers']} workers, "
-                    f"{http['seconds_per_run']} s × {http['runs']}",
-                    _range(http["requests_per_second"]),
-                    _range(http["p50_ms"]),
-                    _range(http["p99_ms"]),
-                    str(http["non_2xx_per_run"]),
-                    str(http["server_5xx"]),
-                    str(http["socket_errors"]),
-                ]
-            ],
-        )
-    layer = results["layer"]
-    out += ["", "### Layer", ""]
+        return [*heading, f"Skipped: {http['skipped']}"]
+    header = [
+        "load",
+        "requests/s",
+        "p50",
+        "p99",
+        "non-2xx per run (Slot full etc.)",
+        "5xx",
+        "socket errors",
+    ]
+    row = [
+        f"{http['tool']}, {http['workers']} workers, {http['seconds_per_run']} s × {http['runs']}",
+        _range(http["requests_per_second"]),
+        _range(http["p50_ms"]),
+        _range(http["p99_ms"]),
+        str(http["non_2xx_per_run"]),
+        str(http["server_5xx"]),
+        str(http["socket_errors"]),
+    ]
+    return [*heading, *_table(header, [row])]
+
+
+def _layer(layer: dict[str, Any]) -> list[str]:
+    heading = _heading("Layer")
     if "skipped" in layer:
-        out.append(f"Skipped: {layer['skipped']}")
-    else:
-        out.append(
-            f"{layer['unzipped_mb']} MB unzipped (budget {layer['budget_mb']:.0f} MB), "
-            f"{layer['native_files']} native files, all aarch64/cp313; "
-            f"{layer.get('compiled_modules', '?')} modules with python3.13 bytecode"
-            + ("" if not layer["problems"] else f"; problems: {layer['problems']}")
-        )
-    return out
+        return [*heading, f"Skipped: {layer['skipped']}"]
+    problems = f"; problems: {layer['problems']}" if layer["problems"] else ""
+    return [
+        *heading,
+        f"{layer['unzipped_mb']} MB unzipped (budget {layer['budget_mb']:.0f} MB), "
+        f"{layer['native_files']} native files, all aarch64/cp313; "
+        f"{layer.get('compiled_modules', '?')} modules with python3.13 bytecode{problems}",
+    ]
 
 
-def print_table(results: dict[str, Any]) -> None:
-    print("\n".join(sections(results)))
+def _heading(title: str) -> list[str]:
+    return [f"### {title}", ""]
 
 
-def write_benchmarks_md(results: dict[str, Any], path: Path) -> None:
-    """Replace the figures between the markers; the hand-written analysis around them stays."""
-    figures = "\n".join([START, *sections(results), END])
-    text = path.read_text() if path.exists() else f"# Benchmarks\n\n{START}\n{END}\n"
-    before, _, rest = text.partition(START)
-    _, _, after = rest.partition(END)
-    path.write_text(before + figures + after)
+def _range(entry: dict[str, float]) -> str:
+    return f"{entry['median']:.2f} [{entry['min']:.2f}–{entry['max']:.2f}]"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]

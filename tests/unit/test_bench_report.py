@@ -1,0 +1,45 @@
+"""bench/: the report renders the committed results, and a quick run leaves them alone."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+from bench.report import END, START, sections, write_benchmarks_md
+
+REPO = Path(__file__).resolve().parent.parent.parent
+RESULTS = json.loads((REPO / "bench" / "results.json").read_text())
+
+
+def test_benchmarks_md_holds_the_figures_rendered_from_results_json(tmp_path: Path) -> None:
+    committed = (REPO / "BENCHMARKS.md").read_text()
+    rendered = tmp_path / "BENCHMARKS.md"
+    rendered.write_text(committed)
+
+    write_benchmarks_md(RESULTS, rendered)
+
+    assert rendered.read_text() == committed
+
+
+def test_write_benchmarks_md_replaces_only_the_figures(tmp_path: Path) -> None:
+    page = tmp_path / "BENCHMARKS.md"
+    page.write_text(f"# Benchmarks\n\nBefore.\n\n{START}\nold figures\n{END}\n\nAfter.\n")
+
+    write_benchmarks_md(RESULTS, page)
+
+    figures = "\n".join(sections(RESULTS))
+    assert page.read_text() == f"# Benchmarks\n\nBefore.\n\n{START}\n{figures}\n{END}\n\nAfter.\n"
+
+
+def test_skipped_benchmarks_say_why() -> None:
+    results: dict[str, Any] = copy.deepcopy(RESULTS)
+    results["http"] = {"skipped": "wrk is not installed"}
+    results["layer"] = {"skipped": "no built layer: run make build"}
+
+    lines = sections(results)
+
+    http_at = lines.index("### Through the local server (`make dev`)")
+    assert lines[http_at + 1 : http_at + 3] == ["", "Skipped: wrk is not installed"]
+    assert lines[-3:] == ["### Layer", "", "Skipped: no built layer: run make build"]

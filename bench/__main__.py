@@ -1,9 +1,9 @@
 """`make bench`: every benchmark, then bench/results.json, a table, and BENCHMARKS.md.
 
 Runs against a fresh embedded PostgreSQL over its Unix socket, in a temporary
-folder. `python -m bench --quick` runs fewer, shorter rounds (a smoke test).
-`python -m bench --render` runs nothing: it renders BENCHMARKS.md again from
-bench/results.json.
+folder. `python -m bench --quick` runs fewer, shorter rounds (a smoke test) and
+writes bench/results-quick.json (git-ignored) only. `python -m bench --render`
+runs nothing: it renders BENCHMARKS.md again from bench/results.json.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ from bench.report import print_table, write_benchmarks_md
 from local.check_layer import DEFAULT_BUDGET_MB, check_layer
 
 RESULTS = REPO / "bench" / "results.json"
+# A quick run's figures are too thin to commit: they go here, git-ignored.
+QUICK_RESULTS = REPO / "bench" / "results-quick.json"
 BENCHMARKS = REPO / "BENCHMARKS.md"
 LAYER = REPO / ".aws-sam" / "build" / "SharedLayer"
 
@@ -37,14 +39,14 @@ LAYER = REPO / ".aws-sam" / "build" / "SharedLayer"
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     what = parser.add_mutually_exclusive_group()
-    what.add_argument("--quick", action="store_true", help="fewer, shorter runs")
+    what.add_argument("--quick", action="store_true", help="fewer, shorter runs; not recorded")
     what.add_argument(
         "--render", action="store_true", help="no runs: BENCHMARKS.md again from results.json"
     )
     args = parser.parse_args()
     if args.render:
         write_benchmarks_md(json.loads(RESULTS.read_text()), BENCHMARKS)
-        print(f"rendered {BENCHMARKS.relative_to(REPO)} from {RESULTS.relative_to(REPO)}")
+        print(f"rendered {_shown(BENCHMARKS)} from {_shown(RESULTS)}")
         return 0
     results: dict[str, Any] = {
         "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -56,12 +58,27 @@ def main() -> int:
     ):
         results.update(run_all(database, quick=args.quick))
     results["layer"] = _layer()
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print_table(results)
-    if not args.quick:  # a quick run's figures are too thin to record
-        write_benchmarks_md(results, BENCHMARKS)
-    print(f"\nwrote {RESULTS.relative_to(REPO)}" + ("" if args.quick else " and BENCHMARKS.md"))
+    print("\n" + record(results, quick=args.quick))
     return 0
+
+
+def record(results: dict[str, Any], *, quick: bool) -> str:
+    """Write the results where they belong, and say where."""
+    text = json.dumps(results, indent=2) + "\n"
+    if quick:
+        QUICK_RESULTS.write_text(text)
+        return (
+            f"quick run: wrote {_shown(QUICK_RESULTS)} (git-ignored);"
+            f" {_shown(RESULTS)} and {_shown(BENCHMARKS)} are untouched"
+        )
+    RESULTS.write_text(text)
+    write_benchmarks_md(results, BENCHMARKS)
+    return f"wrote {_shown(RESULTS)} and {_shown(BENCHMARKS)}"
+
+
+def _shown(path: Path) -> str:
+    return str(path.relative_to(REPO) if path.is_relative_to(REPO) else path)
 
 
 def run_all(database: BenchDatabase, *, quick: bool) -> dict[str, Any]:

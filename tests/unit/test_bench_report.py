@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+import bench.__main__ as bench_main
 from bench.report import END, START, sections, write_benchmarks_md
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -43,3 +47,21 @@ def test_skipped_benchmarks_say_why() -> None:
     http_at = lines.index("### Through the local server (`make dev`)")
     assert lines[http_at + 1 : http_at + 3] == ["", "Skipped: wrk is not installed"]
     assert lines[-3:] == ["### Layer", "", "Skipped: no built layer: run make build"]
+
+
+def test_a_quick_run_leaves_the_committed_results_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("RESULTS", "QUICK_RESULTS", "BENCHMARKS"):
+        monkeypatch.setattr(bench_main, name, tmp_path / getattr(bench_main, name).name)
+
+    said = bench_main.record(RESULTS, quick=True)
+
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["results-quick.json"]
+    assert json.loads((tmp_path / "results-quick.json").read_text()) == RESULTS
+    assert "results-quick.json" in said
+
+
+def test_quick_results_are_ignored_by_git() -> None:
+    path = bench_main.QUICK_RESULTS.relative_to(REPO)
+    assert subprocess.run(["git", "check-ignore", "-q", str(path)], cwd=REPO).returncode == 0

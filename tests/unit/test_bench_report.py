@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -63,5 +62,5 @@ def test_a_quick_run_leaves_the_committed_results_alone(
 
 
 def test_quick_results_are_ignored_by_git() -> None:
-    path = bench_main.QUICK_RESULTS.relative_to(REPO)
-    assert subprocess.run(["git", "check-ignore", "-q", str(path)], cwd=REPO).returncode == 0
+    ignored = (REPO / ".gitignore").read_text().splitlines()
+    assert str(bench_main.QUICK_RESULTS.relative_to(REPO)) in ignored

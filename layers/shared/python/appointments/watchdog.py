@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import psycopg
 
@@ -37,8 +37,6 @@ def cancel_after(conn: psycopg.Connection, seconds: float | None) -> Iterator[No
 
 
 def _cancel(conn: psycopg.Connection) -> None:
-    try:
+    # A server out of reach ignores the cancel: the keepalives will break the link.
+    with suppress(psycopg.Error):
         conn.cancel_safe(timeout=_CANCEL_TIMEOUT_S)
-    except psycopg.Error:
-        # The server is out of reach: the keepalives will break the connection.
-        pass

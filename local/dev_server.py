@@ -224,7 +224,8 @@ def migrate_and_seed(url: str) -> None:
     )
     if result.returncode != 0:
         register_passwords(url)
-        raise StartupError(f"migrations failed: {redaction.scrub(result.stderr.strip())}")
+        message = redaction.scrub(result.stderr.strip()).removeprefix("error: ")
+        raise StartupError(f"make seed: {message}")
     log(f"database ready: {result.stdout.strip()}")
 
 

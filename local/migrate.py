@@ -53,12 +53,16 @@ def main(argv: list[str] | None = None) -> int:
 def migrate(url: str, *, seed: bool) -> int:
     """Run the migrate handler on `url`, printing its result; the exit status."""
     os.environ["DATABASE_URL"] = url
-    from functions.migrate.app import handler  # after DATABASE_URL is settled
+    from functions.migrate.app import MigrationFailed, handler  # after DATABASE_URL is settled
 
     try:
         result = handler({"seed": seed}, LocalLambdaContext(function_name="migrate"))
     except psycopg.Error as error:
         print(f"error: {describe_database_error(url, error)}", file=sys.stderr)
+        return 1
+    except MigrationFailed as failed:  # its details, traceback included, are in its log line
+        register_passwords(url)
+        print(f"error: {redaction.scrub(one_line(str(failed)))}", file=sys.stderr)
         return 1
     print(json.dumps(result))
     return 0
@@ -68,13 +72,17 @@ def describe_database_error(url: str, error: psycopg.Error) -> str:
     """`error` on one line, in libpq's words, with no piece of `url`'s password."""
     register_passwords(url)
     shown = masked_url(url)
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    reason = "; ".join(lines).replace(url, shown) or type(error).__name__
+    reason = one_line(str(error)).replace(url, shown) or type(error).__name__
     for prefix in _PSYCOPG_PREFIXES:
         reason = reason.removeprefix(prefix)
     if isinstance(error, psycopg.ProgrammingError):  # libpq could not parse it
         return redaction.scrub(f"DATABASE_URL cannot be parsed: {reason}")
     return redaction.scrub(f"cannot reach the database at {shown}: {reason}")
+
+
+def one_line(text: str) -> str:
+    """libpq's message lines (reason, then hint after a tab) joined on one line."""
+    return "; ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 def masked_url(url: str) -> str:

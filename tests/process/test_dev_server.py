@@ -434,8 +434,9 @@ def run_to_exit(*args: str, env: dict[str, str] | None = None) -> subprocess.Com
 
 
 class TestStartupErrors:
-    def test_a_port_in_use_is_reported(self, server: LocalServer) -> None:
-        result = run_to_exit("--port", str(server.port))
+    def test_a_port_in_use_is_reported(self, server: LocalServer, tmp_path: Path) -> None:
+        # A data folder of its own: the checkout's may be a running `make dev`'s.
+        result = run_to_exit("--port", str(server.port), "--data-dir", str(tmp_path / "pgdata"))
         assert result.returncode == 1
         assert f"port {server.port} is in use" in result.stderr
 

@@ -38,7 +38,7 @@ def _give_handlers_the_template_environment() -> None:
 
 _give_handlers_the_template_environment()
 
-from appointments import database, migrations  # noqa: E402
+from appointments import database, migrations, redaction  # noqa: E402
 from appointments.settings import get_settings  # noqa: E402
 from local import embedded_db  # noqa: E402
 from local.http_api_event import http_api_event  # noqa: E402
@@ -64,6 +64,13 @@ def pytest_configure(config: pytest.Config) -> None:
     from appointments.observability import logger
 
     logger.registered_handler.setStream(_CurrentStdout())  # type: ignore[attr-defined]
+
+
+@pytest.fixture(autouse=True)
+def no_passwords_carried_over() -> Iterator[None]:
+    """Passwords a test registered for masking would mask words of the next test's logs."""
+    yield
+    redaction.forget_all()
 
 
 @pytest.fixture(scope="session")

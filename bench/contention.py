@@ -15,6 +15,7 @@ from multiprocessing.synchronize import Barrier
 from typing import Any
 
 from bench.environment import (
+    LONGEST_RUN_S,
     BenchDatabase,
     lambda_environment,
     percentile,
@@ -42,7 +43,7 @@ def _worker(
     from local.http_api_event import http_api_event
     from local.lambda_context import LocalLambdaContext
 
-    context = LocalLambdaContext("contention")
+    context = LocalLambdaContext("contention", timeout_seconds=LONGEST_RUN_S)
     events = []
     for index in slots:
         day, start = _slot(index)

@@ -17,7 +17,7 @@ from typing import Any
 
 import psycopg
 
-from bench.environment import quiet_handlers
+from bench.environment import LONGEST_RUN_S, quiet_handlers
 
 _STATEMENT = re.compile(r"\[(\d+)\].*LOG:\s+(statement|execute [^:]*):")
 
@@ -60,7 +60,7 @@ def count_per_route(database_url: str, log_path: Path) -> dict[str, int]:
     from local.http_api_event import http_api_event
     from local.lambda_context import LocalLambdaContext
 
-    context = LocalLambdaContext("round-trips")
+    context = LocalLambdaContext("round-trips", timeout_seconds=LONGEST_RUN_S)
 
     def book(user: str, date: str) -> Callable[[], Any]:
         body = json.dumps({"user_id": user, "date": date, "time": "10:00"})

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bench.environment import (
+    LONGEST_RUN_S,
     BenchDatabase,
     apply_lambda_environment,
     percentile,
@@ -40,7 +41,7 @@ def measure(database: BenchDatabase, calls: int, runs: int) -> dict[str, Any]:
     from local.http_api_event import http_api_event
     from local.lambda_context import LocalLambdaContext
 
-    context = LocalLambdaContext("bench")
+    context = LocalLambdaContext("bench", timeout_seconds=LONGEST_RUN_S)
 
     def day(i: int, offset: int) -> str:  # a distinct date per call, so every booking succeeds
         return f"{2040 + offset + i // 336}-{1 + (i // 28) % 12:02d}-{1 + i % 28:02d}"

@@ -34,6 +34,9 @@ def cancel_after(conn: psycopg.Connection, seconds: float | None) -> Iterator[No
         yield
     finally:
         timer.cancel()
+        # A cancel already on its way must land now, while nothing runs (the
+        # server ignores it then), not during the connection's next statement.
+        timer.join()
 
 
 def _cancel(conn: psycopg.Connection) -> None:

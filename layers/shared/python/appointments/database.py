@@ -26,8 +26,9 @@ T = TypeVar("T")
 # `connect`), so a statement ends by itself after at most this long or the
 # database's statement_timeout, whichever is longer.
 DEAD_LINK_DETECTION_S = 4.0
-# Less time than this left, and a reconnect and retry are not worth starting.
-MIN_RETRY_S = 1.0
+# Less time than this left, and a connect (or a reconnect and retry) is not
+# started: psycopg, like libpq, waits at least 2 s for a connection.
+MIN_RETRY_S = 2.0
 
 # Module level on purpose: reused by every warm invocation of this container.
 _connection: psycopg.Connection | None = None
@@ -104,7 +105,7 @@ def _connect_timeout(configured: int) -> int:
         return configured
     if left < MIN_RETRY_S:
         raise DatabaseUnavailable("no time left to connect before the function times out")
-    # libpq counts whole seconds (and treats 1 as 2): round down, but not to 0 (= forever).
+    # Whole seconds, rounded down, but never 0 (which would mean no timeout).
     return max(1, min(configured, math.floor(left)))
 
 

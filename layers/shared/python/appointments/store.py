@@ -45,10 +45,11 @@ _BOOKED_STARTS = """
 """
 
 # One round trip for every outcome.
-# - `booker` locks the user row FOR KEY SHARE: a DELETE of the user that is
-#   under way makes this wait, and one that commits first leaves no row, so the
-#   answer is "User not found", never a foreign-key violation. A DELETE that
-#   starts later waits for the booking instead.
+# - The insert happens only when the user exists. A DELETE of the user still
+#   under way when it runs makes the foreign key's check wait, and fail if the
+#   DELETE commits (book_slot answers "User not found"); a DELETE that starts
+#   later waits for the booking instead. Locking the user row here would do the
+#   same, but would make every refused booking a write, with a commit to flush.
 # - ON CONFLICT DO NOTHING, on every unique index: the slot's
 #   (bookings_one_per_slot) turns a race for the slot into a no-op for each
 #   loser; the primary key's absorbs a retry that collides with its own first
@@ -57,18 +58,16 @@ _BOOKED_STARTS = """
 #   means an earlier attempt of this same request committed before its
 #   connection died, and the retry must report that booking, not "Slot full".
 _BOOK_SLOT = """
-    WITH booker AS (
-        SELECT id FROM users WHERE id = %(user_id)s FOR KEY SHARE
-    ),
-    inserted AS (
+    WITH inserted AS (
         INSERT INTO bookings (id, user_id, slot_date, slot_time)
-        SELECT %(booking_id)s, booker.id, %(day)s, %(start)s
-        FROM booker
+        SELECT %(booking_id)s, users.id, %(day)s, %(start)s
+        FROM users
+        WHERE users.id = %(user_id)s
         ON CONFLICT DO NOTHING
         RETURNING id
     )
     SELECT
-        EXISTS (SELECT 1 FROM booker) AS user_exists,
+        EXISTS (SELECT 1 FROM users WHERE id = %(user_id)s) AS user_exists,
         (SELECT id FROM inserted) AS inserted_id,
         (SELECT id FROM bookings WHERE slot_date = %(day)s AND slot_time = %(start)s) AS holder
 """
@@ -108,7 +107,10 @@ def book_slot(
 ) -> BookingOutcome:
     """Try to book the slot for the user under `booking_id`."""
     params = {"booking_id": booking_id, "user_id": user_id, "day": day, "start": start}
-    row = conn.execute(_BOOK_SLOT, params).fetchone()
+    try:
+        row = conn.execute(_BOOK_SLOT, params).fetchone()
+    except psycopg.errors.ForeignKeyViolation:
+        return UserNotFound()  # deleted while this insert waited for it (see _BOOK_SLOT)
     assert row is not None  # a SELECT without FROM always yields one row
     user_exists, inserted_id, holder = row
     if not user_exists:

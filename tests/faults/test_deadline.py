@@ -29,15 +29,17 @@ FUNCTION_TIMEOUT_S = 4  # its deadline (3 s) leaves room for a connect (database
 SERVICE_UNAVAILABLE = (503, {"error": "Service unavailable"})
 
 
-def book(time_: str = "10:00") -> tuple[tuple[int, Any], float]:
-    """POST /bookings with a FUNCTION_TIMEOUT_S context: (status, body) and seconds taken."""
+def book(
+    time_: str = "10:00", timeout_s: int = FUNCTION_TIMEOUT_S
+) -> tuple[tuple[int, Any], float]:
+    """POST /bookings with a `timeout_s` context: (status, body) and seconds taken."""
     event = http_api_event(
         "POST",
         "/bookings",
         headers={"Content-Type": "application/json"},
         body=json.dumps({"user_id": "user_alice", "date": "2030-06-01", "time": time_}),
     )
-    context = LocalLambdaContext("bookings", timeout_seconds=FUNCTION_TIMEOUT_S)
+    context = LocalLambdaContext("bookings", timeout_seconds=timeout_s)
     started = time.monotonic()
     response = load_function("bookings").handler(event, context)
     return (response["statusCode"], json.loads(response["body"])), time.monotonic() - started
@@ -66,7 +68,7 @@ def bookings_locked(fault: FaultServer) -> Iterator[None]:
         with fault.admin() as locker, locker.transaction():
             locker.execute("LOCK TABLE bookings IN ACCESS EXCLUSIVE MODE")
             locked.set()
-            release.wait(3 * FUNCTION_TIMEOUT_S)
+            release.wait(15)
 
     holder = threading.Thread(target=hold_lock)
     holder.start()
@@ -93,6 +95,21 @@ def test_a_statement_still_waiting_at_the_deadline_is_cancelled_and_answered_503
     pid = database.get_connection().info.backend_pid
     assert book("10:00")[0][0] == 200
     assert database.get_connection().info.backend_pid == pid
+
+
+def test_a_deadline_further_off_than_the_statement_timeout_still_cuts_the_statement(
+    no_statement_timeout: FaultServer,
+) -> None:
+    """The database's statement_timeout may not be ours (a role's own, none stored), and
+    a pooler's queue is outside it: the deadline is kept whatever the session says."""
+    timeout_s = 7  # its deadline, 6 s, is further off than the 5 s statement_timeout
+    assert book("09:00", timeout_s)[0][0] == 200
+
+    with bookings_locked(no_statement_timeout):
+        answer, took = book("10:00", timeout_s)
+
+    assert answer == SERVICE_UNAVAILABLE
+    assert took < timeout_s - deadline.ANSWER_MARGIN_S / 2
 
 
 def test_a_retry_after_a_dead_connection_stops_at_the_deadline(

@@ -18,13 +18,12 @@ import psycopg
 from appointments import credentials, deadline, tracing, watchdog
 from appointments.errors import ConfigurationError, DatabaseUnavailable
 from appointments.observability import logger
-from appointments.settings import Settings, get_settings
+from appointments.settings import get_settings
 
 T = TypeVar("T")
 
 # A link that died silently is found out within this (the TCP settings in
-# `connect`), so a statement ends by itself after at most this long or the
-# database's statement_timeout, whichever is longer.
+# `connect`), not at the function timeout.
 DEAD_LINK_DETECTION_S = 4.0
 # Less time than this left, and a connect (or a reconnect and retry) is not
 # started: psycopg, like libpq, waits at least 2 s for a connection.
@@ -145,18 +144,12 @@ def run(
 
 
 def _run_until_deadline(operation: Callable[[psycopg.Connection], T]) -> T:
+    # Always armed: the database's statement_timeout may be another than
+    # ours, and it does not count a wait in a pooler's queue (up to 120 s by
+    # default in PgBouncer and RDS Proxy).
     conn = get_connection()
-    with watchdog.cancel_after(conn, _cancel_after(get_settings())):
+    with watchdog.cancel_after(conn, deadline.seconds_left()):
         return operation(conn)
-
-
-def _cancel_after(settings: Settings) -> float | None:
-    """Seconds after which to cancel a statement, or None when it will end in time anyway."""
-    left = deadline.seconds_left()
-    ends_by_itself_within = max(settings.statement_timeout_ms / 1000, DEAD_LINK_DETECTION_S)
-    if left is None or left > ends_by_itself_within:
-        return None
-    return left
 
 
 def close() -> None:

@@ -31,7 +31,8 @@ import psycopg
 from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
 from gunicorn.arbiter import Arbiter  # type: ignore[import-untyped]
 
-from appointments import redaction
+from appointments import connection_url, redaction
+from appointments.errors import ConfigurationError
 from local import embedded_db
 from local.gateway import Gateway
 from local.migrate import describe_database_error, register_passwords
@@ -206,9 +207,10 @@ def free_port() -> int:
 
 
 def check_database(url: str) -> None:
+    # The URL read as the functions read it (the last "@" ends the password).
     try:
-        psycopg.connect(url, connect_timeout=5).close()
-    except psycopg.Error as error:
+        psycopg.connect(connection_url.conninfo_from_url(url), connect_timeout=5).close()
+    except (psycopg.Error, ConfigurationError) as error:
         raise StartupError(describe_database_error(url, error)) from None
 
 

@@ -16,17 +16,17 @@ import sys
 from pathlib import Path
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict
 
-from appointments import redaction
+from appointments import connection_url, redaction
+from appointments.errors import ConfigurationError
 from local import embedded_db
 from local.lambda_context import LocalLambdaContext
+from local.template import TEMPLATE_PATH, functions, load_template
 
 # psycopg's own openings of a connection error, which add nothing to libpq's words.
 _PSYCOPG_PREFIXES = ("connection failed: ", "connection is bad: ")
-# Where a password sits in a URL (up to the last "@": what someone who forgot
-# to percent-encode one meant) and in a key=value connection string.
-_URL_PASSWORD = re.compile(r"^([a-z][a-z0-9+.-]*://[^:/@]*:)(.*)@", re.IGNORECASE)
+# Where a password sits in a key=value connection string libpq cannot parse
+# (a URL's is found by connection_url.split_url, by the rule the functions use).
 _KEYWORD_PASSWORD = re.compile(r"(\bpassword\s*=\s*'?)([^'\s]*)", re.IGNORECASE)
 
 
@@ -55,11 +55,11 @@ def migrate(url: str, *, seed: bool) -> int:
     os.environ["DATABASE_URL"] = url
     from functions.migrate.app import MigrationFailed, handler  # after DATABASE_URL is settled
 
+    # The deployed function's own time limit: its whole run has one deadline.
+    template = load_template()
+    timeout = functions(template, TEMPLATE_PATH.parent)["MigrateFunction"].timeout
     try:
-        result = handler({"seed": seed}, LocalLambdaContext(function_name="migrate"))
-    except psycopg.Error as error:
-        print(f"error: {describe_database_error(url, error)}", file=sys.stderr)
-        return 1
+        result = handler({"seed": seed}, LocalLambdaContext("migrate", timeout_seconds=timeout))
     except MigrationFailed as failed:  # its details, traceback included, are in its log line
         register_passwords(url)
         print(f"error: {redaction.scrub(one_line(str(failed)))}", file=sys.stderr)
@@ -68,14 +68,14 @@ def migrate(url: str, *, seed: bool) -> int:
     return 0
 
 
-def describe_database_error(url: str, error: psycopg.Error) -> str:
+def describe_database_error(url: str, error: psycopg.Error | ConfigurationError) -> str:
     """`error` on one line, in libpq's words, with no piece of `url`'s password."""
     register_passwords(url)
     shown = masked_url(url)
     reason = one_line(str(error)).replace(url, shown) or type(error).__name__
     for prefix in _PSYCOPG_PREFIXES:
         reason = reason.removeprefix(prefix)
-    if isinstance(error, psycopg.ProgrammingError):  # libpq could not parse it
+    if isinstance(error, psycopg.ProgrammingError | ConfigurationError):  # cannot be parsed
         return redaction.scrub(f"DATABASE_URL cannot be parsed: {reason}")
     return redaction.scrub(f"cannot reach the database at {shown}: {reason}")
 
@@ -87,20 +87,19 @@ def one_line(text: str) -> str:
 
 def masked_url(url: str) -> str:
     """`url` as written, with *** for its password."""
-    return _KEYWORD_PASSWORD.sub(r"\1***", _URL_PASSWORD.sub(r"\1***@", url))
+    url = url.strip()
+    parts = connection_url.split_url(url)
+    if parts is not None and parts.password is not None:
+        return f"{parts.scheme}{parts.user}:***@{parts.location}"
+    return _KEYWORD_PASSWORD.sub(r"\1***", url)
 
 
 def register_passwords(url: str) -> None:
-    """Have redaction.scrub mask the password in `url`, parsable or not.
-
-    libpq echoes what it cannot parse, and a password with an unencoded "@"
-    turns up as part of a host name: mask what the person meant, too.
-    """
-    with contextlib.suppress(psycopg.ProgrammingError):
-        redaction.register(str(conninfo_to_dict(url).get("password") or ""))
-    for pattern in (_URL_PASSWORD, _KEYWORD_PASSWORD):
-        if match := pattern.search(url):
-            redaction.register(match[2])
+    """Have redaction.scrub mask the password in `url`, parsable or not."""
+    with contextlib.suppress(ConfigurationError):
+        connection_url.conninfo_from_url(url)  # registers the password it finds
+    if match := _KEYWORD_PASSWORD.search(url):
+        redaction.register(match[2])
 
 
 if __name__ == "__main__":

@@ -74,3 +74,21 @@ def pieces_of(password: str) -> set[str]:
         for end in range(start + size, len(password) + 1)
         if password[start:end].strip()
     }
+
+
+def test_only_free_text_fields_are_masked(
+    invoke: Invoke, stdout_json: Printed, fresh_connection: pytest.MonkeyPatch
+) -> None:
+    """The fixed fields of a log line stay whole even when the password shares a piece of them."""
+    password = "appointments-2026"  # shares pieces with the service name and the timestamp
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        fresh_connection.setenv("DATABASE_URL", f"postgresql://app:{password}@127.0.0.1:{port}/db")
+        invoke("slots", "GET", "/slots", raw_query="date=2024-01-20")
+
+    [warning] = [r for r in stdout_json() if r.get("level") == "WARNING"]
+    assert warning["service"] == "appointments"
+    assert warning["timestamp"].startswith("2")
+    assert "***" not in warning["timestamp"]
+    assert "Connection refused" in warning["cause"]

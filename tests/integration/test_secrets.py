@@ -31,12 +31,12 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    parameters.base.DEFAULT_PROVIDERS.clear()  # its boto3 client belongs to one mock
+    credentials.secrets_provider.cache_clear()  # its boto3 client belongs to one mock
     monkeypatch.setattr(credentials, "_last_refresh", float("-inf"))
     database.close()
     with mock_aws():
         yield boto3.client("secretsmanager")
-    parameters.base.DEFAULT_PROVIDERS.clear()
+    credentials.secrets_provider.cache_clear()
     database.close()
     settings.get_settings.cache_clear()
 
@@ -240,3 +240,10 @@ def test_a_forbidden_secret_is_a_503_and_a_clear_log_line(
 
 def warnings_in(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [record for record in records if record.get("level") == "WARNING"]
+
+
+def test_reading_the_secret_is_bounded_well_inside_the_function_timeout(aws: Any) -> None:
+    """botocore's defaults (60 s + 60 s, retried) would let one read outlive the invocation."""
+    config = credentials.secrets_provider().client.meta.config
+    attempts = config.retries["total_max_attempts"]
+    assert attempts * (config.connect_timeout + config.read_timeout) <= 6  # of a 9 s deadline

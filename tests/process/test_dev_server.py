@@ -457,8 +457,10 @@ class TestStartupErrors:
         ("url", "password", "reason"),
         [
             ("postgresql://app:s3cr3t!Pw@127.0.0.1:1/appointments", "s3cr3t!Pw", "refused"),
-            # An @ in a password that was not percent-encoded: libpq sees a host "3t!Pw@...".
-            ("postgresql://app:s3cr@3t!Pw@127.0.0.1:1/db", "s3cr@3t!Pw", "failed to resolve host"),
+            # An @ in a password, not percent-encoded: read as the functions read it.
+            ("postgresql://app:s3cr@3t!Pw@127.0.0.1:1/db", "s3cr@3t!Pw", "refused"),
+            # Pasted with a space in front: still a URL, its password still masked.
+            (" postgresql://app:s3cr3tPw@127.0.0.1:1/db", "s3cr3tPw", "refused"),
             ("postgresql://app:s3cr3t!Pw@[::1/appointments", "s3cr3t!Pw", "IPv6 host address"),
             ("host=127.0.0.1 password='s3cr3t!Pw", "s3cr3t!Pw", "unterminated quoted string"),
         ],

@@ -8,7 +8,7 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 
 from appointments import redaction
-from appointments.credentials import conninfo_from_url
+from appointments.connection_url import conninfo_from_url
 
 # Each holds characters a URL gives a meaning to, written raw, as people paste them.
 AWKWARD_PASSWORDS = [
@@ -91,4 +91,12 @@ def test_overlapping_forms_of_one_password_leave_no_tail_in_view() -> None:
     redaction.register("s3cr3t!Pw")
     assert redaction.scrub("postgresql://app:s3cr3t!Pw@host and s3cr3t%21Pw") == (
         "postgresql://app:***@host and ***"
+    )
+
+
+def test_the_end_of_a_text_is_only_masked_by_a_whole_fragment() -> None:
+    redaction.register("Spring2026")
+    assert redaction.scrub("connection to port 5432") == "connection to port 5432"
+    assert redaction.scrub("timestamp 2026-11-26 12:00:00,000+0000") == (
+        "timestamp ***-11-26 12:00:00,000+0000"
     )

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
+from functools import cache
 from typing import Any
-from urllib.parse import unquote
 
-import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import make_conninfo
 
 from appointments import redaction
+from appointments.connection_url import URL_SCHEMES, conninfo_from_url
 from appointments.errors import ConfigurationError, DatabaseUnavailable
 from appointments.observability import logger
 from appointments.settings import Settings
@@ -32,9 +31,6 @@ if os.environ.get("DATABASE_SECRET_ARN"):
 # down, that would be one GetSecretValue per request. At most one per interval.
 MIN_REFRESH_INTERVAL_S = 30.0
 _last_refresh = float("-inf")  # module level: per container, across invocations
-
-_URL_SCHEMES = ("postgresql://", "postgres://")
-_PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 
 
 def database_url(settings: Settings, *, refresh: bool = False) -> str:
@@ -52,56 +48,10 @@ def database_url(settings: Settings, *, refresh: bool = False) -> str:
     return conninfo_from_url(settings.database_url)
 
 
-def conninfo_from_url(url: str) -> str:
-    """libpq's connection string for a PostgreSQL URL, read the way a person means it.
-
-    libpq ends the user info at the first `@`, so a password holding a raw `@`
-    or `/` is cut there and its rest taken for the host name, which then turns
-    up in error messages. Here the last `@` ends the user info, and the
-    password is taken as written unless it is valid percent-encoding (then it
-    is decoded, as libpq would). The password is registered for redaction.
-    Anything that is not a URL (libpq's `key=value` form) is passed through.
-    """
-    scheme = next((prefix for prefix in _URL_SCHEMES if url.startswith(prefix)), None)
-    if scheme is None or "@" not in url:
-        _register_password_of(url)
-        return url
-    user_info, _, location = url[len(scheme) :].rpartition("@")
-    user, has_password, password = user_info.partition(":")
-    if has_password:
-        redaction.register(password)
-        redaction.register(_decoded(password))
-    try:
-        params = conninfo_to_dict(scheme + location)  # holds no password left to quote
-    except psycopg.ProgrammingError as error:
-        raise ConfigurationError(f"the database URL is not valid: {error}") from None
-    if user:
-        params["user"] = _decoded(user)
-    if has_password:
-        params["password"] = _decoded(password)
-    return make_conninfo("", **params)
-
-
-def _decoded(text: str) -> str:
-    """Percent-decoded if every `%` in it starts an escape; else exactly as written."""
-    if "%" in _PERCENT_ESCAPE.sub("", text):
-        return text
-    return unquote(text)
-
-
-def _register_password_of(conninfo: str) -> None:
-    try:
-        password = conninfo_to_dict(conninfo).get("password")
-    except psycopg.ProgrammingError:
-        return  # connect() refuses it without quoting it
-    if password:
-        redaction.register(str(password))
-
-
 def url_from_secret(secret: str, settings: Settings) -> str:
     """A connection string from either secret shape. Errors never quote the secret."""
     text = secret.strip()
-    if text.startswith(_URL_SCHEMES):
+    if text.startswith(URL_SCHEMES):
         return conninfo_from_url(text)
     try:
         fields: Any = json.loads(text)
@@ -124,11 +74,28 @@ def url_from_secret(secret: str, settings: Settings) -> str:
     )
 
 
+@cache
+def secrets_provider() -> Any:
+    """The container's Secrets Manager client, bounded to a few seconds in all.
+
+    botocore's defaults (60 s to connect, 60 s to read, retries) would let a
+    secret read outlive the invocation; Secrets Manager answers in tens of ms.
+    Cached: the client and the Powertools cache live across warm invocations.
+    """
+    from aws_lambda_powertools.utilities import parameters
+    from botocore.config import Config  # type: ignore[import-untyped]
+
+    bounded = Config(
+        connect_timeout=1, read_timeout=2, retries={"total_max_attempts": 2, "mode": "standard"}
+    )
+    return parameters.SecretsProvider(boto_config=bounded)
+
+
 def _read_secret(arn: str, max_age: int, refresh: bool) -> str:
     from aws_lambda_powertools.utilities import parameters
 
     try:
-        value = parameters.get_secret(arn, max_age=max_age, force_fetch=refresh)
+        value = secrets_provider().get(arn, max_age=max_age, force_fetch=refresh)
     except parameters.exceptions.GetParameterError as error:
         # Missing, forbidden, throttled or unreachable: the cause is logged by
         # the caller; the client only ever learns "Service unavailable".

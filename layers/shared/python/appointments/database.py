@@ -70,8 +70,8 @@ def get_connection() -> psycopg.Connection:
 
 def _open() -> psycopg.Connection:
     settings = get_settings()
+    timeout = _connect_timeout(settings.connect_timeout)  # before reading a secret we'd not use
     url = credentials.database_url(settings)
-    timeout = _connect_timeout(settings.connect_timeout)
     started = time.monotonic()
     try:
         return connect(url, timeout)

@@ -15,24 +15,22 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from appointments import redaction
 
-
-def _redacted(value: Any) -> Any:
-    if isinstance(value, str):
-        return redaction.scrub(value)
-    if isinstance(value, dict):
-        return {key: _redacted(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_redacted(item) for item in value]
-    return value
+# The fields that carry free text, where libpq or botocore may have quoted a
+# piece of a password they could not parse. The others (timestamp, service,
+# route, status...) are ours and fixed: masking a piece of them would garble
+# them, and tell a reader of the logs what the password contains.
+_FREE_TEXT_FIELDS = frozenset({"message", "exception", "cause", "reason", "traceback"})
 
 
 def _redacted_json(record: dict[str, Any]) -> str:
-    """A log record as Powertools writes it, with database passwords masked in every field.
-
-    Every field, the message and the stack trace included: libpq and botocore
-    quote whatever they could not parse, which may be a piece of a password.
-    """
-    return json.dumps(_redacted(record), default=str, separators=(",", ":"), ensure_ascii=False)
+    """A log record as Powertools writes it, with database passwords masked in its free text."""
+    redacted = {
+        key: redaction.scrub(value)
+        if key in _FREE_TEXT_FIELDS and isinstance(value, str)
+        else value
+        for key, value in record.items()
+    }
+    return json.dumps(redacted, default=str, separators=(",", ":"), ensure_ascii=False)
 
 
 # One of each per container, reused by warm invocations. Service name and

@@ -83,7 +83,10 @@ def _fragments(text: str, secret: str) -> Iterator[tuple[int, int]]:
 
 def _longest_fragment_at(text: str, position: int, secret: str) -> int:
     """The length of the longest piece of `secret` that starts text at `position`, or 0."""
-    if text[position : position + MIN_FRAGMENT] not in secret:
+    if (
+        position + MIN_FRAGMENT > len(text)
+        or text[position : position + MIN_FRAGMENT] not in secret
+    ):
         return 0
     longest = MIN_FRAGMENT
     while position + longest < len(text) and text[position : position + longest + 1] in secret:

@@ -22,6 +22,7 @@ from appointments import migrations
 from appointments.settings import get_settings
 from local.lambda_context import LocalLambdaContext
 from tests.conftest import DB_FOLDER, load_function
+from tests.integration.test_migrate import session_state
 
 MIGRATIONS = migrations.load_migrations(DB_FOLDER / "migrations")
 VERSIONS = [migration.version for migration in MIGRATIONS]
@@ -71,17 +72,6 @@ def pooler(empty_schema_url: str) -> Iterator[TransactionPooler]:
     pooled = TransactionPooler(empty_schema_url)
     yield pooled
     pooled.close()
-
-
-def session_state(server: psycopg.Connection) -> tuple[Any, ...]:
-    """What a client that gets this server connection next inherits from the last one."""
-    row = server.execute(
-        "SELECT current_setting('statement_timeout'), current_setting('lock_timeout'),"
-        " (SELECT count(*) FROM pg_locks"
-        "   WHERE locktype = 'advisory' AND pid = pg_backend_pid())"
-    ).fetchone()
-    assert row is not None
-    return tuple(row)
 
 
 def test_a_run_through_a_transaction_pooler_leaves_no_lock_on_any_backend(

@@ -1,7 +1,8 @@
 """The shop's rules: when it is open and which slots exist.
 
 Pure functions on ``datetime`` values; nothing here knows about HTTP or SQL.
-Each fact (hours, slot length, capacity) is stated once, in this module.
+Opening hours and slot length are stated once, in this module; the capacity is
+the slot's unique index in db/migrations.
 """
 
 from __future__ import annotations

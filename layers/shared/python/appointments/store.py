@@ -2,9 +2,10 @@
 
 The public functions (`booked_starts`, `book`) own everything a handler would
 otherwise juggle: the warm connection, the retry after it died, the id a retry
-must recognise. Underneath, each `select_…`/`book_slot…` function runs one
-statement with bound parameters on the connection it is given, so tests and
-benchmarks can run it on any connection.
+must recognise. Underneath, `select_booked_starts` and `book_slot` each run one
+statement with bound parameters on the connection they are given (so tests and
+benchmarks can run them on any connection); `book_slot_again`, for a retry
+only, may add a second.
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ _BOOKED_STARTS = """
 #   DELETE commits (book_slot answers "User not found"); a DELETE that starts
 #   later waits for the booking instead. Locking the user row here would do the
 #   same, but would make every refused booking a write, with a commit to flush.
-# - ON CONFLICT DO NOTHING, on every unique index: the slot's
+# - ON CONFLICT DO NOTHING, on every unique index (whichever is added later
+#   joins them: its conflicts too would read as "Slot full"): the slot's
 #   (bookings_one_per_slot) turns a race for the slot into a no-op for each
 #   loser; the primary key's absorbs a retry that collides with its own first
 #   attempt, still running on the server when the connection died.

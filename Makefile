@@ -10,10 +10,10 @@ SAM_CLI_VERSION := 1.170.0
 export SAM_CLI_TELEMETRY := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help install dev test lint build bench soak migrate seed stop clean
+.PHONY: help install dev test lint build verify-build bench soak migrate seed stop clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 # The virtualenv is rebuilt when a pin changes. The .pth file puts the layer's
 # package and the repository root on sys.path, as Lambda puts /opt/python.
@@ -48,6 +48,15 @@ lint: $(VENV)/.installed $(SAM) ## ruff, mypy --strict, cfn-lint and sam validat
 build: $(SAM) $(VENV)/.installed ## sam build (arm64 layer, no Docker), then check the layer's binaries and size
 	$(SAM) build
 	$(PY) -m local.check_layer .aws-sam/build/SharedLayer
+
+# Not a prerequisite on build: CI builds once, then verifies. Installs
+# qemu-user-static and binutils with apt-get when missing (as root) and caches
+# Debian's arm64 CPython 3.13 under .local/; then its own self-test breaks a
+# copy of the build three ways and expects each to be caught.
+verify-build: $(VENV)/.installed ## Run sam build's output on aarch64 CPython 3.13 (qemu): every function, real events
+	@test -f .aws-sam/build/template.yaml || { echo "no .aws-sam/build: run make build first"; exit 1; }
+	$(PY) -m local.verify_build
+	VERIFY_BUILD_SELFTEST=1 $(PY) -m pytest -q tests/verify_build
 
 bench: build ## Benchmarks: cold start, warm latency, round trips, contention, HTTP load -> BENCHMARKS.md
 	$(PY) -m bench $(BENCH_ARGS)

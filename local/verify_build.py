@@ -1,0 +1,458 @@
+"""`make verify-build`: run `sam build`'s output on aarch64 CPython 3.13, as Lambda would.
+
+The tests run the sources on this machine's Python; this runs the artifact.
+From .aws-sam/build only (its template, layer and function folders, never the
+sources), it:
+
+1. gets Debian's arm64 CPython 3.13 (trixie) and qemu-user-static, cached under
+   .local/ so a second run costs seconds (emulator.py);
+2. checks every native file of the layer: aarch64, and no glibc symbol newer
+   than Lambda's (Amazon Linux 2023: 2.34), read from the ELF's version needs;
+3. copies the layer (Lambda's /opt) and each function (its task root) into a
+   temporary folder and makes them read-only, as on Lambda, where nothing can
+   be written, so a module without its bytecode is compiled at every cold
+   start; the functions run as an unprivileged user, for whom that holds;
+4. starts a fresh embedded PostgreSQL and runs each function's handler in its
+   own emulated process (one container): migrate with the seed, then health,
+   bookings (booked, Slot full, refused) and slots, with API Gateway HTTP API
+   2.0 events and the environment the template gives the function;
+5. fails, naming the function and why, on a wrong answer, a handler that
+   cannot be imported, or a layer module compiled from source.
+
+Times under emulation say nothing about Lambda's, so none are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pwd
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from local import embedded_db, emulator
+from local.check_layer import elf_machine
+from local.http_api_event import http_api_event
+from local.template import Function, functions, load_template, local_environment
+from local.verify_build_runner import RESULT_MARKER
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_BUILD_DIR = REPO / ".aws-sam" / "build"
+RUNNER = Path(__file__).resolve().parent / "verify_build_runner.py"
+MAX_GLIBC = (2, 34)  # Lambda's python3.13 runs on Amazon Linux 2023
+_EM_AARCH64 = 183
+# One emulated container's whole life: imports and every invocation.
+PROCESS_TIMEOUT_SECONDS = 240
+_GLIBC_NEED = re.compile(r"Name: GLIBC_(\d+)\.(\d+)(?:\.(\d+))?")
+# The first day of a month far ahead: nothing else books it.
+DAY = "2030-01-07"
+MIGRATE_FUNCTION = "MigrateFunction"
+BOOKING_ID = re.compile(r"booking_[A-Za-z0-9_-]{22}")
+
+
+class VerifyFailed(Exception):
+    """The artifact would fail on Lambda; the message says which function and why."""
+
+
+@dataclass(frozen=True)
+class Call:
+    """One invocation and the answer the deployed function must give."""
+
+    label: str
+    event: dict[str, Any]
+    check: Callable[[Any], str | None]  # None when the answer is right, else what is wrong
+
+
+def http_call(
+    method: str,
+    path: str,
+    status: int,
+    body: Any,
+    *,
+    query: str = "",
+    json_body: Any = None,
+    case: str = "",
+) -> Call:
+    """An API Gateway event for `method path`, expecting `status` and the JSON `body`.
+
+    `body` may be a callable that says what is wrong with the decoded body, or None.
+    """
+    event = http_api_event(
+        method,
+        path,
+        raw_query=query,
+        headers={"content-type": "application/json"} if json_body is not None else None,
+        body=json.dumps(json_body) if json_body is not None else None,
+    )
+
+    def check(response: Any) -> str | None:
+        if not isinstance(response, dict):
+            return f"answered {response!r}, not an API Gateway response"
+        try:
+            got = json.loads(response.get("body") or "null")
+        except ValueError:
+            return f"answered a body that is not JSON: {response.get('body')!r}"
+        headers = {str(k).lower(): v for k, v in (response.get("headers") or {}).items()}
+        if response.get("statusCode") != status or not (
+            body(got) is None if callable(body) else got == body
+        ):
+            return f"answered {response.get('statusCode')} {got}, expected {status} {body}"
+        if not str(headers.get("content-type", "")).startswith("application/json"):
+            return f"answered Content-Type {headers.get('content-type')!r}, not JSON"
+        return None
+
+    label = f"{method} {path}{'?' + query if query else ''}{f' ({case})' if case else ''}"
+    return Call(label, event, check)
+
+
+def _booking_id(body: Any) -> str | None:
+    ok = isinstance(body, dict) and BOOKING_ID.fullmatch(str(body.get("booking_id", "")))
+    return None if ok else "a booking id"
+
+
+def calls_for(build_dir: Path) -> dict[str, list[Call]]:
+    """What each function is asked, in the order the functions run (migrate first)."""
+    migrations = sorted((build_dir / "MigrateFunction" / "db" / "migrations").glob("*.sql"))
+    migrated = {"applied": [path.name for path in migrations], "seeded": True}
+    hours = [f"{hour:02d}:00" for hour in range(9, 17)]
+
+    def migrate_result(response: Any) -> str | None:
+        return None if response == migrated else f"answered {response!r}, expected {migrated}"
+
+    def booking(user: str, time: str) -> dict[str, str]:
+        return {"user_id": user, "date": DAY, "time": time}
+
+    return {
+        MIGRATE_FUNCTION: [Call("migrations and the seed", {"seed": True}, migrate_result)],
+        "HealthFunction": [http_call("GET", "/health", 200, {"status": "ok"})],
+        "BookingsFunction": [
+            http_call(
+                "POST",
+                "/bookings",
+                200,
+                _booking_id,
+                json_body=booking("user_alice", "10:00"),
+                case="booked",
+            ),
+            http_call(
+                "POST",
+                "/bookings",
+                400,
+                {"error": "Slot full"},
+                json_body=booking("user_bob", "10:00"),
+                case="the same slot again",
+            ),
+            http_call(
+                "POST",
+                "/bookings",
+                400,
+                {"error": "Time must be on the hour"},
+                json_body=booking("user_bob", "10:30"),
+                case="refused by validation",
+            ),
+        ],
+        "SlotsFunction": [
+            http_call(
+                "GET",
+                "/slots",
+                200,
+                {"available_times": [h for h in hours if h != "10:00"]},
+                query=f"date={DAY}",
+            )
+        ],
+    }
+
+
+# ---------------------------------------------------------------- native files
+
+
+def native_problems(layer: Path, readelf: str) -> tuple[int, list[str]]:
+    """How many ELF files the layer has, and what is wrong with them for Lambda."""
+    problems, count = [], 0
+    for path in sorted(p for p in layer.rglob("*") if p.is_file() and ".so" in p.name):
+        machine = elf_machine(path)
+        if machine is None:
+            continue
+        count += 1
+        relative = path.relative_to(layer)
+        if machine != _EM_AARCH64:
+            problems.append(f"{relative}: not an aarch64 binary (ELF machine {machine})")
+            continue
+        newest = newest_glibc(path, readelf)
+        if newest is not None and newest[:2] > MAX_GLIBC:
+            problems.append(
+                f"{relative}: needs GLIBC_{'.'.join(map(str, newest))}, newer than"
+                f" Lambda's {'.'.join(map(str, MAX_GLIBC))}"
+            )
+    return count, problems
+
+
+def newest_glibc(path: Path, readelf: str) -> tuple[int, ...] | None:
+    """The newest GLIBC_x.y version the ELF file needs (its .gnu.version_r), if any."""
+    output = subprocess.run(  # noqa: S603 (readelf on the layer's files)
+        [readelf, "--version-info", "--wide", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    _, _, needs = output.partition("Version needs section")
+    versions = [
+        tuple(int(part) for part in match.groups() if part is not None)
+        for match in _GLIBC_NEED.finditer(needs)
+    ]
+    return max(versions, default=None)
+
+
+# ---------------------------------------------------------------- laying out
+
+
+@dataclass(frozen=True)
+class Layout:
+    root: Path
+    layer: Path  # Lambda's /opt
+    task_roots: dict[str, Path]  # Lambda's /var/task, per function
+    runner: Path
+
+
+def lay_out(build_dir: Path, names: list[str], workdir: Path) -> Layout:
+    """Read-only copies of the layer and of each function, as Lambda mounts them."""
+    workdir.chmod(0o755)  # the unprivileged user must reach it
+    layer = workdir / "opt"
+    shutil.copytree(
+        build_dir / "SharedLayer", layer, symlinks=True
+    )  # keeps mtimes: .pyc check them
+    task_roots = {}
+    for name in names:
+        task_roots[name] = workdir / "task" / name
+        shutil.copytree(build_dir / name, task_roots[name], symlinks=True)
+    runner = workdir / RUNNER.name
+    shutil.copy(RUNNER, runner)
+    for tree in (layer, workdir / "task"):
+        make_read_only(tree)
+    return Layout(workdir, layer, task_roots, runner)
+
+
+def make_read_only(tree: Path) -> None:
+    for path in [tree, *tree.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod(path.stat().st_mode & 0o555 | 0o444)
+
+
+def make_writable(tree: Path) -> None:
+    """So that the temporary folder can be removed (for root it could be anyway)."""
+    for path in [tree, *tree.rglob("*")]:
+        if not path.is_symlink() and path.is_dir():
+            path.chmod(0o755)
+
+
+# ---------------------------------------------------------------- running
+
+
+@dataclass(frozen=True)
+class Outcome:
+    function: str
+    python: str
+    layer_modules: int
+
+
+def run_function(
+    function: Function,
+    environment: dict[str, str],
+    calls: list[Call],
+    layout: Layout,
+    python: emulator.Python,
+    user: pwd.struct_passwd | None,
+) -> Outcome:
+    """Run `function` in one emulated process; raise VerifyFailed naming what went wrong."""
+    name = function.logical_id
+    job = {
+        "task_root": str(layout.task_roots[name]),
+        "layer_root": str(layout.layer),
+        "handler": function.handler,
+        "function_name": name,
+        "timeout": function.timeout,
+        "invocations": [call.event for call in calls],
+    }
+    env = {
+        **environment,
+        "PATH": "/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "TZ": ":UTC",
+        "HOME": str(layout.root),
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+        "AWS_LAMBDA_FUNCTION_NAME": name,
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+        "LAMBDA_TASK_ROOT": str(layout.task_roots[name]),
+    }
+    # No PYTHONDONTWRITEBYTECODE (this machine sets it): on Lambda the import
+    # system tries to write bytecode, and only the read-only folders stop it.
+    try:
+        completed = subprocess.run(  # noqa: S603 (qemu, our interpreter and runner)
+            [*python.command, str(layout.runner)],
+            input=json.dumps(job),
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=layout.root,
+            timeout=PROCESS_TIMEOUT_SECONDS,
+            user=user.pw_uid if user else None,
+            group=user.pw_gid if user else None,
+            extra_groups=[] if user else None,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise VerifyFailed(
+            f"{name}: still running after {PROCESS_TIMEOUT_SECONDS} s under emulation"
+        ) from None
+    result = _result(completed)
+    if result is None:
+        raise VerifyFailed(
+            f"{name}: the emulated python3.13 exited with status {completed.returncode}"
+            f" before answering\n{_tail(completed.stdout + completed.stderr)}"
+        )
+    if error := result.get("import_error"):
+        raise VerifyFailed(
+            f"{name}: cannot import its handler {function.handler!r} on"
+            f" {result['machine']} Python {result['python']}: {_indent(error)}"
+        )
+    problems = []
+    for call, answer in zip(calls, result["invocations"], strict=True):
+        if "error" in answer:
+            problems.append(f"{call.label} raised {_indent(answer['error'])}")
+        elif wrong := call.check(answer["response"]):
+            problems.append(f"{call.label} {wrong}")
+    if compiled := result["compiled_from_source"]:
+        shown = ", ".join(compiled[:5]) + (
+            f" and {len(compiled) - 5} more" if len(compiled) > 5 else ""
+        )
+        problems.append(
+            f"{len(compiled)} layer modules were compiled from source, not loaded from their"
+            f" Python {result['python']} bytecode (every cold start would pay for it): {shown}"
+        )
+    if problems:
+        details = "\n".join(f"  - {problem}" for problem in problems)
+        raise VerifyFailed(f"{name}:\n{details}\n{_tail(completed.stdout, lines=15)}")
+    for call in calls:
+        print(f"  {name}: {call.label}: as expected")
+    return Outcome(name, result["python"], len(result["layer_modules"]))
+
+
+def _result(completed: subprocess.CompletedProcess[str]) -> dict[str, Any] | None:
+    for line in reversed(completed.stdout.splitlines()):
+        if line.startswith(RESULT_MARKER):
+            found: dict[str, Any] = json.loads(line.removeprefix(RESULT_MARKER))
+            return found
+    return None
+
+
+def _tail(text: str, lines: int = 25) -> str:
+    output = [line for line in text.strip().splitlines() if not line.startswith(RESULT_MARKER)]
+    kept = output[-lines:]
+    return "  its last output:\n" + "\n".join(f"    | {line}" for line in kept) if kept else ""
+
+
+def _indent(text: str) -> str:
+    return text.strip().replace("\n", "\n      ")
+
+
+@contextmanager
+def fresh_database(workdir: Path) -> Iterator[tuple[str, pwd.struct_passwd | None]]:
+    """A new embedded PostgreSQL: its URL, and the user to run the functions as.
+
+    As root, the functions run as the server's own unprivileged user: root could
+    write to the read-only layer, and only that user may reach the socket.
+    """
+    data_dir = workdir / "pgdata"
+    server = embedded_db.start(data_dir, stop_at_exit=True)
+    try:
+        user = pwd.getpwuid(data_dir.stat().st_uid) if os.geteuid() == 0 else None
+        if user is not None and user.pw_uid == 0:
+            raise VerifyFailed("the embedded PostgreSQL runs as root: no unprivileged user to use")
+        yield str(server.get_uri()), user
+    finally:
+        server.stop()
+
+
+def verify(build_dir: Path, only: list[str] | None = None) -> None:
+    """Raise VerifyFailed unless every function of the build answers as it must.
+
+    `only` narrows it to some functions; the migrate function runs anyway,
+    first: the others need the schema and the users.
+    """
+    template_path = build_dir / "template.yaml"
+    if not template_path.exists():
+        raise VerifyFailed(f"no {template_path}: run `make build` first")
+    template = load_template(template_path)
+    built = functions(template, build_dir)
+    calls = calls_for(build_dir)
+    if missing := sorted(set(built) - set(calls)):
+        raise VerifyFailed(f"{', '.join(missing)}: no requests to verify it with in {__name__}")
+    names = [
+        name
+        for name in calls
+        if name in built and (not only or name in only or name == MIGRATE_FUNCTION)
+    ]
+
+    tools = emulator.ensure()
+    failures = []
+    count, problems = native_problems(build_dir / "SharedLayer", tools.readelf)
+    if problems:
+        users = ", ".join(sorted(built))
+        failures.append(
+            f"SharedLayer (the layer of {users}):\n" + "\n".join(f"  - {p}" for p in problems)
+        )
+    else:
+        print(f"layer: {count} native files, all aarch64, none needs a glibc newer than 2.34")
+
+    with tempfile.TemporaryDirectory(prefix="verify-build-") as tmp:
+        workdir = Path(tmp)
+        layout = lay_out(build_dir, names, workdir)
+        try:
+            with fresh_database(workdir) as (url, user):
+                for name in names:
+                    env = {**local_environment(template, built[name]), "DATABASE_URL": url}
+                    try:
+                        outcome = run_function(
+                            built[name], env, calls[name], layout, tools.python, user
+                        )
+                    except VerifyFailed as failed:  # the others are still worth hearing
+                        failures.append(str(failed))
+        finally:
+            make_writable(workdir)
+    if failures:
+        raise VerifyFailed("\n".join(failures))
+    print(
+        f"verified {', '.join(names)} on aarch64 CPython {outcome.python} (qemu):"
+        " every answer as expected, every layer module loaded from its bytecode"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--build-dir", type=Path, default=DEFAULT_BUILD_DIR)
+    parser.add_argument(
+        "--only", action="append", metavar="FUNCTION", help="verify only this function (repeatable)"
+    )
+    args = parser.parse_args(argv)
+    try:
+        verify(args.build_dir.resolve(), args.only)
+    except (VerifyFailed, emulator.SetupFailed) as failed:
+        print(f"verify-build FAILED\n{failed}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

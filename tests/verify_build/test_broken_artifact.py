@@ -85,3 +85,21 @@ def test_function_needing_a_newer_python_fails_on_import(
     )
     assert "ModuleNotFoundError: No module named 'annotationlib'" in report
     assert "MigrateFunction" not in report
+
+
+def test_native_file_needing_a_newer_glibc_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    layer = BUILD_DIR / "SharedLayer"
+    readelf = shutil.which("readelf")
+    assert readelf is not None
+    _, problems = verify_build.native_problems(layer, readelf)
+    assert problems == []
+    (extension,) = (layer / "python" / "pydantic_core").glob("*.so")
+    newest = verify_build.newest_glibc(extension, readelf)
+    assert newest is not None
+    assert (2, 17) <= newest <= (2, 34)  # aarch64's first glibc .. Amazon Linux 2023's
+
+    monkeypatch.setattr(verify_build, "MAX_GLIBC", (2, 16))  # as if Lambda's were older
+    _, problems = verify_build.native_problems(layer, readelf)
+
+    assert f"python/pydantic_core/{extension.name}: needs GLIBC_2." in "\n".join(problems)
+    assert all(", newer than Lambda's 2.16" in problem for problem in problems)

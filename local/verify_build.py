@@ -234,9 +234,7 @@ def lay_out(build_dir: Path, names: list[str], workdir: Path) -> Layout:
     """Read-only copies of the layer and of each function, as Lambda mounts them."""
     workdir.chmod(0o755)  # the unprivileged user must reach it
     layer = workdir / "opt"
-    shutil.copytree(
-        build_dir / "SharedLayer", layer, symlinks=True
-    )  # keeps mtimes: .pyc check them
+    shutil.copytree(build_dir / "SharedLayer", layer, symlinks=True)
     task_roots = {}
     for name in names:
         task_roots[name] = workdir / "task" / name
@@ -249,8 +247,15 @@ def lay_out(build_dir: Path, names: list[str], workdir: Path) -> Layout:
 
 
 def make_read_only(tree: Path) -> None:
-    for path in [tree, *tree.rglob("*")]:
+    """Lambda's /opt and task root: read-only, each file's time as its zip kept it.
+
+    A zip keeps times to 2 s, so a .pyc that checks its source's time (not the
+    unchecked-hash kind the build writes) could go stale on the way to Lambda.
+    """
+    for path in sorted([tree, *tree.rglob("*")], reverse=True):  # files before their folder
         if not path.is_symlink():
+            seconds = int(path.stat().st_mtime) // 2 * 2
+            os.utime(path, (seconds, seconds))
             path.chmod(path.stat().st_mode & 0o555 | 0o444)
 
 

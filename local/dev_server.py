@@ -283,7 +283,14 @@ def start_database(data_dir: Path) -> embedded_db.Embedded:
             log(f"starting the embedded PostgreSQL in {data_dir}")
         else:
             log(f"using the embedded PostgreSQL already running in {data_dir} (pid {pid})")
-        return embedded_db.attach_or_start(data_dir)
+        try:
+            return embedded_db.attach_or_start(data_dir)
+        except BaseException as error:  # Ctrl-C while pg_ctl starts it, above all
+            if pid is None and embedded_db.running_pid(data_dir) is not None:
+                embedded_db.start(data_dir).stop()  # half-started for us: not left behind
+            if isinstance(error, subprocess.CalledProcessError):  # pg_ctl failed, or was stopped
+                raise StartupError(f"the embedded PostgreSQL did not start: {error}") from None
+            raise
 
 
 def stop_database(embedded: embedded_db.Embedded) -> None:
@@ -334,6 +341,9 @@ def main(argv: list[str] | None = None) -> int:
     except StartupError as error:
         log(f"error: {error}")
         return 1
+    except KeyboardInterrupt:  # Ctrl-C before gunicorn took over the signal
+        log("interrupted while starting")
+        return 130
     except SystemExit as stop:  # gunicorn exits this way on Ctrl-C and SIGTERM
         return int(stop.code or 0)
     finally:

@@ -21,7 +21,7 @@ from appointments import connection_url, redaction
 from appointments.errors import ConfigurationError
 from local import embedded_db
 from local.lambda_context import LocalLambdaContext
-from local.template import TEMPLATE_PATH, functions, load_template
+from local.template import TEMPLATE_PATH, functions, load_template, local_environment
 
 # psycopg's own openings of a connection error, which add nothing to libpq's words.
 _PSYCOPG_PREFIXES = ("connection failed: ", "connection is bad: ")
@@ -52,12 +52,19 @@ def main(argv: list[str] | None = None) -> int:
 
 def migrate(url: str, *, seed: bool) -> int:
     """Run the migrate handler on `url`, printing its result; the exit status."""
+    template = load_template()
+    function = functions(template, TEMPLATE_PATH.parent)["MigrateFunction"]
+    # The deployed function's environment (your shell's values win), but
+    # quiet: a command prints its result, or one line saying what failed.
+    log_level = os.environ.get("POWERTOOLS_LOG_LEVEL", "CRITICAL")
+    for name, value in local_environment(template, function).items():
+        os.environ.setdefault(name, value)
+    os.environ["POWERTOOLS_LOG_LEVEL"] = log_level
     os.environ["DATABASE_URL"] = url
-    from functions.migrate.app import MigrationFailed, handler  # after DATABASE_URL is settled
+    from functions.migrate.app import MigrationFailed, handler  # after the environment is set
 
     # The deployed function's own time limit: its whole run has one deadline.
-    template = load_template()
-    timeout = functions(template, TEMPLATE_PATH.parent)["MigrateFunction"].timeout
+    timeout = function.timeout
     try:
         result = handler({"seed": seed}, LocalLambdaContext("migrate", timeout_seconds=timeout))
     except MigrationFailed as failed:  # its details, traceback included, are in its log line

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import psycopg
+import pytest
 
-from local import embedded_db
+from local import dev_server, embedded_db
 from tests.process.local_server import processes_using, run_module, start_local_server
 
 
@@ -86,4 +88,22 @@ def test_stop_leaves_alone_the_database_a_dev_server_uses(tmp_path: Path) -> Non
         assert running.request("GET", "/health").status == 200
     finally:
         assert running.interrupt() == 0
+    assert processes_using(data_dir) == []
+
+
+def test_ctrl_c_while_make_dev_starts_the_database_leaves_none_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C lands while pg_ctl starts the server: what was started for us is stopped."""
+    data_dir = tmp_path / "pgdata"
+
+    def start_then_interrupted(folder: Path) -> Any:
+        embedded_db.start(folder)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(embedded_db, "attach_or_start", start_then_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        dev_server.start_database(data_dir)
+
+    assert embedded_db.running_pid(data_dir) is None
     assert processes_using(data_dir) == []

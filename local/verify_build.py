@@ -294,6 +294,35 @@ def run_function(
         "timeout": function.timeout,
         "invocations": [call.event for call in calls],
     }
+    completed = _launch(name, job, environment, layout, python, user)
+    result = _result(completed)
+    if result is None:
+        raise VerifyFailed(
+            f"{name}: the emulated python3.13 exited with status {completed.returncode}"
+            f" before answering\n{_tail(completed.stdout + completed.stderr)}"
+        )
+    if error := result.get("import_error"):
+        raise VerifyFailed(
+            f"{name}: cannot import its handler {function.handler!r} on"
+            f" {result['machine']} Python {result['python']}: {_indent(error)}"
+        )
+    if problems := _problems(calls, result):
+        details = "\n".join(f"  - {problem}" for problem in problems)
+        raise VerifyFailed(f"{name}:\n{details}\n{_tail(completed.stdout, lines=15)}")
+    for call in calls:
+        print(f"  {name}: {call.label}: as expected")
+    return Outcome(name, result["python"], frozenset(result["layer_modules"]))
+
+
+def _launch(
+    name: str,
+    job: dict[str, Any],
+    environment: dict[str, str],
+    layout: Layout,
+    python: emulator.Python,
+    user: pwd.struct_passwd | None,
+) -> subprocess.CompletedProcess[str]:
+    """The runner's process, with the variables Lambda sets besides the template's."""
     env = {
         **environment,
         "PATH": "/usr/bin:/bin",
@@ -306,12 +335,12 @@ def run_function(
         "AWS_LAMBDA_FUNCTION_NAME": name,
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
-        "LAMBDA_TASK_ROOT": str(layout.task_roots[name]),
+        "LAMBDA_TASK_ROOT": job["task_root"],
     }
     # No PYTHONDONTWRITEBYTECODE (this machine sets it): on Lambda the import
     # system tries to write bytecode, and only the read-only folders stop it.
     try:
-        completed = subprocess.run(  # noqa: S603 (qemu, our interpreter and runner)
+        return subprocess.run(  # noqa: S603 (qemu, our interpreter and runner)
             [*python.command, str(layout.runner)],
             input=json.dumps(job),
             capture_output=True,
@@ -328,17 +357,10 @@ def run_function(
         raise VerifyFailed(
             f"{name}: still running after {PROCESS_TIMEOUT_SECONDS} s under emulation"
         ) from None
-    result = _result(completed)
-    if result is None:
-        raise VerifyFailed(
-            f"{name}: the emulated python3.13 exited with status {completed.returncode}"
-            f" before answering\n{_tail(completed.stdout + completed.stderr)}"
-        )
-    if error := result.get("import_error"):
-        raise VerifyFailed(
-            f"{name}: cannot import its handler {function.handler!r} on"
-            f" {result['machine']} Python {result['python']}: {_indent(error)}"
-        )
+
+
+def _problems(calls: list[Call], result: dict[str, Any]) -> list[str]:
+    """What is wrong with the answers, and with how the layer was imported."""
     problems = []
     for call, answer in zip(calls, result["invocations"], strict=True):
         if "error" in answer:
@@ -353,12 +375,7 @@ def run_function(
             f"{len(compiled)} layer modules were compiled from source, not loaded from their"
             f" Python {result['python']} bytecode (every cold start would pay for it): {shown}"
         )
-    if problems:
-        details = "\n".join(f"  - {problem}" for problem in problems)
-        raise VerifyFailed(f"{name}:\n{details}\n{_tail(completed.stdout, lines=15)}")
-    for call in calls:
-        print(f"  {name}: {call.label}: as expected")
-    return Outcome(name, result["python"], frozenset(result["layer_modules"]))
+    return problems
 
 
 def _result(completed: subprocess.CompletedProcess[str]) -> dict[str, Any] | None:
@@ -400,8 +417,8 @@ def fresh_database(workdir: Path) -> Iterator[tuple[str, pwd.struct_passwd | Non
 def verify(build_dir: Path, only: list[str] | None = None) -> None:
     """Raise VerifyFailed unless every function of the build answers as it must.
 
-    `only` narrows it to some functions; the migrate function runs anyway,
-    first: the others need the schema and the users.
+    `only` narrows it to some functions (name the migrate function too when
+    they need the schema and the users: it runs first).
     """
     template_path = build_dir / "template.yaml"
     if not template_path.exists():
@@ -411,11 +428,9 @@ def verify(build_dir: Path, only: list[str] | None = None) -> None:
     calls = calls_for(build_dir)
     if missing := sorted(set(built) - set(calls)):
         raise VerifyFailed(f"{', '.join(missing)}: no requests to verify it with in {__name__}")
-    names = [
-        name
-        for name in calls
-        if name in built and (not only or name in only or name == MIGRATE_FUNCTION)
-    ]
+    names = [name for name in calls if name in built and (not only or name in only)]
+    if unknown := sorted(set(only or []) - set(names)):
+        raise VerifyFailed(f"{', '.join(unknown)}: not a function of {template_path}")
 
     tools = emulator.ensure()
     failures: list[str] = []

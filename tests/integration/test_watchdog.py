@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from contextlib import suppress
 
 import psycopg
 import pytest
 
-from appointments import watchdog
+from appointments import database, deadline, settings, watchdog
+from appointments.errors import DatabaseUnavailable
 
 
 def test_a_statement_running_at_the_deadline_is_cancelled(database_url: str) -> None:
@@ -19,12 +21,40 @@ def test_a_statement_running_at_the_deadline_is_cancelled(database_url: str) -> 
         assert conn.execute("SELECT 1").fetchone() == (1,)  # the connection survives
 
 
-def test_a_cancel_fired_as_the_block_ends_never_reaches_the_next_statement(
-    database_url: str,
-) -> None:
-    """The timer fires just as the statement finishes: its cancel must not land later."""
+def test_a_guard_says_whether_it_sent_a_cancel(database_url: str) -> None:
     with psycopg.connect(database_url, autocommit=True) as conn:
+        with watchdog.cancel_after(conn, 5.0) as unneeded:
+            conn.execute("SELECT 1")
+        assert unneeded.fired is False
+        with pytest.raises(psycopg.errors.QueryCanceled), watchdog.cancel_after(conn, 0.1) as due:
+            conn.execute("SELECT pg_sleep(5)")
+        assert due.fired is True
+
+
+def test_a_cancel_that_missed_its_statement_never_reaches_the_next_one(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The deadline passes as the statement finishes: the connection is not used again.
+
+    PostgreSQL acts on a cancel when its signal is handled, which on a busy
+    machine can be after the next statement arrived.
+    """
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    settings.get_settings.cache_clear()
+    database.close()
+    try:
         for _ in range(30):
-            with watchdog.cancel_after(conn, 0.0):
-                conn.execute("SELECT 1")
-            conn.execute("SELECT pg_sleep(0.02)")  # raises QueryCanceled if it did
+            # Cancelled in time (DatabaseUnavailable): the statement took the cancel itself.
+            with deadline.within(AlreadyDue()), suppress(DatabaseUnavailable):
+                database.run(lambda conn: conn.execute("SELECT 1"))
+            database.run(lambda conn: conn.execute("SELECT pg_sleep(0.02)"))
+    finally:
+        database.close()
+        settings.get_settings.cache_clear()
+
+
+class AlreadyDue:
+    """A Lambda context whose answer margin is all that is left."""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int(deadline.ANSWER_MARGIN_S * 1000)

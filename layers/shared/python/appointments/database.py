@@ -148,8 +148,11 @@ def _run_until_deadline(operation: Callable[[psycopg.Connection], T]) -> T:
     # ours, and it does not count a wait in a pooler's queue (up to 120 s by
     # default in PgBouncer and RDS Proxy).
     conn = get_connection()
-    with watchdog.cancel_after(conn, deadline.seconds_left()):
-        return operation(conn)
+    with watchdog.cancel_after(conn, deadline.seconds_left()) as guard:
+        result = operation(conn)
+    if guard.fired:
+        close()  # the cancel missed its statement and might hit the next one: start afresh
+    return result
 
 
 def close() -> None:

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 
 import psycopg
 
@@ -26,17 +27,28 @@ import psycopg
 _CANCEL_TIMEOUT_S = 0.5
 
 
+@dataclass
+class Guard:
+    # Set when the block has ended: whether a cancel was sent. If the block
+    # still ended without QueryCanceled, the cancel came as its statement
+    # finished, and may yet reach the server during the connection's next
+    # statement (PostgreSQL acts on a cancel whenever its signal is handled):
+    # the caller should not use the connection again.
+    fired: bool = False
+
+
 @contextmanager
-def cancel_after(conn: psycopg.Connection, seconds: float | None) -> Iterator[None]:
+def cancel_after(conn: psycopg.Connection, seconds: float | None) -> Iterator[Guard]:
     """Cancel whatever `conn` is running if the block lasts longer than `seconds` (None: never)."""
+    guard = Guard()
     if seconds is None:
-        yield
+        yield guard
         return
     _watchdog.arm(conn, time.monotonic() + seconds)
     try:
-        yield
+        yield guard
     finally:
-        _watchdog.disarm()
+        guard.fired = _watchdog.disarm()
 
 
 class _Watchdog:
@@ -47,6 +59,7 @@ class _Watchdog:
         self._conn: psycopg.Connection | None = None
         self._deadline: float | None = None  # a time.monotonic() value
         self._cancelling = False
+        self._fired = False
         self._thread: threading.Thread | None = None
 
     def arm(self, conn: psycopg.Connection, deadline: float) -> None:
@@ -56,16 +69,17 @@ class _Watchdog:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="watchdog", daemon=True)
                 self._thread.start()
-            self._conn, self._deadline = conn, deadline
+            self._conn, self._deadline, self._fired = conn, deadline, False
             self._changed.notify()
 
-    def disarm(self) -> None:
+    def disarm(self) -> bool:
+        """Stop guarding; whether a cancel was sent meanwhile."""
         with self._changed:
             self._conn = self._deadline = None
-            # A cancel already on its way must land now, while nothing runs
-            # (the server ignores it then), not during the next statement.
+            # A cancel on its way is let finish before the caller goes on.
             while self._cancelling:
                 self._changed.wait()
+            return self._fired
 
     def _run(self) -> None:
         while True:
@@ -88,7 +102,7 @@ class _Watchdog:
                 left = self._deadline - time.monotonic()
                 if left <= 0:
                     conn, self._conn, self._deadline = self._conn, None, None
-                    self._cancelling = True
+                    self._cancelling = self._fired = True
                     return conn
                 self._changed.wait(left)
 

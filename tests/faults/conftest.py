@@ -6,7 +6,9 @@ this one (DATABASE_URL), and put everything back afterwards.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,3 +76,28 @@ def rows(fault: FaultServer) -> list[tuple[str, str, str]]:
             " FROM bookings ORDER BY 2, 3"
         ).fetchall()
     return [tuple(row) for row in found]  # type: ignore[misc]
+
+
+@contextmanager
+def bookings_locked(fault: FaultServer, hold_s: float = 15) -> Iterator[None]:
+    """The bookings table locked by another session while the block runs.
+
+    Released after `hold_s` in any case, so that code that waits for it
+    answers late instead of hanging the test.
+    """
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_lock() -> None:
+        with fault.admin() as locker, locker.transaction():
+            locker.execute("LOCK TABLE bookings IN ACCESS EXCLUSIVE MODE")
+            locked.set()
+            release.wait(hold_s)
+
+    holder = threading.Thread(target=hold_lock)
+    holder.start()
+    locked.wait(10)
+    try:
+        yield
+    finally:
+        release.set()
+        holder.join()

@@ -14,7 +14,7 @@ import pytest
 
 from appointments import database, settings, store
 from tests.conftest import Invoke, Printed
-from tests.faults.conftest import STATEMENT_TIMEOUT_MS, FaultServer, rows
+from tests.faults.conftest import STATEMENT_TIMEOUT_MS, FaultServer, bookings_locked, rows
 
 CONNECT_TIMEOUT_S = 5  # DB_CONNECT_TIMEOUT, the template's default
 
@@ -137,22 +137,8 @@ def test_a_statement_stuck_behind_a_lock_times_out_as_503_and_books_nothing(
 def test_slots_are_bounded_by_the_statement_timeout_too(
     fault_db: FaultServer, invoke: Invoke
 ) -> None:
-    locked, release = threading.Event(), threading.Event()
-
-    def hold_lock() -> None:
-        with fault_db.admin() as locker, locker.transaction():
-            locker.execute("LOCK TABLE bookings IN ACCESS EXCLUSIVE MODE")
-            locked.set()
-            release.wait(10)
-
-    holder = threading.Thread(target=hold_lock)
-    holder.start()
-    try:
-        locked.wait(10)
+    with bookings_locked(fault_db, hold_s=10):
         response = invoke("slots", "GET", "/slots", raw_query="date=2030-06-01")
-    finally:
-        release.set()
-        holder.join()
     assert response["statusCode"] == 503
 
 

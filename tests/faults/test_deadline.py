@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -22,7 +19,7 @@ from appointments import database, deadline, settings
 from local.http_api_event import http_api_event
 from local.lambda_context import LocalLambdaContext
 from tests.conftest import load_function
-from tests.faults.conftest import FaultServer, rows
+from tests.faults.conftest import FaultServer, bookings_locked, rows
 from tests.faults.test_connection_faults import kill_warm_connection
 
 FUNCTION_TIMEOUT_S = 4  # its deadline (3 s) leaves room for a connect (database.MIN_RETRY_S)
@@ -53,31 +50,6 @@ def no_statement_timeout(fault_db: FaultServer, monkeypatch: pytest.MonkeyPatch)
     settings.get_settings.cache_clear()
     database.close()
     return fault_db
-
-
-@contextmanager
-def bookings_locked(fault: FaultServer) -> Iterator[None]:
-    """The bookings table locked by another session for longer than the function may run.
-
-    Released after a while in any case, so that code without a deadline
-    answers late instead of hanging the test.
-    """
-    locked, release = threading.Event(), threading.Event()
-
-    def hold_lock() -> None:
-        with fault.admin() as locker, locker.transaction():
-            locker.execute("LOCK TABLE bookings IN ACCESS EXCLUSIVE MODE")
-            locked.set()
-            release.wait(15)
-
-    holder = threading.Thread(target=hold_lock)
-    holder.start()
-    locked.wait(10)
-    try:
-        yield
-    finally:
-        release.set()
-        holder.join()
 
 
 def test_a_statement_still_waiting_at_the_deadline_is_cancelled_and_answered_503(

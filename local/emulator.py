@@ -23,8 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CACHE_DIR = Path(__file__).resolve().parent.parent / ".local" / "aarch64-python3.13"
-MIRROR = os.environ.get("DEBIAN_MIRROR", "http://deb.debian.org/debian")
 SUITE = "trixie"
+# The machine's own apt sources say where Debian's archive is; DEBIAN_MIRROR overrides.
+_APT_SOURCES = (Path("/etc/apt/sources.list.d"), Path("/etc/apt/sources.list"))
+_APT_URI = re.compile(r"(?:^URIs:\s*|^deb\s+(?:\[[^]]*\]\s+)?)(\S+)", re.M)
 KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
 # The interpreter and the shared libraries it and its standard library load.
 PACKAGES = (
@@ -53,6 +55,20 @@ class SetupFailed(Exception):
     """The interpreter or the tools could not be had; the message says what to do."""
 
 
+def debian_mirror() -> str:
+    """The Debian archive this machine's apt uses (not its security archive)."""
+    if mirror := os.environ.get("DEBIAN_MIRROR"):
+        return mirror
+    files = [p for folder in _APT_SOURCES if folder.is_dir() for p in sorted(folder.iterdir())]
+    files += [p for p in _APT_SOURCES if p.is_file()]
+    for path in files:
+        # deb822 ("URIs: http://…/debian") and one-line ("deb http://…/debian suite main").
+        for uri in _APT_URI.findall(path.read_text()):
+            if uri.rstrip("/").endswith("/debian"):
+                return str(uri).rstrip("/")
+    raise SetupFailed("no Debian archive in the apt sources: set DEBIAN_MIRROR")
+
+
 @dataclass(frozen=True)
 class Python:
     sysroot: Path
@@ -77,7 +93,7 @@ def ensure(cache_dir: Path = CACHE_DIR) -> Tools:
 
 
 def _fingerprint() -> str:
-    return hashlib.sha256(f"{MIRROR} {SUITE} {' '.join(PACKAGES)}".encode()).hexdigest()
+    return hashlib.sha256(f"{debian_mirror()} {SUITE} {' '.join(PACKAGES)}".encode()).hexdigest()
 
 
 def _python(sysroot: Path, qemu: str) -> Python:
@@ -116,7 +132,7 @@ def _build_sysroot(cache_dir: Path, sysroot: Path, qemu: str) -> None:
         folder.mkdir(parents=True)
     (apt_dir / "status").touch()
     sources = apt_dir / "sources.list"
-    sources.write_text(f"deb [arch=arm64 signed-by={KEYRING}] {MIRROR} {SUITE} main\n")
+    sources.write_text(f"deb [arch=arm64 signed-by={KEYRING}] {debian_mirror()} {SUITE} main\n")
     apt_options = [
         f"-oDir::Etc::SourceList={sources}",
         "-oDir::Etc::SourceParts=/nonexistent",

@@ -16,7 +16,6 @@ The SQL travels with this function: `db` here links to the repository's db/
 folder, and the build copies its contents.
 """
 
-import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from appointments import cloudformation, credentials, database, migrations, redaction
+from appointments.deadline import from_context
 from appointments.observability import logger
 from appointments.settings import get_settings
 
@@ -66,7 +66,7 @@ def handler(event: dict[str, Any] | None, context: LambdaContext) -> dict[str, A
 
 def deadline_of(context: LambdaContext, margin_ms: int) -> float:
     """When the run must stop (a time.monotonic() value) to leave `margin_ms` to answer."""
-    return time.monotonic() + (context.get_remaining_time_in_millis() - margin_ms) / 1000
+    return from_context(context, margin_ms / 1000)
 
 
 def migrate(*, seed: bool, deadline: float) -> dict[str, Any]:

@@ -28,12 +28,16 @@ class _HasRemainingTime(Protocol):
 def within(context: _HasRemainingTime) -> Iterator[None]:
     """The invocation's deadline, set from its context for the duration of the block."""
     global _deadline
-    remaining_s = context.get_remaining_time_in_millis() / 1000
-    _deadline = time.monotonic() + remaining_s - ANSWER_MARGIN_S
+    _deadline = from_context(context, ANSWER_MARGIN_S)
     try:
         yield
     finally:
         _deadline = None
+
+
+def from_context(context: _HasRemainingTime, margin_s: float) -> float:
+    """When work must stop (a time.monotonic() value) to leave `margin_s` to answer."""
+    return time.monotonic() + context.get_remaining_time_in_millis() / 1000 - margin_s
 
 
 def seconds_left() -> float | None:

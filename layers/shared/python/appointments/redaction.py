@@ -30,9 +30,10 @@ _any_piece: re.Pattern[str] | None = None
 def register(password: str) -> None:
     """Remember a password (as read, and as a URL would encode it) so scrub masks it."""
     global _any_piece
-    for form in (password, quote(password, safe="")):
-        if form:
-            _secrets.add(form)
+    forms = {form for form in (password, quote(password, safe="")) if form}
+    if forms <= _secrets:
+        return  # every reconnect registers the same password: nothing to recompile
+    _secrets.update(forms)
     pieces = {piece for secret in _secrets for piece in _shortest_pieces(secret)}
     _any_piece = re.compile("|".join(sorted(pieces))) if pieces else None
 

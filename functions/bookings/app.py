@@ -1,29 +1,85 @@
-"""POST /bookings: book one slot for one user, or say why not."""
+"""Bookings: make one (once per Idempotency-Key), look it up, cancel it, list a user's."""
 
+from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any, assert_never
 
-from appointments import messages, store
+from aws_lambda_powertools.event_handler import Response
+
+from appointments import booking_records, booking_views, messages, store
 from appointments.errors import ClientError
 from appointments.models import parse_booking_request
 from appointments.observability import record_outcome
-from appointments.web import body_bytes, create_resolver, entrypoint, refuse
+from appointments.web import body_bytes, create_resolver, entrypoint, error_response, json_response
 
 app = create_resolver()
+
+# Also for ids that no booking could have: whether a booking exists is all a client learns.
+BOOKING_NOT_FOUND = ClientError(messages.BOOKING_NOT_FOUND, outcome="BookingNotFound", status=404)
+KEY_REUSED = ClientError(messages.IDEMPOTENCY_KEY_REUSED, outcome="KeyReused", status=422)
 
 
 @app.post("/bookings")
 def create_booking() -> Any:
     request = parse_booking_request(body_bytes(app.current_event))
-    match store.book(request.user_id, request.date, request.time):
+    header = app.current_event.headers.get("idempotency-key")
+    key = booking_views.idempotency_key(header, request)
+    match store.book(request.user_id, request.date, request.time, key):
+        case store.KeyReused():
+            raise KEY_REUSED
+        case store.Replayed(original=original):
+            response, _ = _answer(original)
+            record_outcome("IdempotentReplay")
+            response.headers["Idempotent-Replayed"] = "true"
+            return response
+        case outcome:
+            response, name = _answer(outcome)
+            record_outcome(name)
+            return response
+
+
+def _answer(outcome: store.BookingOutcome) -> tuple[Response[dict[str, Any]], str]:
+    """The answer to a booking's outcome, and the outcome's name, the same on every replay."""
+    match outcome:
         case store.Booked(booking_id=booking_id):
-            record_outcome("BookingCreated")
-            return {"booking_id": booking_id}
+            return json_response(HTTPStatus.OK, {"booking_id": booking_id}), "BookingCreated"
         case store.SlotFull():
-            return refuse(ClientError(messages.SLOT_FULL, outcome="SlotFull"))
+            return error_response(HTTPStatus.BAD_REQUEST, messages.SLOT_FULL), "SlotFull"
         case store.UserNotFound():
-            return refuse(ClientError(messages.USER_NOT_FOUND, outcome="UserNotFound"))
+            return error_response(HTTPStatus.BAD_REQUEST, messages.USER_NOT_FOUND), "UserNotFound"
         case unanswered:
             assert_never(unanswered)
+
+
+@app.get("/bookings/<booking_id>")
+def get_booking(booking_id: str) -> Any:
+    return booking_views.booking_body(_existing(booking_id, booking_records.find))
+
+
+@app.delete("/bookings/<booking_id>")
+def cancel_booking(booking_id: str) -> Any:
+    booking = _existing(booking_id, booking_records.cancel)
+    record_outcome("BookingCancelled")
+    return booking_views.booking_body(booking)
+
+
+@app.get("/bookings")
+def list_bookings() -> Any:
+    query = booking_views.list_query(app.current_event.query_string_parameters or {})
+    page = booking_records.list_for_user(query)
+    if page is None:
+        raise ClientError(messages.USER_NOT_FOUND, outcome="UserNotFound")
+    return booking_views.page_body(page)
+
+
+def _existing(
+    raw_id: str, action: Callable[[str], booking_records.Booking | None]
+) -> booking_records.Booking:
+    booking_id = booking_views.booking_id_or_none(raw_id)
+    booking = action(booking_id) if booking_id else None
+    if booking is None:
+        raise BOOKING_NOT_FOUND
+    return booking
 
 
 handler = entrypoint(app)

@@ -33,7 +33,8 @@ def test_health_does_not_touch_the_database(
         ("health", "GET", "/nope"),
         ("health", "POST", "/health"),
         ("slots", "GET", "/slots/extra"),
-        ("bookings", "GET", "/bookings"),
+        ("bookings", "PUT", "/bookings"),
+        ("bookings", "GET", "/bookings/some_id/extra"),
     ],
 )
 def test_unknown_routes_are_a_json_404(

@@ -104,7 +104,7 @@ class TestContractOverHttp:
         assert response.status == 200
 
     def test_a_route_not_in_the_template_is_api_gateways_404(self, server: LocalServer) -> None:
-        for method, path in (("GET", "/nope"), ("DELETE", "/bookings"), ("GET", "/bookings")):
+        for method, path in (("GET", "/nope"), ("DELETE", "/bookings"), ("PUT", "/bookings/x")):
             response = server.request(method, path)
             assert (response.status, response.body) == (404, b'{"message":"Not Found"}')
             assert response.headers["Content-Type"] == "application/json"

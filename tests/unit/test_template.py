@@ -3,26 +3,51 @@
 import importlib.util
 from pathlib import Path
 
+import pytest
+
 from local.template import TEMPLATE_PATH, functions, http_routes, load_template
 
 REPO = TEMPLATE_PATH.parent
 TEMPLATE = load_template()
 
-CONTRACT = {
+ROUTES = {
+    # The seed contract's
     "GET /health": "HealthFunction",
     "GET /slots": "SlotsFunction",
     "POST /bookings": "BookingsFunction",
+    # A booking's life
+    "GET /bookings": "BookingsFunction",
+    "GET /bookings/{booking_id}": "BookingsFunction",
+    "DELETE /bookings/{booking_id}": "BookingsFunction",
 }
 
 
-def test_every_contract_route_maps_to_its_function_and_nothing_else_is_exposed() -> None:
+def test_every_route_maps_to_its_function_and_nothing_else_is_exposed() -> None:
     routes = {route.route_key: route.function.logical_id for route in http_routes(TEMPLATE, REPO)}
-    assert routes == CONTRACT
+    assert routes == ROUTES
 
 
-def test_the_migrate_function_is_not_reachable_over_http() -> None:
-    assert "MigrateFunction" in functions(TEMPLATE, REPO)
-    assert "MigrateFunction" not in {r.function.logical_id for r in http_routes(TEMPLATE, REPO)}
+@pytest.mark.parametrize("function", ["MigrateFunction", "PurgeFunction"])
+def test_maintenance_functions_are_not_reachable_over_http(function: str) -> None:
+    assert function in functions(TEMPLATE, REPO)
+    assert function not in {r.function.logical_id for r in http_routes(TEMPLATE, REPO)}
+
+
+def test_the_purge_runs_on_a_schedule() -> None:
+    events = TEMPLATE["Resources"]["PurgeFunction"]["Properties"]["Events"]
+    assert [event["Type"] for event in events.values()] == ["Schedule"]
+
+
+@pytest.mark.parametrize("function", ["SlotsFunction", "BookingsFunction", "PurgeFunction"])
+def test_functions_using_the_schema_are_updated_after_the_migrations_on_deploy(
+    function: str,
+) -> None:
+    # A reference to the custom resource is what orders CloudFormation's
+    # updates: the new code never runs on the schema before its migrations.
+    variables = TEMPLATE["Resources"][function]["Properties"]["Environment"]["Variables"]
+    assert variables["MIGRATIONS_RESOURCE"] == {
+        "Fn::If": ["MigrateOnDeploy", {"Ref": "MigrationsOnDeploy"}, ""]
+    }
 
 
 def test_every_function_has_a_handler_and_a_build_target() -> None:

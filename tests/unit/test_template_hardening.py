@@ -23,7 +23,7 @@ TEMPLATE = load_template()
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
 PARAMETERS: dict[str, Any] = TEMPLATE["Parameters"]
 API_FUNCTIONS = ["HealthFunction", "SlotsFunction", "BookingsFunction"]
-ALL_FUNCTIONS = [*API_FUNCTIONS, "MigrateFunction"]
+ALL_FUNCTIONS = [*API_FUNCTIONS, "MigrateFunction", "PurgeFunction"]
 
 
 def props(logical_id: str) -> dict[str, Any]:

@@ -19,3 +19,16 @@ BODY_TOO_LARGE = "Request body too large"
 NOT_FOUND = "Not found"
 SERVICE_UNAVAILABLE = "Service unavailable"
 INTERNAL_ERROR = "Internal server error"
+BOOKING_NOT_FOUND = "Booking not found"
+INVALID_IDEMPOTENCY_KEY = "Invalid Idempotency-Key"
+IDEMPOTENCY_KEY_REUSED = "Idempotency-Key reused with a different request"
+USER_ID_REQUIRED = "user_id is required"
+INVALID_USER_ID = "user_id must be 1 to 128 printable characters"
+INVALID_STATUS_FILTER = "status must be confirmed, cancelled or all"
+INVALID_LIMIT = "limit must be a whole number from 1 to 100"
+INVALID_CURSOR = "cursor is not valid: pass the next_cursor of the previous page"
+DATE_RANGE_REVERSED = "to must not be before from"
+
+
+def invalid_date_parameter(name: str) -> str:
+    return f"{name} must be a date written YYYY-MM-DD"

@@ -57,6 +57,8 @@ from appointments import watchdog
 # is the ASCII for "appt-mig". Public so that operators and tests can see who
 # holds it (pg_locks: locktype 'advisory').
 ADVISORY_LOCK_KEY = 0x617070742D6D6967
+# Pause before looking again when a concurrent run builds the same index.
+_CONCURRENT_BUILD_PAUSE_S = 0.2
 
 _NO_TRANSACTION_MARKER = re.compile(r"--\s*migrate:\s*no-transaction\s*", re.IGNORECASE)
 
@@ -171,10 +173,20 @@ def _apply(conn: psycopg.Connection, migration: Migration, deadline: float | Non
             conn.execute(migration.sql)  # a trusted file of ours, several statements
             _record(conn, migration)
         return True
-    with within_deadline(conn, deadline, f"applying {migration.version}"), conn.transaction():
-        if not _lock_and_check_unapplied(conn, migration, deadline):
-            return False
-    _run_outside_transaction(conn, migration, deadline)
+    while True:
+        with within_deadline(conn, deadline, f"applying {migration.version}"), conn.transaction():
+            if not _lock_and_check_unapplied(conn, migration, deadline):
+                return False
+        try:
+            _run_outside_transaction(conn, migration, deadline)
+            break
+        except psycopg.errors.DeadlockDetected:
+            # A concurrent run is building the same index: its CREATE INDEX
+            # CONCURRENTLY waits for this one's transaction, while this one
+            # waits for its table lock. PostgreSQL cancels the waiter (the one
+            # that waited longest), which has built nothing. Look again: by
+            # then the other run has finished, or this one waits its turn.
+            time.sleep(_CONCURRENT_BUILD_PAUSE_S)
     with within_deadline(conn, deadline, f"recording {migration.version}"), conn.transaction():
         if not _lock_and_check_unapplied(conn, migration, deadline):
             return False

@@ -25,8 +25,15 @@ from appointments.observability import logger, metrics, record_outcome
 LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 
-def json_response(status: HTTPStatus, body: dict[str, Any]) -> Response[dict[str, Any]]:
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+def json_response(
+    status: HTTPStatus, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> Response[dict[str, Any]]:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=body,
+        headers=dict(headers or {}),
+    )
 
 
 def error_response(status: HTTPStatus, message: str) -> Response[dict[str, Any]]:

@@ -1,0 +1,30 @@
+"""Delete expired Idempotency-Keys; run on a schedule (template.yaml), never behind the API.
+
+Expiry does not wait for this: a key older than 24 hours is treated as unused
+when a request brings it again. The purge only keeps the table small.
+"""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from appointments import deadline, store
+from appointments.observability import logger
+
+
+class PurgeFailed(RuntimeError):
+    """Raised so the invocation counts as failed; the log line before it has the details."""
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any] | None, context: LambdaContext) -> dict[str, int]:
+    try:
+        with deadline.within(context):
+            purged = store.purge_expired_keys()
+    except Exception:
+        # Logged by our logger, which masks passwords; the runtime would print
+        # the chained database error as it is.
+        logger.exception("purging expired idempotency keys failed")
+        raise PurgeFailed("purge failed") from None
+    logger.info("expired idempotency keys purged", extra={"purged": purged})
+    return {"purged": purged}

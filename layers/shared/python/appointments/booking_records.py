@@ -1,0 +1,148 @@
+"""A booking after it was made: look it up, cancel it, list a user's.
+
+Each public function is one statement, hence one round trip, on the warm
+connection, and safe to run again on a new connection if the first one died
+mid-way: reads trivially, and a cancel because it keeps the first
+cancellation's time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Any, Final, Literal
+
+import psycopg
+
+from appointments import database
+
+Status = Literal["confirmed", "cancelled"]
+
+
+@dataclass(frozen=True)
+class Booking:
+    booking_id: str
+    user_id: str
+    day: date
+    start: time
+    status: Status
+    created_at: datetime
+    cancelled_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a page of a user's bookings ends: the next page starts after it."""
+
+    day: date
+    start: time
+    booking_id: str
+
+
+# Before every booking: where the first page starts.
+START: Final = Position(date.min, time.min, "")
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    user_id: str
+    statuses: tuple[Status, ...] = ("confirmed",)
+    first_day: date = date.min
+    last_day: date = date.max
+    after: Position = START
+    limit: int = 50
+
+
+@dataclass(frozen=True)
+class Page:
+    bookings: list[Booking]
+    next_page_after: Position | None  # None on the last page
+
+
+# Every statement returns these columns, in the order of Booking's fields.
+_FIND = """
+    SELECT id, user_id, slot_date, slot_time, status, created_at, cancelled_at
+    FROM bookings
+    WHERE id = %(booking_id)s
+"""
+
+# Always writes, even when already cancelled: a cancel waiting on another's
+# row lock re-reads the row once that one commits, and COALESCE then keeps
+# the first cancellation's time. Reading the status in a separate step would
+# answer from a snapshot taken before that commit ("confirmed"). The slot is
+# free when this commits: the partial unique index no longer counts the row.
+_CANCEL = """
+    UPDATE bookings
+    SET status = 'cancelled', cancelled_at = COALESCE(cancelled_at, now())
+    WHERE id = %(booking_id)s
+    RETURNING id, user_id, slot_date, slot_time, status, created_at, cancelled_at
+"""
+
+# Whether the user exists and, if so, one page of their bookings plus one row,
+# which says whether another page follows. Served by the index bookings_by_user
+# (user_id, slot_date, slot_time, id): an index range scan from the position,
+# in order, stopping after `limit` rows -- never a sort nor a scan of others'.
+_LIST = """
+    SELECT known.user_exists, page.*
+    FROM (SELECT EXISTS (SELECT 1 FROM users WHERE id = %(user_id)s) AS user_exists) AS known
+    LEFT JOIN LATERAL (
+        SELECT id, user_id, slot_date, slot_time, status, created_at, cancelled_at
+        FROM bookings
+        WHERE user_id = %(user_id)s
+          AND (slot_date, slot_time, id) > (%(after_day)s, %(after_start)s, %(after_id)s)
+          AND slot_date BETWEEN %(first_day)s AND %(last_day)s
+          AND status = ANY (%(statuses)s)
+        ORDER BY slot_date, slot_time, id
+        LIMIT %(limit)s
+    ) AS page ON known.user_exists
+    ORDER BY page.slot_date, page.slot_time, page.id
+"""
+
+
+def find(booking_id: str) -> Booking | None:
+    return database.run(lambda conn: select_booking(conn, booking_id))
+
+
+def cancel(booking_id: str) -> Booking | None:
+    """Cancel the booking (if not already) and return it; None if there is no such booking."""
+    return database.run(lambda conn: cancel_booking(conn, booking_id))
+
+
+def list_for_user(query: ListQuery) -> Page | None:
+    """One page of the user's bookings, oldest slot first; None if the user does not exist."""
+    return database.run(lambda conn: select_page(conn, query))
+
+
+def select_booking(conn: psycopg.Connection, booking_id: str) -> Booking | None:
+    row = conn.execute(_FIND, {"booking_id": booking_id}).fetchone()
+    return _booking(row) if row else None
+
+
+def cancel_booking(conn: psycopg.Connection, booking_id: str) -> Booking | None:
+    row = conn.execute(_CANCEL, {"booking_id": booking_id}).fetchone()
+    return _booking(row) if row else None
+
+
+def select_page(conn: psycopg.Connection, query: ListQuery) -> Page | None:
+    params = {
+        "user_id": query.user_id,
+        "after_day": query.after.day,
+        "after_start": query.after.start,
+        "after_id": query.after.booking_id,
+        "first_day": query.first_day,
+        "last_day": query.last_day,
+        "statuses": list(query.statuses),
+        "limit": query.limit + 1,
+    }
+    rows = conn.execute(_LIST, params).fetchall()
+    if not rows or not rows[0][0]:
+        return None
+    bookings = [_booking(row[1:]) for row in rows if row[1] is not None]
+    if len(bookings) <= query.limit:
+        return Page(bookings, next_page_after=None)
+    last = bookings[query.limit - 1]
+    return Page(bookings[: query.limit], Position(last.day, last.start, last.booking_id))
+
+
+def _booking(row: tuple[Any, ...]) -> Booking:
+    return Booking(*row)

@@ -1,0 +1,146 @@
+"""How bookings cross HTTP: the query of a list, the Idempotency-Key header,
+the paging cursor, and the JSON a booking is shown as.
+
+Hand-written rather than pydantic models: each is a handful of fields whose
+errors must name the parameter in the service's own words, and the checks are
+shorter than the models and error translation would be.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, time
+from typing import Any, Final
+
+from appointments import messages, schedule
+from appointments.booking_records import START, Booking, ListQuery, Page, Position, Status
+from appointments.errors import ClientError
+from appointments.models import BookingRequest
+from appointments.store import IdempotencyKey
+
+# Booking ids are "booking_" and 22 URL-safe characters; older or hand-made
+# ones may differ, so only what no id can be is turned away unasked.
+_BOOKING_ID_FORM: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+# The IETF draft's key is a Structured Field string ("..."), while most clients
+# send the bare value, as Stripe's API takes it: both are accepted, and mean
+# the same key. The key itself is 1-255 printable ASCII characters.
+_KEY_FORM: Final = re.compile(r"[\x20-\x7e]{1,255}")
+_QUOTED_KEY: Final = re.compile(r'"((?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\])*)"')
+
+STATUS_FILTERS: Final[dict[str, tuple[Status, ...]]] = {
+    "confirmed": ("confirmed",),
+    "cancelled": ("cancelled",),
+    "all": ("confirmed", "cancelled"),
+}
+DEFAULT_LIMIT: Final = 50
+MAX_LIMIT: Final = 100
+_LIMIT_FORM: Final = re.compile(r"[0-9]{1,3}")
+MAX_USER_ID_CHARS: Final = 128
+
+
+def booking_id_or_none(raw: str) -> str | None:
+    """The path's booking id if it could be one; None means no booking has it."""
+    return raw if _BOOKING_ID_FORM.fullmatch(raw) else None
+
+
+def idempotency_key(header: str | None, request: BookingRequest) -> IdempotencyKey | None:
+    """The request's Idempotency-Key, if it sent one, with the request's fingerprint."""
+    if header is None:
+        return None
+    quoted = _QUOTED_KEY.fullmatch(header)
+    key = re.sub(r"\\(.)", r"\1", quoted[1]) if quoted else header
+    if not _KEY_FORM.fullmatch(key):
+        raise ClientError(messages.INVALID_IDEMPOTENCY_KEY, outcome="InvalidIdempotencyKey")
+    return IdempotencyKey(key, request_fingerprint(request))
+
+
+def request_fingerprint(request: BookingRequest) -> str:
+    """Equal for requests that ask for the same thing, however their JSON was written."""
+    return hashlib.sha256(request.model_dump_json().encode()).hexdigest()
+
+
+def list_query(params: Mapping[str, str]) -> ListQuery:
+    """The query of GET /bookings, checked parameter by parameter."""
+    user_id = params.get("user_id")
+    if not user_id:
+        raise ClientError(messages.USER_ID_REQUIRED)
+    if len(user_id) > MAX_USER_ID_CHARS or not user_id.isprintable():
+        raise ClientError(messages.INVALID_USER_ID)
+    first_day = _date_parameter(params, "from", date.min)
+    last_day = _date_parameter(params, "to", date.max)
+    if last_day < first_day:
+        raise ClientError(messages.DATE_RANGE_REVERSED)
+    statuses = STATUS_FILTERS.get(params.get("status", "confirmed"))
+    if statuses is None:
+        raise ClientError(messages.INVALID_STATUS_FILTER)
+    limit = _limit(params.get("limit"))
+    cursor = params.get("cursor")
+    after = decode_cursor(cursor) if cursor is not None else START
+    return ListQuery(user_id, statuses, first_day, last_day, after, limit)
+
+
+def _date_parameter(params: Mapping[str, str], name: str, default: date) -> date:
+    text = params.get(name)
+    if text is None:
+        return default
+    try:
+        return schedule.parse_date(text)
+    except ClientError:
+        raise ClientError(messages.invalid_date_parameter(name)) from None
+
+
+def _limit(text: str | None) -> int:
+    if text is None:
+        return DEFAULT_LIMIT
+    if not _LIMIT_FORM.fullmatch(text) or not 1 <= int(text) <= MAX_LIMIT:
+        raise ClientError(messages.INVALID_LIMIT)
+    return int(text)
+
+
+def encode_cursor(position: Position) -> str:
+    """Opaque to clients; in fact the position, so a page needs no server-side state."""
+    text = f"{position.day.isoformat()}|{position.start.isoformat()}|{position.booking_id}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> Position:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        day, start, booking_id = text.split("|", 2)
+        position = Position(date.fromisoformat(day), time.fromisoformat(start), booking_id)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise ClientError(messages.INVALID_CURSOR) from None
+    if booking_id_or_none(position.booking_id) is None:
+        raise ClientError(messages.INVALID_CURSOR)
+    return position
+
+
+def booking_body(booking: Booking) -> dict[str, Any]:
+    """A booking as the API shows it."""
+    return {
+        "booking_id": booking.booking_id,
+        "user_id": booking.user_id,
+        "date": booking.day.isoformat(),
+        "time": booking.start.strftime("%H:%M"),
+        "status": booking.status,
+        "created_at": rfc3339_utc(booking.created_at),
+        "cancelled_at": rfc3339_utc(booking.cancelled_at) if booking.cancelled_at else None,
+    }
+
+
+def page_body(page: Page) -> dict[str, Any]:
+    after = page.next_page_after
+    return {
+        "bookings": [booking_body(booking) for booking in page.bookings],
+        "next_cursor": encode_cursor(after) if after else None,
+    }
+
+
+def rfc3339_utc(moment: datetime) -> str:
+    """`2026-11-26T12:00:00Z`: to the second, in UTC, as the API's timestamps are written."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -28,7 +28,8 @@ _BOOKING_ID_FORM: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 # The IETF draft's key is a Structured Field string ("..."), while most clients
 # send the bare value, as Stripe's API takes it: both are accepted, and mean
-# the same key. The key itself is 1-255 printable ASCII characters.
+# the same key; a value that opens with a quote must be a valid string. The
+# key itself is 1-255 printable ASCII characters.
 _KEY_FORM: Final = re.compile(r"[\x20-\x7e]{1,255}")
 _QUOTED_KEY: Final = re.compile(r'"((?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\])*)"')
 
@@ -52,9 +53,11 @@ def idempotency_key(header: str | None, request: BookingRequest) -> IdempotencyK
     """The request's Idempotency-Key, if it sent one, with the request's fingerprint."""
     if header is None:
         return None
-    quoted = _QUOTED_KEY.fullmatch(header)
-    key = re.sub(r"\\(.)", r"\1", quoted[1]) if quoted else header
-    if not _KEY_FORM.fullmatch(key):
+    key: str | None = header
+    if header.startswith('"'):  # a Structured Field string, or nothing valid
+        quoted = _QUOTED_KEY.fullmatch(header)
+        key = re.sub(r"\\(.)", r"\1", quoted[1]) if quoted else None
+    if key is None or not _KEY_FORM.fullmatch(key):
         raise ClientError(messages.INVALID_IDEMPOTENCY_KEY, outcome="InvalidIdempotencyKey")
     return IdempotencyKey(key, request_fingerprint(request))
 

@@ -57,6 +57,8 @@ _GLIBC_NEED = re.compile(r"Name: GLIBC_(\d+)\.(\d+)(?:\.(\d+))?")
 DAY = "2030-01-07"
 MIGRATE_FUNCTION = "MigrateFunction"
 BOOKING_ID = re.compile(r"booking_[A-Za-z0-9_-]{22}")  # 128 random bits, URL-safe base64
+UNKNOWN_BOOKING = "booking_" + "A" * 22
+TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 
 
 class VerifyFailed(Exception):
@@ -80,17 +82,22 @@ def http_call(
     *,
     query: str = "",
     json_body: Any = None,
+    headers: dict[str, str] | None = None,
+    route: str | None = None,
     case: str = "",
 ) -> Call:
     """An API Gateway event for `method path`, expecting `status` and the JSON `body`.
 
     A value of `body` may be a regular expression the answer's value must match.
     """
+    if json_body is not None:
+        headers = {"content-type": "application/json", **(headers or {})}
     event = http_api_event(
         method,
         path,
+        route_key=f"{method} {route}" if route else None,
         raw_query=query,
-        headers={"content-type": "application/json"} if json_body is not None else None,
+        headers=headers,
         body=json.dumps(json_body) if json_body is not None else None,
     )
 
@@ -123,6 +130,12 @@ def _matches(expected: Any, got: Any) -> bool:
             and expected.keys() == got.keys()
             and all(_matches(value, got[key]) for key, value in expected.items())
         )
+    if isinstance(expected, list):
+        return (
+            isinstance(got, list)
+            and len(expected) == len(got)
+            and all(_matches(e, g) for e, g in zip(expected, got, strict=True))
+        )
     return bool(expected == got)
 
 
@@ -132,11 +145,23 @@ def calls_for(build_dir: Path) -> dict[str, list[Call]]:
     migrated = {"applied": [path.name for path in migrations], "seeded": True}
     hours = [f"{hour:02d}:00" for hour in range(9, 17)]
 
+    def purge_result(response: Any) -> str | None:
+        return None if response == {"purged": 0} else f"answered {response!r}, expected 0 purged"
+
     def migrate_result(response: Any) -> str | None:
         return None if response == migrated else f"answered {response!r}, expected {migrated}"
 
     def booking(user: str, time: str) -> dict[str, str]:
         return {"user_id": user, "date": DAY, "time": time}
+
+    def listed(time: str) -> dict[str, Any]:
+        return {
+            **booking("user_alice", time),
+            "booking_id": BOOKING_ID,
+            "status": "confirmed",
+            "created_at": TIMESTAMP,
+            "cancelled_at": None,
+        }
 
     return {
         MIGRATE_FUNCTION: [Call("migrations and the seed", {"seed": True}, migrate_result)],
@@ -166,16 +191,49 @@ def calls_for(build_dir: Path) -> dict[str, list[Call]]:
                 json_body=booking("user_bob", "10:30"),
                 case="refused by validation",
             ),
+            http_call(
+                "POST",
+                "/bookings",
+                200,
+                {"booking_id": BOOKING_ID},
+                json_body=booking("user_alice", "11:00"),
+                headers={"idempotency-key": "verify-build"},
+                case="with an Idempotency-Key",
+            ),
+            http_call(
+                "POST",
+                "/bookings",
+                422,
+                {"error": "Idempotency-Key reused with a different request"},
+                json_body=booking("user_alice", "12:00"),
+                headers={"idempotency-key": "verify-build"},
+                case="its key reused",
+            ),
+            http_call(
+                "GET",
+                "/bookings",
+                200,
+                {"bookings": [listed("10:00"), listed("11:00")], "next_cursor": None},
+                query="user_id=user_alice",
+            ),
+            http_call(
+                "DELETE",
+                f"/bookings/{UNKNOWN_BOOKING}",
+                404,
+                {"error": "Booking not found"},
+                route="/bookings/{booking_id}",
+            ),
         ],
         "SlotsFunction": [
             http_call(
                 "GET",
                 "/slots",
                 200,
-                {"available_times": [h for h in hours if h != "10:00"]},
+                {"available_times": [h for h in hours if h not in ("10:00", "11:00")]},
                 query=f"date={DAY}",
             )
         ],
+        "PurgeFunction": [Call("purge of expired keys", {}, purge_result)],
     }
 
 

@@ -244,6 +244,51 @@ def echo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServe
     running.interrupt()
 
 
+class TestBookingLifecycleOverHttp:
+    """The routes added around the contract, as a client reaches them through the gateway."""
+
+    def test_book_look_up_list_cancel_and_rebook(self, server: LocalServer) -> None:
+        booked = server.post_json("/bookings", booking("user_charlie", "2031-04-01", "11:00"))
+        booking_id = booked.json["booking_id"]
+
+        shown = server.request("GET", f"/bookings/{booking_id}")
+        listed = server.request(
+            "GET", "/bookings?user_id=user_charlie&from=2031-04-01&to=2031-04-01"
+        )
+        cancelled = server.request("DELETE", f"/bookings/{booking_id}")
+        again = server.request("DELETE", f"/bookings/{booking_id}")
+        rebooked = server.post_json("/bookings", booking("user_dave", "2031-04-01", "11:00"))
+
+        assert (shown.status, shown.json["status"], shown.json["time"]) == (
+            200,
+            "confirmed",
+            "11:00",
+        )
+        assert listed.json == {"bookings": [shown.json], "next_cursor": None}
+        assert (cancelled.status, cancelled.json["status"]) == (200, "cancelled")
+        assert (again.status, again.json) == (200, cancelled.json)
+        assert rebooked.status == 200
+
+    def test_an_unknown_booking_is_a_404(self, server: LocalServer) -> None:
+        for method in ("GET", "DELETE"):
+            response = server.request(method, "/bookings/booking_nope")
+            assert (response.status, response.json) == (404, {"error": "Booking not found"})
+
+    def test_a_keyed_retry_replays_the_first_answer(self, server: LocalServer) -> None:
+        body = json.dumps(booking("user_charlie", "2031-04-02", "09:00")).encode()
+        headers = {"Content-Type": "application/json", "Idempotency-Key": "dev-server-1"}
+
+        first = server.request("POST", "/bookings", body, headers)
+        retried = server.request("POST", "/bookings", body, headers)
+        other = json.dumps(booking("user_charlie", "2031-04-02", "10:00")).encode()
+        reused = server.request("POST", "/bookings", other, headers)
+
+        assert first.status == retried.status == 200
+        assert retried.json == first.json
+        assert retried.headers["Idempotent-Replayed"] == "true"
+        assert reused.status == 422
+
+
 class TestTemplateDrivenGateway:
     def test_a_route_added_to_the_template_is_served(self, echo_server: LocalServer) -> None:
         response = echo_server.request("GET", "/echo/world")

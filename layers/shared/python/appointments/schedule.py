@@ -18,8 +18,8 @@ from appointments.errors import ClientError
 OPENING_HOUR: Final = 9
 CLOSING_HOUR: Final = 17  # the last slot starts an hour before closing
 SLOT_HOURS: Final = 1
-# One service bay: the unique index on (slot_date, slot_time) in db/migrations
-# is the capacity, so it is stated there and nowhere else.
+# One service bay: the unique index on the (slot_date, slot_time) of confirmed
+# bookings in db/migrations is the capacity, so it is stated there and nowhere else.
 
 # Exactly the forms the contract accepts: four-digit year, zero-padded month and
 # day; two-digit 24-hour time. ASCII digits only: `\d` would also match other

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import psycopg
 import pytest
@@ -126,3 +127,92 @@ def test_any_slots_query_is_answered_without_5xx(
         assert answer["status"] in (200, 400)
         if answer["status"] == 400:
             assert answer["body"] == {"error": "Invalid date format"}
+
+
+LIST_EXAMPLES = 500
+ID_EXAMPLES = 500
+KEY_EXAMPLES = 500
+
+list_parameters = st.dictionaries(
+    st.sampled_from(["user_id", "from", "to", "status", "limit", "cursor"]) | st.text(max_size=8),
+    field_text | st.sampled_from(["all", "cancelled", "0", "100", "101", "-1", "1e2", "=="]),
+    max_size=6,
+)
+
+
+def state_of(conn: psycopg.Connection) -> list[tuple[Any, ...]]:
+    bookings = conn.execute("SELECT id, status, cancelled_at FROM bookings ORDER BY id")
+    keys = conn.execute("SELECT user_id, key FROM idempotency_keys ORDER BY user_id, key")
+    return [*bookings.fetchall(), *keys.fetchall()]
+
+
+@pytest.mark.slow
+@settings(
+    max_examples=LIST_EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(params=list_parameters, raw_query=st.text(max_size=200))
+def test_any_list_query_is_answered_without_5xx(
+    db: psycopg.Connection, params: dict[str, str], raw_query: str
+) -> None:
+    EXAMPLES_RUN["GET /bookings queries"] = EXAMPLES_RUN.get("GET /bookings queries", 0) + 1
+    for query in (urlencode(params, errors="surrogatepass"), raw_query):
+        event = http_api_event("GET", "/bookings", route_key="GET /bookings", raw_query=query)
+        answer = invoke("bookings", event)
+        assert answer["status"] in (200, 400), answer
+        if answer["status"] == 200:
+            assert set(answer["body"]) == {"bookings", "next_cursor"}
+
+
+@pytest.mark.slow
+@settings(
+    max_examples=ID_EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(raw_id=st.text(min_size=1, max_size=300), method=st.sampled_from(["GET", "DELETE"]))
+@example(raw_id="booking_" + "A" * 22, method="DELETE")
+def test_any_booking_id_is_answered_without_5xx_and_cancels_nothing(
+    db: psycopg.Connection, raw_id: str, method: str
+) -> None:
+    EXAMPLES_RUN["/bookings/{id} ids"] = EXAMPLES_RUN.get("/bookings/{id} ids", 0) + 1
+    before = state_of(db)
+    path = "/bookings/" + quote(raw_id.encode("utf-8", "surrogatepass"), safe="")
+    event = http_api_event(
+        method,
+        path,
+        route_key=f"{method} /bookings/{{booking_id}}",
+        path_parameters={"booking_id": raw_id},
+    )
+    answer = invoke("bookings", event)
+    assert (answer["status"], answer["body"]) == (404, {"error": "Booking not found"})
+    assert state_of(db) == before
+
+
+@pytest.mark.slow
+@settings(
+    max_examples=KEY_EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(key=st.text(max_size=300) | st.from_regex(r'"[ -~]{0,20}"', fullmatch=True))
+@example(key="k" * 256)
+@example(key='"\\x"')
+def test_any_idempotency_key_is_answered_without_5xx(db: psycopg.Connection, key: str) -> None:
+    EXAMPLES_RUN["Idempotency-Key values"] = EXAMPLES_RUN.get("Idempotency-Key values", 0) + 1
+    body = json.dumps({"user_id": "user_alice", "date": "2030-01-01", "time": "10:00"})
+    event = http_api_event(
+        "POST", "/bookings", headers={"Content-Type": "application/json"}, body=body
+    )
+    event["headers"]["idempotency-key"] = key
+    before = state_of(db)
+
+    answer = invoke("bookings", event)
+
+    if answer["status"] == 400:
+        assert answer["body"] in ({"error": "Invalid Idempotency-Key"}, {"error": "Slot full"})
+        if answer["body"] == {"error": "Invalid Idempotency-Key"}:
+            assert state_of(db) == before
+    else:
+        assert answer["status"] in (200, 422), answer

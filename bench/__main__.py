@@ -18,7 +18,7 @@ from typing import Any
 
 import psycopg
 
-from bench import cold_start, contention, http_load, round_trips, warm
+from bench import cold_start, contention, http_load, list_plan, round_trips, warm
 from bench.environment import (
     REPO,
     BenchDatabase,
@@ -92,6 +92,9 @@ def run_all(database: BenchDatabase, *, quick: bool) -> dict[str, Any]:
     step("round trips")
     database.reset()
     results["round_trips"] = round_trips.count_per_route(database.url, database.log_path)
+    step("list plan")
+    database.reset()
+    results["list_plan"] = list_plan.measure(database.url, 500, 20_000, busy_every=50)
     step("warm latency")
     results["warm"] = warm.measure(database, calls=300 if quick else 2000, runs=1 if quick else 3)
     step("contention")

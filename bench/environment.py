@@ -34,9 +34,9 @@ class BenchDatabase:
         return psycopg.connect(self.url, autocommit=True)
 
     def reset(self) -> None:
-        """The seed users, no bookings."""
+        """The seed users, no bookings, no recorded Idempotency-Keys."""
         with self.admin() as conn:
-            conn.execute("TRUNCATE bookings, users")
+            conn.execute("TRUNCATE bookings, users, idempotency_keys")
             migrations.apply_seed(conn, DB_FOLDER / "seed.sql")
 
 

@@ -19,11 +19,14 @@ def sections(results: dict[str, Any]) -> list[str]:
         _cold_start(results["cold_start"]),
         _warm_latency(results["warm"]),
         _round_trips(results["round_trips"]),
+        # Results from before the list of bookings existed have no plan to show.
+        _list_plan(results["list_plan"]) if "list_plan" in results else [],
         _contention(results["contention"]),
         _local_server(results["http"]),
         _layer(results["layer"]),
     ):
-        out += ["", *section]
+        if section:
+            out += ["", *section]
     return out
 
 
@@ -125,6 +128,44 @@ def _round_trips(round_trips: dict[str, int]) -> list[str]:
     return [
         *_heading("Database round trips per request (server-side statement log)"),
         *_table(["request", "round trips"], [[k, str(v)] for k, v in round_trips.items()]),
+    ]
+
+
+def _list_plan(plan: dict[str, Any]) -> list[str]:
+    index = plan["index"]
+    header = [
+        "page (limit 50)",
+        "how bookings are read",
+        "rows read",
+        f"only through {index}",
+        "Seq Scan on bookings",
+        "Sort nodes",
+    ]
+    rows = [
+        [
+            name,
+            ", ".join(f"{read['node']} ({read['index']})" for read in page["reads_of_bookings"]),
+            str(sum(read["rows_read"] for read in page["reads_of_bookings"])),
+            "yes" if page["only_through_index"] else "**no**",
+            "**yes**" if page["seq_scan_on_bookings"] else "no",
+            str(page["sorts"]),
+        ]
+        for name, page in plan["pages"].items()
+    ]
+    shown = plan["plan_shown"]
+    title = (
+        f"GET /bookings: the plan of a page ({plan['bookings']:,} bookings, {plan['users']:,} "
+        f"users, the busiest with {plan['busy_user_bookings']:,}; ANALYZE, then EXPLAIN ANALYZE)"
+    )
+    return [
+        *_heading(title),
+        *_table(header, rows),
+        "",
+        f"{shown} (`EXPLAIN (ANALYZE, COSTS OFF)`):",
+        "",
+        "```",
+        *plan["pages"][shown]["plan"],
+        "```",
     ]
 
 

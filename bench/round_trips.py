@@ -11,28 +11,32 @@ from __future__ import annotations
 import json
 import re
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 
 from bench.environment import LONGEST_RUN_S, quiet_handlers
 
+T = TypeVar("T")
+
 _STATEMENT = re.compile(r"\[(\d+)\].*LOG:\s+(statement|execute [^:]*):")
 
 
-def statements_during(log_path: Path, action: Callable[[], Any], exclude_pid: int) -> int:
-    """Statements any backend but `exclude_pid` logged while `action` ran."""
+def statements_during(log_path: Path, action: Callable[[], T], exclude_pid: int) -> tuple[int, T]:
+    """Statements any backend but `exclude_pid` logged while `action` ran, and its result."""
     offset = log_path.stat().st_size
-    action()
+    result = action()
     time.sleep(0.05)  # backends write their log lines before answering; this is slack
     with log_path.open("rb") as log:
         log.seek(offset)
         new_lines = log.read().decode("utf-8", "replace").splitlines()
-    return sum(
+    count = sum(
         1 for line in new_lines if (m := _STATEMENT.search(line)) and int(m[1]) != exclude_pid
     )
+    return count, result
 
 
 class StatementLogging:
@@ -52,8 +56,25 @@ class StatementLogging:
         self.admin.execute("SELECT pg_reload_conf()")
 
 
+# Bookings the lookup, cancel and list requests find, written before counting
+# (by the admin connection, whose statements are not counted). user_dave has
+# more than a page of them, so his list comes with a next page.
+_BOOKINGS_TO_FIND = """
+    INSERT INTO bookings (id, user_id, slot_date, slot_time)
+    VALUES ('booking_rt_lookup', 'user_charlie', '2037-06-01', '10:00'),
+           ('booking_rt_cancel', 'user_charlie', '2037-06-01', '11:00');
+    INSERT INTO bookings (id, user_id, slot_date, slot_time)
+    SELECT 'booking_rt_list_' || n, 'user_dave', date '2037-01-01' + n, '09:00'
+    FROM generate_series(1, 60) AS n
+"""
+
+
 def count_per_route(database_url: str, log_path: Path) -> dict[str, int]:
-    """Round trips of one warm invocation of each route and outcome."""
+    """Round trips of one warm invocation of each route and outcome.
+
+    Each request's answer is checked first: a count for the wrong outcome is
+    no count of this one.
+    """
     from functions.bookings.app import handler as bookings
     from functions.health.app import handler as health
     from functions.slots.app import handler as slots
@@ -61,29 +82,76 @@ def count_per_route(database_url: str, log_path: Path) -> dict[str, int]:
     from local.lambda_context import LocalLambdaContext
 
     context = LocalLambdaContext("round-trips", timeout_seconds=LONGEST_RUN_S)
+    key = f"round-trips-{uuid.uuid4().hex}"  # never recorded before, even on a reused database
 
-    def book(user: str, date: str) -> Callable[[], Any]:
+    def book(user: str, date: str, key: str | None = None) -> Callable[[], Any]:
         body = json.dumps({"user_id": user, "date": date, "time": "10:00"})
-        return lambda: bookings(http_api_event("POST", "/bookings", body=body), context)
+        headers = {"Idempotency-Key": key} if key else None
+        event = http_api_event("POST", "/bookings", body=body, headers=headers)
+        return lambda: bookings(event, context)
 
-    requests: dict[str, Callable[[], Any]] = {
-        "GET /health": lambda: health(http_api_event("GET", "/health"), context),
-        "GET /slots": lambda: slots(
-            http_api_event("GET", "/slots", raw_query="date=2038-01-01"), context
+    def booking(method: str, booking_id: str) -> Callable[[], Any]:
+        event = http_api_event(method, f"/bookings/{booking_id}")
+        return lambda: bookings(event, context)
+
+    def listing(raw_query: str) -> Callable[[], Any]:
+        event = http_api_event("GET", "/bookings", raw_query=raw_query)
+        return lambda: bookings(event, context)
+
+    # The request, and the status it must be answered with.
+    requests: dict[str, tuple[Callable[[], Any], int]] = {
+        "GET /health": (lambda: health(http_api_event("GET", "/health"), context), 200),
+        "GET /slots": (
+            lambda: slots(http_api_event("GET", "/slots", raw_query="date=2038-01-01"), context),
+            200,
         ),
-        "POST /bookings (booked)": book("user_alice", "2038-01-01"),
-        "POST /bookings (Slot full)": book("user_bob", "2038-01-01"),
-        "POST /bookings (User not found)": book("user_nobody", "2038-01-02"),
-        "POST /bookings (invalid body)": book("user_alice", "2038-02-30"),
+        "POST /bookings (booked)": (book("user_alice", "2038-01-01"), 200),
+        "POST /bookings (Slot full)": (book("user_bob", "2038-01-01"), 400),
+        "POST /bookings (User not found)": (book("user_nobody", "2038-01-02"), 400),
+        "POST /bookings (invalid body)": (book("user_alice", "2038-02-30"), 400),
+        "POST /bookings, new Idempotency-Key (booked)": (
+            book("user_alice", "2038-01-03", key),
+            200,
+        ),
+        "POST /bookings, same key replayed": (book("user_alice", "2038-01-03", key), 200),
+        "POST /bookings, same key, other body (422)": (
+            book("user_alice", "2038-01-04", key),
+            422,
+        ),
+        "GET /bookings/{id} (found)": (booking("GET", "booking_rt_lookup"), 200),
+        "GET /bookings/{id} (not found)": (booking("GET", "booking_rt_nobody"), 404),
+        "GET /bookings/{id} (malformed id)": (booking("GET", "not.a.booking.id"), 404),
+        "DELETE /bookings/{id} (first cancel)": (booking("DELETE", "booking_rt_cancel"), 200),
+        "DELETE /bookings/{id} (repeat cancel)": (booking("DELETE", "booking_rt_cancel"), 200),
+        "DELETE /bookings/{id} (unknown id)": (booking("DELETE", "booking_rt_nobody"), 404),
+        "GET /bookings?user_id= (page of 50, next page follows)": (
+            listing("user_id=user_dave&limit=50"),
+            200,
+        ),
+        "GET /bookings?user_id= (unknown user)": (listing("user_id=user_nobody"), 400),
     }
     with (
         psycopg.connect(database_url, autocommit=True) as admin,
         StatementLogging(admin),
         quiet_handlers(),
     ):
-        requests["GET /slots"]()  # open the warm connection before counting
+        admin.execute(_BOOKINGS_TO_FIND)
+        requests["GET /slots"][0]()  # open the warm connection before counting
         admin_pid = admin.info.backend_pid
-        return {
-            name: statements_during(log_path, request, admin_pid)
-            for name, request in requests.items()
-        }
+        counted = {}
+        for name, (request, status) in requests.items():
+            counted[name], response = statements_during(log_path, request, admin_pid)
+            _check_answer(name, response, status)
+        return counted
+
+
+def _check_answer(name: str, response: dict[str, Any], status: int) -> None:
+    if response["statusCode"] != status:
+        raise RuntimeError(f"{name}: expected {status}, got {response}")
+    body = json.loads(response["body"])
+    if status == 404 and body != {"error": "Booking not found"}:  # the handler's, not routing's
+        raise RuntimeError(f"{name}: expected the handler's 404, got {body}")
+    if "page of 50" in name and (len(body["bookings"]) != 50 or not body["next_cursor"]):
+        raise RuntimeError(f"{name}: expected 50 bookings and a next page, got {body}")
+    if "replayed" in name and response["headers"].get("Idempotent-Replayed") != "true":
+        raise RuntimeError(f"{name}: not answered as a replay: {response}")

@@ -3,6 +3,13 @@
 Each route is timed over many calls; the baseline is the same SQL sent raw with
 psycopg on the same connection, so the difference is what the handler adds
 (event parsing, validation, routing, logging, metrics, response building).
+
+Every run starts from the seed users alone, plus what its route needs: a
+booking to look up; a booking per call to cancel, so that each cancel timed
+is a first cancel; for the list, 20,000 bookings of 500 users and a busy one
+with 400 (list_plan.fill), whose first page of 50 is listed; for the replay,
+the keyed booking it replays. Each handler's answers in the warm-up must be
+the route's outcome (its status), or the run stops.
 """
 
 from __future__ import annotations
@@ -10,8 +17,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
+import psycopg
+
+from bench import list_plan
 from bench.environment import (
     LONGEST_RUN_S,
     BenchDatabase,
@@ -20,6 +31,9 @@ from bench.environment import (
     quiet_handlers,
     spread,
 )
+
+if TYPE_CHECKING:  # imported in measure(), once Lambda's environment is set
+    from appointments.store import IdempotencyKey
 
 
 def _timings(call: Callable[[int], Any], calls: int, first: int = 0) -> list[float]:
@@ -31,10 +45,33 @@ def _timings(call: Callable[[int], Any], calls: int, first: int = 0) -> list[flo
     return samples
 
 
+@dataclass(frozen=True)
+class Route:
+    """A route timed through the handler, and its baseline: the same SQL sent raw."""
+
+    handler: Callable[[int], Any]
+    baseline: Callable[[int], Any] | None = None
+    status: int = 200  # what the handler must answer: a timing of another outcome is no timing
+    # What the route needs in the table, written after each run's reset.
+    prepare: Callable[[psycopg.Connection], Any] | None = None
+
+
+# Bookings to cancel, one slot each: the handler cancels handler_<i>, the
+# baseline raw_<i>, so that every cancel timed is a first cancel.
+_TO_CANCEL = """
+    INSERT INTO bookings (id, user_id, slot_date, slot_time)
+    SELECT 'booking_warm_' || side || '_' || n, 'user_charlie', date '2041-01-01' + n, start
+    FROM generate_series(0, %(count)s - 1) AS n,
+         (VALUES ('handler', time '10:00'), ('raw', time '11:00')) AS sides (side, start)
+"""
+
+
 def measure(database: BenchDatabase, calls: int, runs: int) -> dict[str, Any]:
     apply_lambda_environment(database.url)
+    from appointments import booking_records, booking_views, store
     from appointments import database as warm_connection
-    from appointments import store
+    from appointments.booking_records import ListQuery
+    from appointments.models import parse_booking_request
     from functions.bookings.app import handler as bookings
     from functions.health.app import handler as health
     from functions.slots.app import handler as slots
@@ -46,56 +83,128 @@ def measure(database: BenchDatabase, calls: int, runs: int) -> dict[str, Any]:
     def day(i: int, offset: int) -> str:  # a distinct date per call, so every booking succeeds
         return f"{2040 + offset + i // 336}-{1 + (i // 28) % 12:02d}-{1 + i % 28:02d}"
 
-    def booking(user: str, date: str, time_: str = "10:00") -> dict[str, Any]:
+    def booking(user: str, date: str, time_: str = "10:00", key: str | None = None) -> Any:
         body = json.dumps({"user_id": user, "date": date, "time": time_})
-        return http_api_event("POST", "/bookings", body=body)
+        headers = {"Idempotency-Key": key} if key else None
+        return http_api_event("POST", "/bookings", body=body, headers=headers)
 
     slots_event = http_api_event("GET", "/slots", raw_query="date=2039-01-01")
     health_event = http_api_event("GET", "/health")
     taken = booking("user_bob", "2039-01-01")
+    lookup_event = http_api_event("GET", "/bookings/booking_warm_lookup")
+    busy_page = ListQuery(list_plan.BUSY_USER, limit=50)
+    list_event = http_api_event(
+        "GET", "/bookings", raw_query=f"user_id={list_plan.BUSY_USER}&limit=50"
+    )
+    replayed = booking("user_alice", "2039-01-03", key="warm-replay")
+    replayed_key = store.IdempotencyKey(
+        "warm-replay",
+        booking_views.request_fingerprint(parse_booking_request(replayed["body"].encode())),
+    )
 
     def raw(sql: str, params: dict[str, Any]) -> Any:
         return warm_connection.get_connection().execute(sql, params).fetchall()
 
-    routes: dict[str, tuple[Callable[[int], Any], Callable[[int], Any] | None]] = {
-        "GET /health": (lambda i: health(health_event, context), None),
-        "GET /slots": (
+    def raw_replay(i: int) -> Any:
+        """A replay's two statements: the booking, refused by the recorded key; the key's row."""
+        params = _params(store.new_booking_id(), "user_alice", "2039-01-03", replayed_key)
+        try:
+            raw(store._BOOK_SLOT, params)
+        except psycopg.errors.UniqueViolation:
+            pass
+        else:
+            raise AssertionError("the replay's booking statement was not refused")
+        return raw(
+            store._RECORDED_ANSWER,
+            {"user_id": "user_alice", "key": "warm-replay", "ttl": store.IDEMPOTENCY_KEY_TTL},
+        )
+
+    def insert_lookup(conn: psycopg.Connection) -> None:
+        conn.execute(
+            "INSERT INTO bookings (id, user_id, slot_date, slot_time)"
+            " VALUES ('booking_warm_lookup', 'user_charlie', '2039-01-05', '10:00')"
+        )
+
+    routes: dict[str, Route] = {
+        "GET /health": Route(lambda i: health(health_event, context)),
+        "GET /slots": Route(
             lambda i: slots(slots_event, context),
             lambda i: raw(store._BOOKED_STARTS, {"day": "2039-01-01"}),
         ),
-        "POST /bookings (booked)": (
+        "POST /bookings (booked)": Route(
             lambda i: bookings(booking("user_alice", day(i, 0)), context),
             lambda i: raw(
                 store._BOOK_SLOT, _params(store.new_booking_id(), "user_alice", day(i, 100))
             ),
         ),
-        "POST /bookings (Slot full)": (
+        "POST /bookings (Slot full)": Route(
             lambda i: bookings(taken, context),
             lambda i: raw(
                 store._BOOK_SLOT, _params(store.new_booking_id(), "user_alice", "2039-01-01")
             ),
+            status=400,
         ),
-        "POST /bookings (User not found)": (
+        "POST /bookings (User not found)": Route(
             lambda i: bookings(booking("user_nobody", "2039-01-02"), context),
             lambda i: raw(
                 store._BOOK_SLOT, _params(store.new_booking_id(), "user_nobody", "2039-01-02")
             ),
+            status=400,
+        ),
+        "POST /bookings, new Idempotency-Key (booked)": Route(
+            lambda i: bookings(booking("user_alice", day(i, 200), key=f"warm-{i}"), context),
+            lambda i: raw(
+                store._BOOK_SLOT,
+                _params(
+                    store.new_booking_id(),
+                    "user_alice",
+                    day(i, 300),
+                    store.IdempotencyKey(f"warm-raw-{i}", replayed_key.request_fingerprint),
+                ),
+            ),
+        ),
+        "POST /bookings, same key replayed": Route(
+            lambda i: bookings(replayed, context),
+            raw_replay,
+            prepare=lambda conn: bookings(replayed, context),  # the first, recorded
+        ),
+        "GET /bookings/{id}": Route(
+            lambda i: bookings(lookup_event, context),
+            lambda i: raw(booking_records._FIND, {"booking_id": "booking_warm_lookup"}),
+            prepare=insert_lookup,
+        ),
+        "DELETE /bookings/{id} (first cancel)": Route(
+            lambda i: bookings(
+                http_api_event("DELETE", f"/bookings/booking_warm_handler_{i}"), context
+            ),
+            lambda i: raw(booking_records._CANCEL, {"booking_id": f"booking_warm_raw_{i}"}),
+            prepare=lambda conn: conn.execute(_TO_CANCEL, {"count": calls + _WARM_UP}),
+        ),
+        "GET /bookings?user_id= (page of 50 of ~400, next page follows)": Route(
+            lambda i: bookings(list_event, context),
+            lambda i: raw(*list_plan.list_statement(busy_page)),
+            prepare=lambda conn: list_plan.fill(conn, 500, 20_000, busy_every=50),
         ),
     }
     results: dict[str, Any] = {"calls_per_run": calls, "runs": runs}
     with quiet_handlers():
-        bookings(taken, context)  # takes the slot the Slot-full cases hit
-        for route, (through_handler, baseline) in routes.items():
+        for name, route in routes.items():
             p50s, p99s, base50s, base99s = [], [], [], []
             for _ in range(runs):
                 database.reset()
-                bookings(taken, context)
-                _timings(through_handler, 100, first=calls)  # warm-up on other slots, not counted
-                handled = _timings(through_handler, calls)
+                bookings(taken, context)  # takes the slot the Slot-full cases hit
+                if route.prepare:
+                    with database.admin() as conn:
+                        route.prepare(conn)
+                # warm-up on other slots and bookings, not timed: each must be this outcome
+                answers = [route.handler(i) for i in range(calls, calls + _WARM_UP)]
+                if wrong := [a for a in answers if a["statusCode"] != route.status]:
+                    raise RuntimeError(f"{name}: expected {route.status}, got {wrong[0]}")
+                handled = _timings(route.handler, calls)
                 p50s.append(percentile(handled, 0.50))
                 p99s.append(percentile(handled, 0.99))
-                if baseline:
-                    raw_times = _timings(baseline, calls)
+                if route.baseline:
+                    raw_times = _timings(route.baseline, calls)
                     base50s.append(percentile(raw_times, 0.50))
                     base99s.append(percentile(raw_times, 0.99))
             entry: dict[str, Any] = {"p50_ms": spread(p50s), "p99_ms": spread(p99s)}
@@ -109,9 +218,22 @@ def measure(database: BenchDatabase, calls: int, runs: int) -> dict[str, Any]:
                 )
             else:
                 entry["overhead_p50_ms"] = entry["p50_ms"]["median"]  # no SQL: all of it is handler
-            results[route] = entry
+            results[name] = entry
     return results
 
 
-def _params(booking_id: str, user: str, date: str) -> dict[str, Any]:
-    return {"booking_id": booking_id, "user_id": user, "day": date, "start": "10:00"}
+_WARM_UP = 100  # calls before each run's timed ones, not counted
+
+
+def _params(
+    booking_id: str, user: str, date: str, key: IdempotencyKey | None = None
+) -> dict[str, Any]:
+    """_BOOK_SLOT's parameters, as store.book_slot binds them."""
+    return {
+        "booking_id": booking_id,
+        "user_id": user,
+        "day": date,
+        "start": "10:00",
+        "key": key.key if key else None,
+        "fingerprint": key.request_fingerprint if key else None,
+    }

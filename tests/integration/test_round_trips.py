@@ -1,4 +1,8 @@
-"""One database round trip per request, counted by the server (its statement log)."""
+"""One database round trip per request, counted by the server (its statement log).
+
+The one exception is a replayed Idempotency-Key: the booking's statement is
+refused by the recorded key, and the answer is read from it (two).
+"""
 
 from pathlib import Path
 
@@ -21,4 +25,15 @@ def test_each_request_costs_one_round_trip_and_health_none(
         "POST /bookings (Slot full)": 1,
         "POST /bookings (User not found)": 1,
         "POST /bookings (invalid body)": 0,
+        "POST /bookings, new Idempotency-Key (booked)": 1,
+        "POST /bookings, same key replayed": 2,
+        "POST /bookings, same key, other body (422)": 2,
+        "GET /bookings/{id} (found)": 1,
+        "GET /bookings/{id} (not found)": 1,
+        "GET /bookings/{id} (malformed id)": 0,
+        "DELETE /bookings/{id} (first cancel)": 1,
+        "DELETE /bookings/{id} (repeat cancel)": 1,
+        "DELETE /bookings/{id} (unknown id)": 1,
+        "GET /bookings?user_id= (page of 50, next page follows)": 1,
+        "GET /bookings?user_id= (unknown user)": 1,
     }

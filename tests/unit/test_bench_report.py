@@ -64,3 +64,52 @@ def test_a_quick_run_leaves_the_committed_results_alone(
 def test_quick_results_are_ignored_by_git() -> None:
     ignored = (REPO / ".gitignore").read_text().splitlines()
     assert str(bench_main.QUICK_RESULTS.relative_to(REPO)) in ignored
+
+
+def test_the_list_plan_is_shown_when_measured_and_a_scan_of_the_table_stands_out() -> None:
+    results: dict[str, Any] = copy.deepcopy(RESULTS)
+    index_scan = {"node": "Index Scan", "index": "bookings_by_user", "rows_read": 59}
+    seq_scan = {"node": "Seq Scan", "index": None, "rows_read": 20000}
+    results["list_plan"] = {
+        "users": 501,
+        "bookings": 20000,
+        "busy_user_bookings": 400,
+        "index": "bookings_by_user",
+        "pages": {
+            "busy: first page": {
+                "reads_of_bookings": [index_scan],
+                "only_through_index": True,
+                "seq_scan_on_bookings": False,
+                "sorts": 1,
+                "plan": ["Limit", "  ->  Index Scan using bookings_by_user on bookings"],
+            },
+            "someone: first page": {
+                "reads_of_bookings": [seq_scan],
+                "only_through_index": False,
+                "seq_scan_on_bookings": True,
+                "sorts": 2,
+                "plan": ["Sort", "  ->  Seq Scan on bookings"],
+            },
+        },
+        "plan_shown": "busy: first page",
+    }
+
+    lines = sections(results)
+
+    at = next(i for i, line in enumerate(lines) if line.startswith("### GET /bookings: the plan"))
+    assert "20,000 bookings, 501 users, the busiest with 400" in lines[at]
+    assert lines[at + 4 : at + 6] == [
+        "| busy: first page | Index Scan (bookings_by_user) | 59 | yes | no | 1 |",
+        "| someone: first page | Seq Scan (None) | 20000 | **no** | **yes** | 2 |",
+    ]
+    assert lines[at + 7 : at + 14] == [
+        "busy: first page (`EXPLAIN (ANALYZE, COSTS OFF)`):",
+        "",
+        "```",
+        "Limit",
+        "  ->  Index Scan using bookings_by_user on bookings",
+        "```",
+        "",
+    ]
+    assert lines[at + 14].startswith("### Contention")
+    assert not any(line.startswith("### GET /bookings") for line in sections(RESULTS))

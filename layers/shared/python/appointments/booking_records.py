@@ -80,8 +80,10 @@ _CANCEL = """
 
 # Whether the user exists and, if so, one page of their bookings plus one row,
 # which says whether another page follows. Served by the index bookings_by_user
-# (user_id, slot_date, slot_time, id): an index range scan from the position,
-# in order, stopping after `limit` rows -- never a sort nor a scan of others'.
+# (user_id, slot_date, slot_time, id): a range scan from the position, in
+# order, that stops after the page (for a user with fewer rows than a page the
+# planner may fetch them all and sort them); never a scan of others' bookings.
+# tests/integration/test_list_plan.py checks the plan.
 _LIST = """
     SELECT known.user_exists, page.*
     FROM (SELECT EXISTS (SELECT 1 FROM users WHERE id = %(user_id)s) AS user_exists) AS known

@@ -1,0 +1,392 @@
+"""Cancels and keyed bookings whose connection dies mid-way: retried safely, exactly once.
+
+The handler's connection is killed from outside (pg_terminate_backend) at two
+moments: while its statement waits on a lock the test holds, so that nothing
+it did commits; and after its transaction committed but before the answer
+reached the handler. For the second, the server is made to wait for a
+synchronous standby that does not exist: a commit is then written locally and
+waits for the standby, and a backend terminated in that wait leaves its
+transaction committed ("The transaction has already committed locally") while
+the client only sees its connection close.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from appointments import booking_records, database
+from appointments.booking_views import request_fingerprint, rfc3339_utc
+from appointments.models import parse_booking_request
+from local.http_api_event import http_api_event
+from local.lambda_context import LocalLambdaContext
+from tests.conftest import Invoke, Printed, load_function
+from tests.faults.conftest import FaultServer
+from tests.faults.test_concurrent_changes import in_background
+from tests.faults.test_connection_faults import wait_until_blocked_on_a_lock
+
+DAY = "2030-08-01"
+RETRYING = "database connection lost; retrying on a new connection"
+
+
+@pytest.fixture
+def fault(fault_db: FaultServer) -> FaultServer:
+    """The fault server with the seed users, no bookings and no recorded keys."""
+    with fault_db.admin() as admin:
+        admin.execute("TRUNCATE idempotency_keys")
+    return fault_db
+
+
+def booking_body(start: str, user_id: str = "user_alice") -> str:
+    return json.dumps({"user_id": user_id, "date": DAY, "time": start})
+
+
+def post(invoke: Invoke, body: str, key: str) -> dict[str, Any]:
+    return invoke(
+        "bookings",
+        "POST",
+        "/bookings",
+        body=body,
+        headers={"Content-Type": "application/json", "Idempotency-Key": key},
+    )
+
+
+def delete(invoke: Invoke, booking_id: str) -> dict[str, Any]:
+    return invoke(
+        "bookings",
+        "DELETE",
+        f"/bookings/{booking_id}",
+        route_key="DELETE /bookings/{booking_id}",
+        path_parameters={"booking_id": booking_id},
+    )
+
+
+def warm_backend(invoke: Invoke) -> int:
+    """Warm the handler's connection (cancelling no booking: 404); its server process id."""
+    assert delete(invoke, "booking_none")["statusCode"] == 404
+    return database.get_connection().info.backend_pid
+
+
+def terminate(admin: psycopg.Connection, pid: int) -> datetime:
+    """pg_terminate_backend, as a failover or a proxy would; the server's clock at the kill."""
+    row = admin.execute("SELECT pg_terminate_backend(%s), clock_timestamp()", (pid,)).fetchone()
+    assert row is not None and row[0] is True
+    return row[1]  # type: ignore[no-any-return]
+
+
+def wait_for_event(admin: psycopg.Connection, pid: int, wait_event: str) -> datetime:
+    """Until the backend waits on `wait_event`; the server's clock when it was seen waiting."""
+    for _ in range(250):
+        row = admin.execute(
+            "SELECT wait_event, clock_timestamp() FROM pg_stat_activity WHERE pid = %s", (pid,)
+        ).fetchone()
+        if row and row[0] == wait_event:
+            return row[1]  # type: ignore[no-any-return]
+        time.sleep(0.02)
+    raise AssertionError(f"backend {pid} never waited on {wait_event}")
+
+
+def set_standby(fault: FaultServer, admin: psycopg.Connection, names: str) -> None:
+    admin.execute(
+        sql.SQL("ALTER SYSTEM SET synchronous_standby_names = {}").format(sql.Literal(names))
+    )
+    admin.execute("SELECT pg_reload_conf()")
+    # The postmaster re-reads its configuration, then signals its children:
+    # a new session that sees the value was forked after both.
+    for _ in range(250):
+        with fault.admin() as probe:
+            row = probe.execute("SHOW synchronous_standby_names").fetchone()
+        if row == (names,):
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"synchronous_standby_names never became {names!r}")
+
+
+@contextmanager
+def commits_wait_for_a_missing_standby(fault: FaultServer) -> Iterator[psycopg.Connection]:
+    """While the block runs, every commit that wrote something waits (SyncRep) for a standby.
+
+    Leaving the block lets every waiting commit go (the checkpointer releases
+    them when no standby is required any more).
+    """
+    with fault.admin() as admin:
+        set_standby(fault, admin, "phantom_standby")
+        try:
+            yield admin
+        finally:
+            set_standby(fault, admin, "")
+
+
+def retries_logged(stdout_json: Printed) -> int:
+    return sum(1 for record in stdout_json() if record.get("message") == RETRYING)
+
+
+def booking_rows(fault: FaultServer, last: str = "cancelled_at") -> list[tuple[Any, ...]]:
+    """(id, user, start, status, `last`) of every booking, oldest first."""
+    with fault.admin() as admin:
+        return admin.execute(
+            sql.SQL(
+                "SELECT id, user_id, to_char(slot_time, 'HH24:MI'), status, {}"
+                " FROM bookings ORDER BY created_at"
+            ).format(sql.Identifier(last))
+        ).fetchall()
+
+
+def key_rows(fault: FaultServer) -> list[tuple[Any, ...]]:
+    with fault.admin() as admin:
+        return admin.execute(
+            "SELECT user_id, key, outcome, booking_id FROM idempotency_keys ORDER BY key"
+        ).fetchall()
+
+
+def book(invoke: Invoke, start: str) -> str:
+    answer = invoke("bookings", "POST", "/bookings", body=booking_body(start))
+    assert answer["statusCode"] == 200
+    return str(answer["json"]["booking_id"])
+
+
+# --- cancel ---------------------------------------------------------------------------
+
+
+def test_a_cancel_killed_while_it_waits_for_the_row_is_retried_and_cancels_once(
+    fault: FaultServer, invoke: Invoke, stdout_json: Printed
+) -> None:
+    booking_id = book(invoke, "09:00")
+    pid = warm_backend(invoke)
+    with fault.admin() as locker, fault.admin() as admin:
+        locker.execute("BEGIN")
+        locker.execute("SELECT 1 FROM bookings WHERE id = %s FOR UPDATE", (booking_id,))
+        cancelling, answers = in_background(lambda: delete(invoke, booking_id))
+        wait_until_blocked_on_a_lock(admin, pid)
+        killed_at = terminate(admin, pid)
+        locker.execute("ROLLBACK")
+        cancelling.join(10)
+
+    (answer,) = answers
+    assert answer["statusCode"] == 200, answer
+    assert (answer["json"]["booking_id"], answer["json"]["status"]) == (booking_id, "cancelled")
+    [(_, _, _, status, cancelled_at)] = booking_rows(fault)
+    # Cancelled by the retry (the killed attempt committed nothing), and answered as stored.
+    assert status == "cancelled" and cancelled_at > killed_at
+    assert answer["json"]["cancelled_at"] == rfc3339_utc(cancelled_at)
+    assert retries_logged(stdout_json) == 1
+    assert database.get_connection().info.backend_pid != pid
+
+
+def test_a_cancel_that_committed_before_its_connection_was_killed_answers_its_own_time(
+    fault: FaultServer, invoke: Invoke, stdout_json: Printed
+) -> None:
+    """The retry runs the cancel again: it must keep, and answer, the first attempt's time."""
+    booking_id = book(invoke, "10:00")
+    pid = warm_backend(invoke)
+    with commits_wait_for_a_missing_standby(fault) as admin:
+        cancelling, answers = in_background(lambda: delete(invoke, booking_id))
+        committed_by = wait_for_event(admin, pid, "SyncRep")
+        # The retry's now() falls in a later second than the first attempt's,
+        # so that even the answer (to the second) tells them apart.
+        time.sleep(1.1)
+        terminate(admin, pid)
+    cancelling.join(10)
+
+    (answer,) = answers
+    assert answer["statusCode"] == 200, answer
+    [(_, _, _, status, cancelled_at)] = booking_rows(fault)
+    assert status == "cancelled"
+    assert cancelled_at < committed_by  # the first attempt's time, not the retry's
+    assert answer["json"]["cancelled_at"] == rfc3339_utc(cancelled_at)
+    assert retries_logged(stdout_json) == 1
+    # Asked again later, the same answer.
+    again = delete(invoke, booking_id)
+    assert (again["statusCode"], again["json"]) == (200, answer["json"])
+
+
+def test_a_cancel_committed_before_the_kill_is_kept_by_the_statement_itself(
+    fault: FaultServer, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same, to the microsecond: the first attempt's own row, read before the kill."""
+    booking_id = book(invoke, "11:00")
+    real_cancel = booking_records.cancel_booking
+    first_attempts: list[booking_records.Booking | None] = []
+
+    def cancel_then_lose_the_connection(conn: psycopg.Connection, booking_id: str) -> Any:
+        outcome = real_cancel(conn, booking_id)
+        if not first_attempts:
+            first_attempts.append(outcome)
+            conn.execute("SELECT pg_terminate_backend(pg_backend_pid())")  # raises: link gone
+        return outcome
+
+    monkeypatch.setattr(booking_records, "cancel_booking", cancel_then_lose_the_connection)
+    answer = delete(invoke, booking_id)
+
+    (first,) = first_attempts
+    assert first is not None and first.cancelled_at is not None
+    [(_, _, _, status, cancelled_at)] = booking_rows(fault)
+    assert (status, cancelled_at) == ("cancelled", first.cancelled_at)
+    assert (answer["statusCode"], answer["json"]["cancelled_at"]) == (
+        200,
+        rfc3339_utc(first.cancelled_at),
+    )
+
+
+# --- keyed booking --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rival", ["rolls back", "is this request from another container"])
+def test_a_keyed_booking_killed_while_it_waits_for_the_slot_is_answered_once(
+    fault: FaultServer, invoke: Invoke, stdout_json: Printed, rival: str
+) -> None:
+    """A rival holds the slot in an open transaction; the handler's connection dies waiting.
+
+    The rival either rolls back (the retry books the slot), or is the same
+    request with the same key, sent to another container, and commits (the
+    retry answers with that request's booking).
+    """
+    body, key = booking_body("12:00"), "fault-key-c"
+    pid = warm_backend(invoke)
+    with fault.admin() as rival_conn, fault.admin() as admin:
+        rival_conn.execute("BEGIN")
+        if rival == "rolls back":
+            rival_conn.execute(
+                "INSERT INTO bookings (id, user_id, slot_date, slot_time)"
+                " VALUES ('booking_rival', 'user_bob', %s, '12:00')",
+                (DAY,),
+            )
+        else:
+            fingerprint = request_fingerprint(parse_booking_request(body.encode()))
+            rival_conn.execute(
+                "INSERT INTO bookings (id, user_id, slot_date, slot_time)"
+                " VALUES ('booking_rival', 'user_alice', %s, '12:00')",
+                (DAY,),
+            )
+            rival_conn.execute(
+                "INSERT INTO idempotency_keys"
+                " (user_id, key, request_fingerprint, outcome, booking_id)"
+                " VALUES ('user_alice', %s, %s, 'booked', 'booking_rival')",
+                (key, fingerprint),
+            )
+        booking, answers = in_background(lambda: post(invoke, body, key))
+        wait_until_blocked_on_a_lock(admin, pid)
+        terminate(admin, pid)
+        rival_conn.execute("ROLLBACK" if rival == "rolls back" else "COMMIT")
+        booking.join(10)
+
+    (answer,) = answers
+    assert answer["statusCode"] == 200, answer
+    booking_id = answer["json"]["booking_id"]
+    if rival == "rolls back":
+        assert booking_id != "booking_rival"
+        assert "Idempotent-Replayed" not in answer["headers"]
+    else:
+        assert booking_id == "booking_rival"
+        assert answer["headers"]["Idempotent-Replayed"] == "true"
+    assert [row[:4] for row in booking_rows(fault)] == [
+        (booking_id, "user_alice", "12:00", "confirmed")
+    ]
+    assert key_rows(fault) == [("user_alice", key, "booked", booking_id)]
+    assert retries_logged(stdout_json) == 1
+
+    replay = post(invoke, body, key)
+    assert (replay["statusCode"], replay["json"]) == (200, {"booking_id": booking_id})
+    assert replay["headers"]["Idempotent-Replayed"] == "true"
+    assert len(booking_rows(fault)) == 1 and len(key_rows(fault)) == 1
+
+
+def test_a_keyed_booking_committed_before_its_connection_was_killed_is_answered_once(
+    fault: FaultServer, invoke: Invoke, stdout_json: Printed
+) -> None:
+    """The booking and its key commit, the answer is lost: the retry answers that booking."""
+    body, key = booking_body("13:00"), "fault-key-d"
+    pid = warm_backend(invoke)
+    with commits_wait_for_a_missing_standby(fault) as admin:
+        booking, answers = in_background(lambda: post(invoke, body, key))
+        committed_by = wait_for_event(admin, pid, "SyncRep")
+        terminate(admin, pid)
+    booking.join(10)
+
+    (answer,) = answers
+    assert answer["statusCode"] == 200, answer
+    booking_id = answer["json"]["booking_id"]
+    [(*row, created_at)] = booking_rows(fault, "created_at")
+    assert row == [booking_id, "user_alice", "13:00", "confirmed"]
+    assert created_at < committed_by  # made by the first attempt, not by the retry
+    assert key_rows(fault) == [("user_alice", key, "booked", booking_id)]
+    assert retries_logged(stdout_json) == 1
+    # (This one answer carries Idempotent-Replayed: true: it was read from the
+    # key the first attempt recorded. Not asserted either way.)
+
+    # The client, which never got that answer either, sends the request again.
+    again = post(invoke, body, key)
+    assert (again["statusCode"], again["json"]) == (200, answer["json"])
+    assert again["headers"]["Idempotent-Replayed"] == "true"
+    assert len(booking_rows(fault)) == 1 and len(key_rows(fault)) == 1
+
+
+def test_a_keyed_booking_committed_by_an_invocation_that_then_failed_is_replayed_to_the_client(
+    fault: FaultServer, invoke: Invoke, stdout_json: Printed
+) -> None:
+    """Committed, then the connection died too near the deadline to retry: the client got a 503.
+
+    Its retry with the key must get the booking the failed invocation made.
+    Had the key been recorded apart from the booking, the booking would stand
+    without it, and the retry would be told the slot is full (by itself).
+    """
+    body, key = booking_body("15:00"), "fault-key-d3"
+    pid = warm_backend(invoke)
+    # The invocation has 4 s: 3 s to work, then 1 s to answer. Killed after
+    # 1.5 s, less than the 2 s a reconnect and retry need remain.
+    event = http_api_event(
+        "POST",
+        "/bookings",
+        body=body,
+        headers={"Content-Type": "application/json", "Idempotency-Key": key},
+    )
+    context = LocalLambdaContext(function_name="bookings", timeout_seconds=4)
+    started = time.monotonic()
+    with commits_wait_for_a_missing_standby(fault) as admin:
+        booking, answers = in_background(lambda: load_function("bookings").handler(event, context))
+        committed_by = wait_for_event(admin, pid, "SyncRep")
+        time.sleep(max(0.0, started + 1.5 - time.monotonic()))
+        terminate(admin, pid)
+    booking.join(10)
+
+    (failed,) = answers
+    assert (failed["statusCode"], json.loads(failed["body"])) == (
+        503,
+        {"error": "Service unavailable"},
+    )
+    warnings = [r["message"] for r in stdout_json() if r.get("level") == "WARNING"]
+    assert "connection lost, no time left to retry" in warnings
+    [(booking_id, user_id, start, status, created_at)] = booking_rows(fault, "created_at")
+    assert (user_id, start, status) == ("user_alice", "15:00", "confirmed")
+    assert created_at < committed_by
+
+    retried = post(invoke, body, key)
+    assert (retried["statusCode"], retried["json"]) == (200, {"booking_id": booking_id})
+    assert retried["headers"]["Idempotent-Replayed"] == "true"
+    assert len(booking_rows(fault)) == 1
+    assert key_rows(fault) == [("user_alice", key, "booked", booking_id)]
+
+
+def test_a_keyed_booking_sent_again_after_a_lost_answer_gets_the_same_answer(
+    fault: FaultServer, invoke: Invoke
+) -> None:
+    body, key = booking_body("14:00"), "fault-key-d2"
+    first = post(invoke, body, key)
+    # The answer never reached the client (a timeout at its end): it retries.
+    database.close()
+    second = post(invoke, body, key)
+
+    assert first["statusCode"] == 200
+    assert (second["statusCode"], second["json"]) == (first["statusCode"], first["json"])
+    assert "Idempotent-Replayed" not in first["headers"]
+    assert second["headers"]["Idempotent-Replayed"] == "true"
+    assert [row[0] for row in booking_rows(fault)] == [first["json"]["booking_id"]]
+    assert key_rows(fault) == [("user_alice", key, "booked", first["json"]["booking_id"])]

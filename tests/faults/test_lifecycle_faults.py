@@ -319,8 +319,8 @@ def test_a_keyed_booking_committed_before_its_connection_was_killed_is_answered_
     assert created_at < committed_by  # made by the first attempt, not by the retry
     assert key_rows(fault) == [("user_alice", key, "booked", booking_id)]
     assert retries_logged(stdout_json) == 1
-    # (This one answer carries Idempotent-Replayed: true: it was read from the
-    # key the first attempt recorded. Not asserted either way.)
+    # Read from the key its own first attempt recorded: to the client, the first answer.
+    assert "Idempotent-Replayed" not in answer["headers"]
 
     # The client, which never got that answer either, sends the request again.
     again = post(invoke, body, key)

@@ -248,16 +248,16 @@ class TestBookingLifecycleOverHttp:
     """The routes added around the contract, as a client reaches them through the gateway."""
 
     def test_book_look_up_list_cancel_and_rebook(self, server: LocalServer) -> None:
-        booked = server.post_json("/bookings", booking("user_charlie", "2031-04-01", "11:00"))
+        booked = server.post_json("/bookings", booking("user_charlie", "2031-05-01", "11:00"))
         booking_id = booked.json["booking_id"]
 
         shown = server.request("GET", f"/bookings/{booking_id}")
         listed = server.request(
-            "GET", "/bookings?user_id=user_charlie&from=2031-04-01&to=2031-04-01"
+            "GET", "/bookings?user_id=user_charlie&from=2031-05-01&to=2031-05-01"
         )
         cancelled = server.request("DELETE", f"/bookings/{booking_id}")
         again = server.request("DELETE", f"/bookings/{booking_id}")
-        rebooked = server.post_json("/bookings", booking("user_dave", "2031-04-01", "11:00"))
+        rebooked = server.post_json("/bookings", booking("user_dave", "2031-05-01", "11:00"))
 
         assert (shown.status, shown.json["status"], shown.json["time"]) == (
             200,
@@ -275,12 +275,12 @@ class TestBookingLifecycleOverHttp:
             assert (response.status, response.json) == (404, {"error": "Booking not found"})
 
     def test_a_keyed_retry_replays_the_first_answer(self, server: LocalServer) -> None:
-        body = json.dumps(booking("user_charlie", "2031-04-02", "09:00")).encode()
+        body = json.dumps(booking("user_charlie", "2031-05-02", "09:00")).encode()
         headers = {"Content-Type": "application/json", "Idempotency-Key": "dev-server-1"}
 
         first = server.request("POST", "/bookings", body, headers)
         retried = server.request("POST", "/bookings", body, headers)
-        other = json.dumps(booking("user_charlie", "2031-04-02", "10:00")).encode()
+        other = json.dumps(booking("user_charlie", "2031-05-02", "10:00")).encode()
         reused = server.request("POST", "/bookings", other, headers)
 
         assert first.status == retried.status == 200

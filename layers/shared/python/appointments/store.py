@@ -196,6 +196,10 @@ def book(
             return outcome
         assert idempotency_key is not None  # only a keyed statement is refused this way
         answer = database.run(lambda conn: recorded_answer(conn, user_id, idempotency_key))
+        if answer == Replayed(Booked(booking_id)):
+            # Our own first attempt, committed before its connection died: to
+            # the client this is the first answer, not a replay.
+            return Booked(booking_id)
         if answer is not None:
             return answer
         # The key had expired (now deleted) or was purged meanwhile: book afresh.

@@ -1,8 +1,12 @@
 -- A booking can be cancelled; cancelled bookings stay as history.
 -- Metadata-only changes (a constant default needs no table rewrite): the
--- ACCESS EXCLUSIVE lock is held for an instant, and lock_timeout bounds the
--- wait for it. The check is added NOT VALID so that no scan happens under
--- that lock; 0003 validates it under a lock that lets bookings go on.
+-- ACCESS EXCLUSIVE lock is held for an instant. Waiting for it behind a long
+-- transaction would stall every request queued behind this ALTER, so the wait
+-- is cut short: the run fails, and is run again when the table is quieter.
+-- The check is added NOT VALID so that no scan happens under that lock; 0003
+-- validates it under a lock that lets bookings go on.
+SET LOCAL lock_timeout = '2s';
+
 ALTER TABLE bookings
     ADD COLUMN status text NOT NULL DEFAULT 'confirmed',
     ADD COLUMN cancelled_at timestamptz,
@@ -22,7 +26,9 @@ CREATE TABLE idempotency_keys (
     -- SHA-256 of the validated request, to tell a replay from a reuse.
     request_fingerprint text NOT NULL,
     outcome text NOT NULL CHECK (outcome IN ('booked', 'slot_full', 'user_not_found')),
-    booking_id text CHECK ((outcome = 'booked') = (booking_id IS NOT NULL)),
+    -- The booking id the first request tried: the booking's when it booked.
+    -- A retry of that same request knows it, and is not told it is a replay.
+    attempt_id text NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (user_id, key)
 );

@@ -10,7 +10,7 @@ from appointments import booking_records, booking_views, messages, store
 from appointments.errors import ClientError
 from appointments.models import parse_booking_request
 from appointments.observability import record_outcome
-from appointments.web import body_bytes, create_resolver, entrypoint, error_response, json_response
+from appointments.web import body_bytes, create_resolver, entrypoint, json_response
 
 app = create_resolver()
 
@@ -28,27 +28,29 @@ def create_booking() -> Any:
         case store.KeyReused():
             raise KEY_REUSED
         case store.Replayed(original=original):
-            response, _ = _answer(original)
             record_outcome("IdempotentReplay")
-            response.headers["Idempotent-Replayed"] = "true"
-            return response
+            return _answer(original, {"Idempotent-Replayed": "true"})[0]
         case outcome:
             response, name = _answer(outcome)
             record_outcome(name)
             return response
 
 
-def _answer(outcome: store.BookingOutcome) -> tuple[Response[dict[str, Any]], str]:
+def _answer(
+    outcome: store.BookingOutcome, headers: dict[str, str] | None = None
+) -> tuple[Response[dict[str, Any]], str]:
     """The answer to a booking's outcome, and the outcome's name, the same on every replay."""
     match outcome:
         case store.Booked(booking_id=booking_id):
-            return json_response(HTTPStatus.OK, {"booking_id": booking_id}), "BookingCreated"
+            booked = {"booking_id": booking_id}
+            return json_response(HTTPStatus.OK, booked, headers), "BookingCreated"
         case store.SlotFull():
-            return error_response(HTTPStatus.BAD_REQUEST, messages.SLOT_FULL), "SlotFull"
+            message, name = messages.SLOT_FULL, "SlotFull"
         case store.UserNotFound():
-            return error_response(HTTPStatus.BAD_REQUEST, messages.USER_NOT_FOUND), "UserNotFound"
+            message, name = messages.USER_NOT_FOUND, "UserNotFound"
         case unanswered:
             assert_never(unanswered)
+    return json_response(HTTPStatus.BAD_REQUEST, {"error": message}, headers), name
 
 
 @app.get("/bookings/<booking_id>")

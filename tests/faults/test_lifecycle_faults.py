@@ -143,7 +143,7 @@ def booking_rows(fault: FaultServer, last: str = "cancelled_at") -> list[tuple[A
 def key_rows(fault: FaultServer) -> list[tuple[Any, ...]]:
     with fault.admin() as admin:
         return admin.execute(
-            "SELECT user_id, key, outcome, booking_id FROM idempotency_keys ORDER BY key"
+            "SELECT user_id, key, outcome, attempt_id FROM idempotency_keys ORDER BY key"
         ).fetchall()
 
 
@@ -268,7 +268,7 @@ def test_a_keyed_booking_killed_while_it_waits_for_the_slot_is_answered_once(
             )
             rival_conn.execute(
                 "INSERT INTO idempotency_keys"
-                " (user_id, key, request_fingerprint, outcome, booking_id)"
+                " (user_id, key, request_fingerprint, outcome, attempt_id)"
                 " VALUES ('user_alice', %s, %s, 'booked', 'booking_rival')",
                 (key, fingerprint),
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 from tests.conftest import Invoke
 from tests.integration.test_bookings import alice_at, post_booking
 
+INVALID_CURSOR = "cursor is not valid: pass the next_cursor of the previous page"
 RFC3339_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 
 
@@ -43,6 +45,10 @@ def cancel(invoke: Invoke, booking_id: str) -> dict[str, Any]:
         route_key="DELETE /bookings/{booking_id}",
         path_parameters={"booking_id": booking_id},
     )
+
+
+def encoded(position: str) -> str:
+    return base64.urlsafe_b64encode(position.encode()).decode().rstrip("=")
 
 
 def list_bookings(invoke: Invoke, **params: str) -> dict[str, Any]:
@@ -230,6 +236,13 @@ def test_a_page_exactly_full_has_no_next_cursor(invoke: Invoke) -> None:
     assert page["next_cursor"] is None
 
 
+def test_a_cursor_is_the_position_it_says_and_needs_no_state(invoke: Invoke) -> None:
+    ids = [book(invoke, f"{hour}:00") for hour in (10, 11, 12)]
+    cursor = encoded(f"2024-01-20|10:00:00|{ids[0]}")
+    after = list_bookings(invoke, user_id="user_alice", cursor=cursor)
+    assert [b["booking_id"] for b in after["json"]["bookings"]] == ids[1:]
+
+
 def test_a_booking_made_between_pages_behind_the_cursor_is_not_repeated(invoke: Invoke) -> None:
     first_two = [book(invoke, f"{hour}:00") for hour in (10, 11)]
     last = book(invoke, "12:00")
@@ -280,6 +293,17 @@ def test_listing_an_unknown_user_is_user_not_found(invoke: Invoke) -> None:
         (
             {"cursor": "MjAyNC0wMS0yMHwxMDowMDowMHw"},
             "cursor is not valid: pass the next_cursor of the previous page",
+        ),
+        *(
+            ({"cursor": encoded(position)}, INVALID_CURSOR)
+            for position in (
+                "2024-01-20|10:00:00+05:00|booking_x",  # a time zone: timetz in SQL
+                "2024-W03-6|10:00:00|booking_x",  # an ISO week date
+                "20240120|10:00:00|booking_x",
+                "2024-01-20|10:00|booking_x",
+                "2024-01-20|10:00:00|booking x",
+                "2024-02-30|10:00:00|booking_x",
+            )
         ),
     ],
 )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from typing import Any
 
 import psycopg
@@ -31,7 +33,7 @@ def answer(response: dict[str, Any]) -> tuple[int, Any]:
 
 def keys_in(db: psycopg.Connection) -> list[tuple[str, str, str, str | None]]:
     rows = db.execute(
-        "SELECT user_id, key, outcome, booking_id FROM idempotency_keys ORDER BY created_at"
+        "SELECT user_id, key, outcome, attempt_id FROM idempotency_keys ORDER BY created_at"
     ).fetchall()
     return [tuple(row) for row in rows]  # type: ignore[misc]
 
@@ -162,6 +164,13 @@ def test_a_structured_field_string_is_the_same_key_as_its_bare_value(
     assert keys_in(db)[0][1] == KEY
 
 
+def test_whitespace_around_the_key_is_not_part_of_it(invoke: Invoke) -> None:
+    first = post_keyed(invoke, alice_at("10:00"), key=f" {KEY}\t")
+    again = post_keyed(invoke, alice_at("10:00"), key=KEY)
+    assert again["headers"]["Idempotent-Replayed"] == "true"
+    assert answer(again) == answer(first)
+
+
 def test_an_invalid_body_with_a_key_records_nothing(invoke: Invoke, db: psycopg.Connection) -> None:
     response = post_keyed(invoke, {"user_id": "user_alice", "date": "2024-13-01", "time": "10:00"})
     assert answer(response) == (400, {"error": "Invalid date format"})
@@ -216,21 +225,76 @@ def test_the_purge_works_through_many_batches(
 ) -> None:
     monkeypatch.setattr(store, "PURGE_BATCH", 7)
     db.execute(
-        "INSERT INTO idempotency_keys (user_id, key, request_fingerprint, outcome, created_at)"
-        " SELECT 'user_alice', 'k' || n, 'f', 'slot_full', now() - interval '25 hours'"
+        "INSERT INTO idempotency_keys"
+        " (user_id, key, request_fingerprint, outcome, attempt_id, created_at)"
+        " SELECT 'user_alice', 'k' || n, 'f', 'slot_full', 'b' || n, now() - interval '25 hours'"
         " FROM generate_series(1, 30) AS n"
     )
     assert purge() == {"purged": 30}
     assert keys_in(db) == []
 
 
-def test_the_purge_skips_a_key_a_booking_holds_locked(
+def test_the_purge_skips_an_expired_key_a_request_is_replacing(
     invoke: Invoke, db: psycopg.Connection, database_url: str
 ) -> None:
-    post_keyed(invoke, alice_at("10:00"), key="locked")
-    post_keyed(invoke, alice_at("11:00"), key="free")
+    post_keyed(invoke, alice_at("10:00"), key="reused")
+    post_keyed(invoke, alice_at("11:00"), key="idle")
     expire_keys(db)
-    with psycopg.connect(database_url) as holder:
-        holder.execute("SELECT 1 FROM idempotency_keys WHERE key = 'locked' FOR UPDATE")
-        assert purge() == {"purged": 1}  # did not wait for the lock
-    assert [key for _, key, _, _ in keys_in(db)] == ["locked"]
+    params = {"user_id": "user_alice", "key": "reused", "ttl": store.IDEMPOTENCY_KEY_TTL}
+    with psycopg.connect(database_url) as request:
+        # A request bringing the expired key back deletes it, in its transaction.
+        request.execute(store._RECORDED_ANSWER, params)
+        assert purge() == {"purged": 1}  # the other one; it did not wait for this lock
+    assert [key for _, key, _, _ in keys_in(db)] == []
+
+
+def test_an_expired_key_being_deleted_meanwhile_is_still_expired(
+    invoke: Invoke, db: psycopg.Connection, database_url: str
+) -> None:
+    # The purge (or another request) deletes the row while this request reads it:
+    # its DELETE waits, then finds nothing; the row it reads is still expired.
+    post_keyed(invoke, alice_at("10:00"))
+    expire_keys(db)
+    key = store.IdempotencyKey(KEY, "another request's fingerprint")
+    with psycopg.connect(database_url) as purger:
+        purger.execute("DELETE FROM idempotency_keys")
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            reading = threading.Thread(
+                target=lambda: answers.append(
+                    store.recorded_answer(conn, "user_alice", key, "booking_mine")
+                )
+            )
+            answers: list[object] = []
+            reading.start()
+            wait_for_lock_waiter(db)
+            purger.commit()
+            reading.join(10)
+    assert answers == [None]  # unused again: not "reused with a different request"
+
+
+def wait_for_lock_waiter(db: psycopg.Connection) -> None:
+    for _ in range(200):
+        waiting = db.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        ).fetchone()
+        if waiting != (0,):
+            return
+        time.sleep(0.01)
+    raise AssertionError("the request never waited for the purge's lock")
+
+
+def test_a_keyed_request_whose_own_refusal_was_recorded_is_not_told_it_is_a_replay(
+    db: psycopg.Connection, database_url: str
+) -> None:
+    # Its first attempt recorded "Slot full", then its connection died: the
+    # retry reads its own answer back.
+    key = store.IdempotencyKey("own", "fingerprint")
+    db.execute(
+        "INSERT INTO idempotency_keys (user_id, key, request_fingerprint, outcome, attempt_id)"
+        " VALUES ('user_alice', 'own', 'fingerprint', 'slot_full', 'booking_mine')"
+    )
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        mine = store.recorded_answer(conn, "user_alice", key, "booking_mine")
+        theirs = store.recorded_answer(conn, "user_alice", key, "booking_other")
+    assert mine == store.SlotFull()
+    assert theirs == store.Replayed(store.SlotFull())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -263,3 +264,73 @@ def test_a_lock_held_past_the_deadline_ends_the_run_at_the_deadline(
         holder.rollback()
         assert tables(conn) == []
     assert 0.95 < elapsed < 1.5
+
+
+def test_a_no_transaction_file_waits_for_an_index_build_in_progress(
+    empty_schema_url: str, tmp_path: Path
+) -> None:
+    """Started beside another CREATE INDEX CONCURRENTLY, it would deadlock with it."""
+    (tmp_path / "0001_table.sql").write_text("CREATE TABLE t (a int, b int);")
+    (tmp_path / "0002_index.sql").write_text(
+        # Partial, like 0004: a plain index's build is one that other builds
+        # know not to wait for (PostgreSQL 14+), so it could not deadlock.
+        "-- migrate: no-transaction\n"
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS t_b ON t (b) WHERE b > 0;"
+    )
+    files = migrations.load_migrations(tmp_path)
+    migrate_files(empty_schema_url, files[:1])
+    failures: list[BaseException] = []
+    with (
+        psycopg.connect(empty_schema_url) as writer,
+        psycopg.connect(empty_schema_url, autocommit=True) as builder,
+        psycopg.connect(empty_schema_url, autocommit=True) as observer,
+    ):
+        # Another session's build, held early on: it waits for this write to end.
+        writer.execute("INSERT INTO t VALUES (1, 1)")
+
+        def build() -> None:
+            try:
+                builder.execute("CREATE INDEX CONCURRENTLY t_a ON t (a)")
+            except BaseException as error:  # reported below
+                failures.append(error)
+
+        def run() -> None:
+            try:
+                migrate_files(empty_schema_url, files)
+            except BaseException as error:  # reported below
+                failures.append(error)
+
+        other_build = threading.Thread(target=build)
+        other_build.start()
+        wait_for(lambda: builds_in_progress(observer) == 1)
+        migrating = threading.Thread(target=run)
+        migrating.start()
+        time.sleep(1.5)  # past deadlock_timeout
+        assert migrating.is_alive() and builds_in_progress(observer) == 1
+        # The other build goes on: had the run started its own, each would now
+        # wait for the other, and PostgreSQL would cancel the one building.
+        writer.rollback()
+        other_build.join(10)
+        migrating.join(10)
+
+        assert failures == []
+        assert applied_versions(empty_schema_url) == [m.version for m in files]
+        invalid = observer.execute("SELECT count(*) FROM pg_index WHERE NOT indisvalid")
+        assert invalid.fetchone() == (0,)
+
+
+def migrate_files(url: str, files: list[migrations.Migration]) -> list[str]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        return migrations.apply_migrations(conn, files)
+
+
+def builds_in_progress(conn: psycopg.Connection) -> int:
+    row = conn.execute("SELECT count(*) FROM pg_stat_progress_create_index").fetchone()
+    return int(row[0]) if row else 0
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 10) -> None:
+    give_up = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < give_up, "timed out"
+        time.sleep(0.02)

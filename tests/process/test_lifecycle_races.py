@@ -286,7 +286,7 @@ def test_simultaneous_requests_with_one_idempotency_key_make_one_booking(
     assert slot_rows(db, day, start) == [(booking_id, "user_charlie", "confirmed")]
     assert db.execute("SELECT count(*) FROM bookings").fetchone() == (1,)
     assert db.execute(
-        "SELECT user_id, key, outcome, booking_id FROM idempotency_keys"
+        "SELECT user_id, key, outcome, attempt_id FROM idempotency_keys"
     ).fetchall() == [("user_charlie", "race-key-1", "booked", booking_id)]
 
 
@@ -319,5 +319,5 @@ def test_one_idempotency_key_sent_with_two_requests_at_once_is_kept_by_one(
     assert db.execute("SELECT count(*) FROM bookings").fetchone() == (1,)
     fingerprint = request_fingerprint(parse_booking_request(won[0]["request"]["body"].encode()))
     assert db.execute(
-        "SELECT key, request_fingerprint, booking_id FROM idempotency_keys"
+        "SELECT key, request_fingerprint, attempt_id FROM idempotency_keys"
     ).fetchall() == [("race-key-2", fingerprint, booking_id)]

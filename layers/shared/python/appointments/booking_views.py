@@ -42,6 +42,11 @@ DEFAULT_LIMIT: Final = 50
 MAX_LIMIT: Final = 100
 _LIMIT_FORM: Final = re.compile(r"[0-9]{1,3}")
 MAX_USER_ID_CHARS: Final = 128
+# Exactly what encode_cursor writes: the looser ISO forms fromisoformat also
+# takes (week dates, time zones) would compare differently in SQL.
+_CURSOR_FORM: Final = re.compile(
+    r"([0-9]{4}-[0-9]{2}-[0-9]{2})\|([0-9]{2}:[0-9]{2}:[0-9]{2})\|([A-Za-z0-9_-]{1,64})"
+)
 
 
 def booking_id_or_none(raw: str) -> str | None:
@@ -53,6 +58,7 @@ def idempotency_key(header: str | None, request: BookingRequest) -> IdempotencyK
     """The request's Idempotency-Key, if it sent one, with the request's fingerprint."""
     if header is None:
         return None
+    header = header.strip(" \t")  # HTTP's optional whitespace around a value
     key: str | None = header
     if header.startswith('"'):  # a Structured Field string, or nothing valid
         quoted = _QUOTED_KEY.fullmatch(header)
@@ -63,8 +69,13 @@ def idempotency_key(header: str | None, request: BookingRequest) -> IdempotencyK
 
 
 def request_fingerprint(request: BookingRequest) -> str:
-    """Equal for requests that ask for the same thing, however their JSON was written."""
-    return hashlib.sha256(request.model_dump_json().encode()).hexdigest()
+    """Equal for requests that ask for the same thing, however their JSON was written.
+
+    Spelled out field by field, so that it stays the same across releases
+    (a new optional field, another pydantic) for the 24 hours a key lives.
+    """
+    asked = f"{request.user_id}\n{request.date.isoformat()}\n{request.time.isoformat()}"
+    return hashlib.sha256(asked.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def list_query(params: Mapping[str, str]) -> ListQuery:
@@ -112,15 +123,16 @@ def encode_cursor(position: Position) -> str:
 
 
 def decode_cursor(cursor: str) -> Position:
+    """The position encode_cursor wrote, and nothing else it could be read as."""
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        day, start, booking_id = text.split("|", 2)
-        position = Position(date.fromisoformat(day), time.fromisoformat(start), booking_id)
+        form = _CURSOR_FORM.fullmatch(text)
+        if form is None:
+            raise ValueError(text)
+        day, start, booking_id = form.groups()
+        return Position(date.fromisoformat(day), time.fromisoformat(start), booking_id)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise ClientError(messages.INVALID_CURSOR) from None
-    if booking_id_or_none(position.booking_id) is None:
-        raise ClientError(messages.INVALID_CURSOR)
-    return position
 
 
 def booking_body(booking: Booking) -> dict[str, Any]:

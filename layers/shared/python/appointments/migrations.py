@@ -59,6 +59,12 @@ from appointments import watchdog
 ADVISORY_LOCK_KEY = 0x617070742D6D6967
 # Pause before looking again when a concurrent run builds the same index.
 _CONCURRENT_BUILD_PAUSE_S = 0.2
+_MAX_BUILD_ATTEMPTS = 10
+_OTHER_INDEX_BUILDS = """
+    SELECT count(*) FROM pg_stat_progress_create_index
+    WHERE pid <> pg_backend_pid()
+      AND datid = (SELECT oid FROM pg_database WHERE datname = current_database())
+"""
 
 _NO_TRANSACTION_MARKER = re.compile(r"--\s*migrate:\s*no-transaction\s*", re.IGNORECASE)
 
@@ -173,19 +179,22 @@ def _apply(conn: psycopg.Connection, migration: Migration, deadline: float | Non
             conn.execute(migration.sql)  # a trusted file of ours, several statements
             _record(conn, migration)
         return True
-    while True:
+    for attempt in range(_MAX_BUILD_ATTEMPTS):
         with within_deadline(conn, deadline, f"applying {migration.version}"), conn.transaction():
             if not _lock_and_check_unapplied(conn, migration, deadline):
                 return False
+        _wait_for_other_index_builds(conn, migration, deadline)
         try:
             _run_outside_transaction(conn, migration, deadline)
             break
         except psycopg.errors.DeadlockDetected:
-            # A concurrent run is building the same index: its CREATE INDEX
-            # CONCURRENTLY waits for this one's transaction, while this one
-            # waits for its table lock. PostgreSQL cancels the waiter (the one
-            # that waited longest), which has built nothing. Look again: by
-            # then the other run has finished, or this one waits its turn.
+            # Two runs started the same build at the same instant (or another
+            # build began meanwhile): each waits for the other's transaction.
+            # PostgreSQL cancelled this one; if it had not built anything yet,
+            # looking again finds the file applied, or waits its turn. If it
+            # had, the INVALID index it left is refused below, by name.
+            if attempt == _MAX_BUILD_ATTEMPTS - 1:
+                raise
             time.sleep(_CONCURRENT_BUILD_PAUSE_S)
     with within_deadline(conn, deadline, f"recording {migration.version}"), conn.transaction():
         if not _lock_and_check_unapplied(conn, migration, deadline):
@@ -193,6 +202,24 @@ def _apply(conn: psycopg.Connection, migration: Migration, deadline: float | Non
         _refuse_invalid_indexes(conn, migration)
         _record(conn, migration)
     return True
+
+
+def _wait_for_other_index_builds(
+    conn: psycopg.Connection, migration: Migration, deadline: float | None
+) -> None:
+    """Wait while another session builds an index in this database.
+
+    Two CREATE INDEX CONCURRENTLY each wait for the other's transactions: run
+    side by side on one table they deadlock, and PostgreSQL cancels one of
+    them, the one building if its build took longer than deadlock_timeout,
+    leaving an INVALID index. So a run reaching a no-transaction file while
+    another run is still building (the same file, most likely) waits for it,
+    polling in short statements that hold no snapshot the other would wait for.
+    """
+    while conn.execute(_OTHER_INDEX_BUILDS).fetchone() != (0,):
+        if deadline is not None and seconds_left(deadline) <= _CONCURRENT_BUILD_PAUSE_S:
+            raise OutOfTime(f"out of time waiting for another index build, at {migration.version}")
+        time.sleep(_CONCURRENT_BUILD_PAUSE_S)
 
 
 def _run_outside_transaction(

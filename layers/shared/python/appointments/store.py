@@ -2,9 +2,10 @@
 
 The public functions (`booked_starts`, `book`) own everything a handler would
 otherwise juggle: the warm connection, the retry after it died, the id a retry
-must recognise, the Idempotency-Key's stored answer. Underneath, each function
-runs one statement with bound parameters on the connection it is given (so
-tests and benchmarks can run them on any connection).
+must recognise, the Idempotency-Key's recorded answer. Underneath, each
+function runs one statement with bound parameters on the connection it is
+given (so tests and benchmarks can run them on any connection);
+`book_slot_again`, for a retry only, may add a second.
 
 A booking's later life (looking it up, cancelling it, listing a user's) is in
 booking_records.
@@ -19,6 +20,7 @@ from datetime import date, time, timedelta
 import psycopg
 
 from appointments import database, deadline
+from appointments.errors import DatabaseUnavailable
 
 
 # What booking a slot can come to. Expected outcomes are values, not exceptions.
@@ -91,7 +93,7 @@ _BOOKED_STARTS = """
 #   transaction, as the booking. Its insert has no ON CONFLICT on purpose: a
 #   key already recorded (or being recorded by a request still running, which
 #   it waits for) fails the whole statement, booking included, and the request
-#   is answered from the recorded row instead (book, _replay).
+#   is answered from the recorded row instead (book, recorded_answer).
 _BOOK_SLOT = """
     WITH inserted AS (
         INSERT INTO bookings (id, user_id, slot_date, slot_time)
@@ -111,19 +113,18 @@ _BOOK_SLOT = """
             ) AS holder
     ),
     recorded AS (
-        INSERT INTO idempotency_keys (user_id, key, request_fingerprint, outcome, booking_id)
-        SELECT %(user_id)s, %(key)s::text, %(fingerprint)s, verdict.name, verdict.booking_id
+        INSERT INTO idempotency_keys (user_id, key, request_fingerprint, outcome, attempt_id)
+        SELECT
+            %(user_id)s,
+            %(key)s::text,
+            %(fingerprint)s,
+            CASE
+                WHEN %(booking_id)s IN (inserted_id, holder) THEN 'booked'
+                WHEN user_exists THEN 'slot_full'
+                ELSE 'user_not_found'
+            END,
+            %(booking_id)s
         FROM outcome
-        CROSS JOIN LATERAL (
-            SELECT
-                CASE
-                    WHEN %(booking_id)s IN (inserted_id, holder) THEN 'booked'
-                    WHEN user_exists THEN 'slot_full'
-                    ELSE 'user_not_found'
-                END AS name,
-                CASE WHEN %(booking_id)s IN (inserted_id, holder) THEN %(booking_id)s END
-                    AS booking_id
-        ) AS verdict
         WHERE %(key)s::text IS NOT NULL
     )
     SELECT user_exists, inserted_id, holder FROM outcome
@@ -134,16 +135,16 @@ _BOOKING_EXISTS = """
     SELECT EXISTS (SELECT 1 FROM bookings WHERE id = %(booking_id)s)
 """
 
-# The recorded answer for a key, unless it expired; an expired one is deleted
-# so that the key can be recorded again. The SELECT sees the row as it was
-# before this statement's DELETE, so it reports what it deleted.
+# The recorded answer for a key, and whether it expired; an expired one is
+# deleted so that the key can be recorded again. Expiry is read from the row
+# itself, not from whether this DELETE removed it: the purge, or another
+# request bringing the key, may be deleting it at the same moment.
 _RECORDED_ANSWER = """
     WITH expired AS (
         DELETE FROM idempotency_keys
         WHERE user_id = %(user_id)s AND key = %(key)s AND created_at <= now() - %(ttl)s
-        RETURNING 1
     )
-    SELECT request_fingerprint, outcome, booking_id, EXISTS (SELECT 1 FROM expired)
+    SELECT request_fingerprint, outcome, attempt_id, created_at <= now() - %(ttl)s
     FROM idempotency_keys
     WHERE user_id = %(user_id)s AND key = %(key)s
 """
@@ -195,15 +196,13 @@ def book(
         if not isinstance(outcome, _KeyAlreadyRecorded):
             return outcome
         assert idempotency_key is not None  # only a keyed statement is refused this way
-        answer = database.run(lambda conn: recorded_answer(conn, user_id, idempotency_key))
-        if answer == Replayed(Booked(booking_id)):
-            # Our own first attempt, committed before its connection died: to
-            # the client this is the first answer, not a replay.
-            return Booked(booking_id)
+        answer = database.run(
+            lambda conn: recorded_answer(conn, user_id, idempotency_key, booking_id)
+        )
         if answer is not None:
             return answer
         # The key had expired (now deleted) or was purged meanwhile: book afresh.
-    raise RuntimeError("the idempotency key kept expiring under this request")
+    raise DatabaseUnavailable("the idempotency key kept changing under this request")
 
 
 def new_booking_id() -> str:
@@ -276,26 +275,31 @@ def book_slot_again(
 
 
 def recorded_answer(
-    conn: psycopg.Connection, user_id: str, idempotency_key: IdempotencyKey
-) -> Replayed | KeyReused | None:
-    """The recorded outcome for the user's key; None if there is none (any more)."""
+    conn: psycopg.Connection, user_id: str, idempotency_key: IdempotencyKey, booking_id: str
+) -> BookingOutcome | Replayed | KeyReused | None:
+    """The recorded outcome for the user's key; None if there is none (any more).
+
+    Recorded by this very request (`booking_id`: its first attempt committed,
+    then its connection died), it is the request's own outcome, not a replay.
+    """
     params = {"user_id": user_id, "key": idempotency_key.key, "ttl": IDEMPOTENCY_KEY_TTL}
     row = conn.execute(_RECORDED_ANSWER, params).fetchone()
     if row is None:
         return None
-    fingerprint, outcome_name, booking_id, expired = row
+    fingerprint, outcome_name, attempt_id, expired = row
     if expired:
         return None
     if fingerprint != idempotency_key.request_fingerprint:
         return KeyReused()
-    return Replayed(_outcome_named(outcome_name, booking_id))
+    outcome = _outcome_named(outcome_name, attempt_id)
+    return outcome if attempt_id == booking_id else Replayed(outcome)
 
 
-def _outcome_named(name: str, booking_id: str | None) -> BookingOutcome:
+def _outcome_named(name: str, attempt_id: str) -> BookingOutcome:
     # The names _BOOK_SLOT records (and a CHECK constraint allows).
     match name:
-        case "booked" if booking_id is not None:
-            return Booked(booking_id)
+        case "booked":
+            return Booked(attempt_id)
         case "slot_full":
             return SlotFull()
         case "user_not_found":

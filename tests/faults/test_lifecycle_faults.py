@@ -84,7 +84,8 @@ def terminate(admin: psycopg.Connection, pid: int) -> datetime:
 
 def wait_for_event(admin: psycopg.Connection, pid: int, wait_event: str) -> datetime:
     """Until the backend waits on `wait_event`; the server's clock when it was seen waiting."""
-    for _ in range(250):
+    give_up = time.monotonic() + 30
+    while time.monotonic() < give_up:
         row = admin.execute(
             "SELECT wait_event, clock_timestamp() FROM pg_stat_activity WHERE pid = %s", (pid,)
         ).fetchone()
@@ -340,22 +341,28 @@ def test_a_keyed_booking_committed_by_an_invocation_that_then_failed_is_replayed
     """
     body, key = booking_body("15:00"), "fault-key-d3"
     pid = warm_backend(invoke)
-    # The invocation has 4 s: 3 s to work, then 1 s to answer. Killed after
-    # 1.5 s, less than the 2 s a reconnect and retry need remain.
     event = http_api_event(
         "POST",
         "/bookings",
         body=body,
         headers={"Content-Type": "application/json", "Idempotency-Key": key},
     )
-    context = LocalLambdaContext(function_name="bookings", timeout_seconds=4)
-    started = time.monotonic()
-    with commits_wait_for_a_missing_standby(fault) as admin:
+    # "Too near the deadline to retry", without a race against the clock: the
+    # invocation has a minute, so neither its deadline nor the watchdog's
+    # cancel at it (which would end the wait for the standby, and let the
+    # statement succeed) comes during the test, however slow the machine; and
+    # for this invocation only, a retry needs more time than that minute. The
+    # kill can then come whenever the commit is seen waiting: the retry is
+    # never started. (The next request reconnects, so the patch must not
+    # outlive the invocation.)
+    timeout_s = 60
+    context = LocalLambdaContext(function_name="bookings", timeout_seconds=timeout_s)
+    with pytest.MonkeyPatch.context() as patch, commits_wait_for_a_missing_standby(fault) as admin:
+        patch.setattr(database, "MIN_RETRY_S", timeout_s + 60.0)
         booking, answers = in_background(lambda: load_function("bookings").handler(event, context))
         committed_by = wait_for_event(admin, pid, "SyncRep")
-        time.sleep(max(0.0, started + 1.5 - time.monotonic()))
         terminate(admin, pid)
-    booking.join(10)
+        booking.join(30)
 
     (failed,) = answers
     assert (failed["statusCode"], json.loads(failed["body"])) == (
@@ -373,20 +380,3 @@ def test_a_keyed_booking_committed_by_an_invocation_that_then_failed_is_replayed
     assert retried["headers"]["Idempotent-Replayed"] == "true"
     assert len(booking_rows(fault)) == 1
     assert key_rows(fault) == [("user_alice", key, "booked", booking_id)]
-
-
-def test_a_keyed_booking_sent_again_after_a_lost_answer_gets_the_same_answer(
-    fault: FaultServer, invoke: Invoke
-) -> None:
-    body, key = booking_body("14:00"), "fault-key-d2"
-    first = post(invoke, body, key)
-    # The answer never reached the client (a timeout at its end): it retries.
-    database.close()
-    second = post(invoke, body, key)
-
-    assert first["statusCode"] == 200
-    assert (second["statusCode"], second["json"]) == (first["statusCode"], first["json"])
-    assert "Idempotent-Replayed" not in first["headers"]
-    assert second["headers"]["Idempotent-Replayed"] == "true"
-    assert [row[0] for row in booking_rows(fault)] == [first["json"]["booking_id"]]
-    assert key_rows(fault) == [("user_alice", key, "booked", first["json"]["booking_id"])]

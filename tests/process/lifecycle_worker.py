@@ -15,7 +15,8 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from multiprocessing.queues import Queue
-from multiprocessing.synchronize import Barrier
+from multiprocessing.sharedctypes import Synchronized
+from multiprocessing.synchronize import Barrier, Event
 from typing import Any
 from urllib.parse import urlencode
 
@@ -121,15 +122,19 @@ def churn(
     worker: int,
     users: list[str],
     slots: list[tuple[str, str]],
-    seconds: float,
+    stop: Event,
+    slot_fulls: Synchronized[int],
+    give_up_s: float,
     release: Barrier,
     results: Queue[dict[str, Any]],
 ) -> None:
     """Book random slots for random users and cancel this worker's own bookings, at random.
 
-    Reports every booking it was answered 200 for, every cancel it was answered
-    200 for, the bookings it believes still confirmed, and any answer that
-    contradicts what it knows.
+    Runs until `stop` is set (the test has seen enough work done), or for
+    `give_up_s` at most. Counts every "Slot full" in `slot_fulls`, shared by
+    all workers, as it comes. Reports every booking it was answered 200 for,
+    every cancel it was answered 200 for, the bookings it believes still
+    confirmed, and any answer that contradicts what it knows.
     """
     call = warm_container(database_url)
     rng = random.Random(worker)
@@ -139,9 +144,9 @@ def churn(
     slot_full = 0
     wrong: list[dict[str, Any]] = []
     release.wait(timeout=90)
-    end = time.monotonic() + seconds
+    end = time.monotonic() + give_up_s
     sent = 0
-    while time.monotonic() < end:
+    while not stop.is_set() and time.monotonic() < end:
         sent += 1
         roll = rng.random()
         if confirmed and roll < 0.4:
@@ -178,6 +183,8 @@ def churn(
                 confirmed[booking_id] = (user_id, day, start)
             elif (answer["status"], answer["body"]) == (400, {"error": "Slot full"}):
                 slot_full += 1
+                with slot_fulls.get_lock():
+                    slot_fulls.value += 1
             else:
                 wrong.append({"book": [user_id, day, start], **answer})
     results.put(
@@ -187,6 +194,7 @@ def churn(
             "cancelled": cancelled,
             "confirmed": sorted(confirmed),
             "slot_full": slot_full,
+            "sent": sent,
             "wrong": wrong,
         }
     )

@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -36,7 +37,13 @@ from tests.process.lifecycle_worker import (
 
 WORKERS = 16
 CHURN_WORKERS = 12
-CHURN_SECONDS = 3.0
+# The churn goes on until each slot was booked this many times, this many
+# bookings were refused, and the sampler looked this many times, whatever the
+# machine's speed: about 3 s here, 6 s on one core. It gives up after CHURN_GIVE_UP_S.
+MIN_TAKES_PER_SLOT = 20
+MIN_SLOT_FULL = 200
+MIN_SAMPLES = 100
+CHURN_GIVE_UP_S = 90.0
 # Later than the first wave's statements by more than a second, so that their
 # now() differs even as the API writes it (to the second).
 SECOND_WAVE_DELAY_S = 1.2
@@ -57,38 +64,46 @@ def users(db: psycopg.Connection) -> list[str]:
     return names
 
 
-@contextmanager
-def workers(
-    target: Callable[..., None], each: list[tuple[Any, ...]]
-) -> Iterator[Callable[[int], list[Any]]]:
-    """Start one process per argument tuple (then a barrier and a queue); yield a collector.
+@dataclass(frozen=True)
+class Running:
+    """Worker processes under way: `collect` their results, or check that none crashed."""
 
-    The collector returns `n` results, failing fast if a worker died without
-    reporting. Every process is ended when the block ends.
+    processes: list[Any]
+    results: Any  # a multiprocessing Queue
+
+    def check_alive(self) -> None:
+        crashed = [p.exitcode for p in self.processes if p.exitcode not in (None, 0)]
+        assert not crashed, f"workers exited with {crashed} before reporting"
+
+    def collect(self, n: int) -> list[Any]:
+        """`n` results, failing fast if a worker died without reporting."""
+        collected: list[Any] = []
+        give_up = time.monotonic() + 120
+        while len(collected) < n:
+            try:
+                collected.append(self.results.get(timeout=1))
+            except queue.Empty:
+                self.check_alive()
+                assert time.monotonic() < give_up, f"{len(collected)} of {n} results arrived"
+        for process in self.processes:
+            process.join(timeout=30)
+            assert process.exitcode == 0
+        return collected
+
+
+@contextmanager
+def workers(target: Callable[..., None], each: list[tuple[Any, ...]]) -> Iterator[Running]:
+    """Start one process per argument tuple (then a barrier and a queue).
+
+    Every process is ended when the block ends.
     """
     release = SPAWN.Barrier(len(each))
     results = SPAWN.Queue()
     processes = [SPAWN.Process(target=target, args=(*args, release, results)) for args in each]
     for process in processes:
         process.start()
-
-    def collect(n: int) -> list[Any]:
-        collected: list[Any] = []
-        give_up = time.monotonic() + 120
-        while len(collected) < n:
-            try:
-                collected.append(results.get(timeout=1))
-            except queue.Empty:
-                crashed = [p.exitcode for p in processes if p.exitcode not in (None, 0)]
-                assert not crashed, f"workers exited with {crashed} before reporting"
-                assert time.monotonic() < give_up, f"{len(collected)} of {n} results arrived"
-        for process in processes:
-            process.join(timeout=30)
-            assert process.exitcode == 0
-        return collected
-
     try:
-        yield collect
+        yield Running(processes, results)
     finally:
         for process in processes:
             if process.is_alive():
@@ -97,8 +112,8 @@ def workers(
 
 
 def send_at_once(database_url: str, requests: list[Request]) -> list[dict[str, Any]]:
-    with workers(send_when_released, [(database_url, r) for r in requests]) as collect:
-        return collect(len(requests))
+    with workers(send_when_released, [(database_url, r) for r in requests]) as running:
+        return running.collect(len(requests))
 
 
 def slot_rows(db: psycopg.Connection, day: str, start: str) -> list[tuple[str, str, str]]:
@@ -128,11 +143,14 @@ def cancel(invoke: Invoke, booking_id: str) -> dict[str, Any]:
     )
 
 
-def wait_for_lock_waiters(db: psycopg.Connection, statement: str, count: int) -> None:
-    """Until `count` sessions wait on a lock while running `statement`."""
+def wait_for_lock_waiters(
+    db: psycopg.Connection, statement: str, count: int, running: Running
+) -> None:
+    """Until `count` sessions wait on a lock while running `statement` (all at once)."""
     give_up = time.monotonic() + 90
-    waiting = 0
+    most = 0
     while time.monotonic() < give_up:
+        running.check_alive()
         row = db.execute(
             "SELECT count(*) FROM pg_stat_activity"
             " WHERE wait_event_type = 'Lock' AND query LIKE %s AND pid <> pg_backend_pid()",
@@ -141,8 +159,9 @@ def wait_for_lock_waiters(db: psycopg.Connection, statement: str, count: int) ->
         waiting = row[0] if row else 0
         if waiting == count:
             return
+        most = max(most, waiting)
         time.sleep(0.05)
-    raise AssertionError(f"only {waiting} of {count} sessions ever waited on the lock")
+    raise AssertionError(f"at most {most} of {count} sessions ever waited on the lock at once")
 
 
 @pytest.mark.slow
@@ -187,10 +206,10 @@ def test_simultaneous_cancels_all_answer_the_first_cancellation(
     with psycopg.connect(database_url, autocommit=True) as locker:
         locker.execute("BEGIN")
         locker.execute("SELECT 1 FROM bookings WHERE id = %s FOR UPDATE", (booking_id,))
-        with workers(send_when_released, [(database_url, r) for r in requests]) as collect:
-            wait_for_lock_waiters(db, "UPDATE bookings", WORKERS)
+        with workers(send_when_released, [(database_url, r) for r in requests]) as running:
+            wait_for_lock_waiters(db, "UPDATE bookings", WORKERS, running)
             locker.execute("COMMIT")  # every waiter goes at once
-            answers = collect(WORKERS)
+            answers = running.collect(WORKERS)
 
     assert {a["status"] for a in answers} == {200}
     bodies = {json.dumps(a["body"], sort_keys=True) for a in answers}
@@ -208,31 +227,66 @@ def test_simultaneous_cancels_all_answer_the_first_cancellation(
 def test_booking_and_cancelling_churn_never_double_books_and_loses_nothing(
     database_url: str, db: psycopg.Connection, users: list[str], invoke: Invoke
 ) -> None:
+    """Workers book and cancel until every slot was taken many times, however long that takes.
+
+    The churn stops on the work done (MIN_TAKES_PER_SLOT, MIN_SLOT_FULL,
+    MIN_SAMPLES), not after a fixed time, so that a slow machine churns as much
+    as a fast one; CHURN_GIVE_UP_S only bounds a churn that makes no progress.
+    """
     slots = [("2030-03-06", "09:00"), ("2030-03-06", "10:00"), ("2030-03-06", "11:00")]
     bookers = [*users, "user_alice", "user_bob"]
     seen_double: list[tuple[Any, ...]] = []
     samples = 0
-    stop = threading.Event()
+    stop_sampling = threading.Event()
 
     def sample() -> None:
         nonlocal samples
         with psycopg.connect(database_url, autocommit=True) as conn:
-            while not stop.is_set():
+            while not stop_sampling.is_set():
                 seen_double.extend(conn.execute(DOUBLE_BOOKED).fetchall())
                 samples += 1
                 time.sleep(0.005)
 
+    def takes() -> Counter[tuple[str, str]]:
+        rows = db.execute(
+            "SELECT to_char(slot_date, 'YYYY-MM-DD'), to_char(slot_time, 'HH24:MI'), count(*)"
+            " FROM bookings GROUP BY 1, 2"
+        ).fetchall()
+        return Counter({(day, start): n for day, start, n in rows})
+
+    stop, slot_fulls = SPAWN.Event(), SPAWN.Value("i", 0)
     sampler = threading.Thread(target=sample)
     sampler.start()
+    started = time.monotonic()
     try:
-        each = [(database_url, n, bookers, slots, CHURN_SECONDS) for n in range(CHURN_WORKERS)]
-        with workers(churn, each) as collect:
-            reports = collect(CHURN_WORKERS)
+        each = [
+            (database_url, n, bookers, slots, stop, slot_fulls, CHURN_GIVE_UP_S)
+            for n in range(CHURN_WORKERS)
+        ]
+        with workers(churn, each) as running:
+            while time.monotonic() < started + CHURN_GIVE_UP_S:
+                running.check_alive()
+                taken_so_far = takes()
+                if (
+                    min(taken_so_far[slot] for slot in slots) >= MIN_TAKES_PER_SLOT
+                    and slot_fulls.value >= MIN_SLOT_FULL
+                    and samples >= MIN_SAMPLES
+                ):
+                    break
+                time.sleep(0.1)
+            stop.set()
+            reports = running.collect(CHURN_WORKERS)
     finally:
         stop.set()
+        stop_sampling.set()
         sampler.join()
+    churned_s = time.monotonic() - started
+    print(
+        f"churn took {churned_s:.1f} s: {sum(r['sent'] for r in reports)} requests,"
+        f" {samples} samples, {sum(r['slot_full'] for r in reports)} Slot full, {takes()}"
+    )
 
-    assert seen_double == [] and samples >= 100, f"{samples} samples, saw {seen_double}"
+    assert seen_double == [] and samples >= MIN_SAMPLES, f"{samples} samples, saw {seen_double}"
     assert [r["wrong"] for r in reports] == [[]] * CHURN_WORKERS
     rows = {
         booking_id: (user_id, day, start, status, cancelled_at)
@@ -257,8 +311,8 @@ def test_booking_and_cancelling_churn_never_double_books_and_loses_nothing(
     assert db.execute(DOUBLE_BOOKED).fetchall() == []
     # The churn was real: every slot was freed and taken again, under contention.
     taken = Counter(row[1:3] for row in rows.values())
-    assert min(taken[slot] for slot in slots) >= 10, taken
-    assert sum(r["slot_full"] for r in reports) >= 100
+    assert min(taken[slot] for slot in slots) >= MIN_TAKES_PER_SLOT, (taken, churned_s)
+    assert sum(r["slot_full"] for r in reports) >= MIN_SLOT_FULL, churned_s
     # Each user's list of confirmed bookings agrees.
     for user_id in bookers:
         request = list_bookings(user_id)
@@ -268,14 +322,68 @@ def test_booking_and_cancelling_churn_never_double_books_and_loses_nothing(
         assert ids == {b for b in believed if booked[b][0] == user_id}, user_id
 
 
+@contextmanager
+def slots_held(database_url: str, day: str, starts: list[str]) -> Iterator[Callable[[], None]]:
+    """Bookings of the slots, by user_bob, in a transaction left open; yields its rollback.
+
+    A booking of one of these slots waits for this transaction (its insert's
+    ON CONFLICT must know whether the row commits) before its statement goes
+    on to record its Idempotency-Key: every keyed request sent meanwhile
+    queues, with nothing recorded, until the rollback (at the latest when the
+    block ends).
+    """
+    with psycopg.connect(database_url, autocommit=True) as holder:
+        holder.execute("BEGIN")
+        for n, start in enumerate(starts):
+            holder.execute(
+                "INSERT INTO bookings (id, user_id, slot_date, slot_time)"
+                " VALUES (%s, 'user_bob', %s, %s)",
+                (f"booking_holder_{n}", day, start),
+            )
+
+        def release() -> None:
+            if holder.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                holder.execute("ROLLBACK")
+
+        try:
+            yield release
+        finally:
+            release()
+
+
+def send_all_queued(
+    database_url: str, db: psycopg.Connection, requests: list[Request], day: str, held: list[str]
+) -> list[Any]:
+    """Send the keyed bookings at once while their slots are held; let them go once all wait.
+
+    Every request's statement is seen waiting on the lock, all at the same
+    time, before any could record its key: they overlap, by construction and
+    as checked.
+    """
+    each = [(database_url, r) for r in requests]
+    with (
+        slots_held(database_url, day, held) as release,
+        workers(send_when_released, each) as running,
+    ):
+        wait_for_lock_waiters(db, "INSERT INTO idempotency_keys", len(requests), running)
+        release()  # the slots are free again: every waiter goes at once
+        return running.collect(len(requests))
+
+
 @pytest.mark.slow
 def test_simultaneous_requests_with_one_idempotency_key_make_one_booking(
     database_url: str, db: psycopg.Connection
 ) -> None:
+    """All queue behind a rival's hold on the slot, then race for it: one books, one records.
+
+    The others find the slot taken by the winner's insert, wait for its
+    transaction, and are then refused the key it recorded: each is answered
+    from that key, as a replay of the winner's booking.
+    """
     day, start = "2030-03-07", "12:00"
     request = post_booking("user_charlie", day, start, idempotency_key="race-key-1")
 
-    answers = send_at_once(database_url, [request] * WORKERS)
+    answers = send_all_queued(database_url, db, [request] * WORKERS, day, held=[start])
 
     assert [a["status"] for a in answers] == [200] * WORKERS, answers
     booking_ids = {a["body"]["booking_id"] for a in answers}
@@ -296,14 +404,17 @@ def test_one_idempotency_key_sent_with_two_requests_at_once_is_kept_by_one(
 ) -> None:
     """Half the workers send one slot, half another, with the same key: one request wins it.
 
-    Its senders all get its booking; the others are told the key was reused,
-    and book nothing.
+    Both slots are held until all 16 wait. Its senders all get its booking;
+    the others are told the key was reused, and book nothing: a request of the
+    other slot may have booked it, but its statement then waits for the
+    winner's key, fails on it, and its booking is rolled back with it.
     """
     day = "2030-03-08"
     one = post_booking("user_dave", day, "13:00", idempotency_key="race-key-2")
     other = post_booking("user_dave", day, "14:00", idempotency_key="race-key-2")
 
-    answers = send_at_once(database_url, [one, other] * (WORKERS // 2))
+    requests = [one, other] * (WORKERS // 2)
+    answers = send_all_queued(database_url, db, requests, day, held=["13:00", "14:00"])
 
     by_body: dict[str, list[dict[str, Any]]] = {one.body or "": [], other.body or "": []}
     for answer in answers:

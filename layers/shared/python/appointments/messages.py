@@ -32,3 +32,15 @@ DATE_RANGE_REVERSED = "to must not be before from"
 
 def invalid_date_parameter(name: str) -> str:
     return f"{name} must be a date written YYYY-MM-DD"
+
+
+# The shop's configured rules (appointments.shop).
+TOO_LATE = "Too late to book this slot"
+TOO_FAR_AHEAD = "Too far in advance"
+
+
+def not_a_slot_start(slot_minutes: int) -> str:
+    """Off the slot grid, when the grid is not simply "on the hour"."""
+    return (
+        f"Time must be a slot start: slots are {slot_minutes} minutes long, from each opening time"
+    )

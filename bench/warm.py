@@ -18,6 +18,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -33,6 +34,7 @@ from bench.environment import (
 )
 
 if TYPE_CHECKING:  # imported in measure(), once Lambda's environment is set
+    from appointments.shop import Slot
     from appointments.store import IdempotencyKey
 
 
@@ -68,7 +70,7 @@ _TO_CANCEL = """
 
 def measure(database: BenchDatabase, calls: int, runs: int) -> dict[str, Any]:
     apply_lambda_environment(database.url)
-    from appointments import booking_records, booking_views, store
+    from appointments import booking_records, booking_views, shop, store
     from appointments import database as warm_connection
     from appointments.booking_records import ListQuery
     from appointments.models import parse_booking_request
@@ -79,9 +81,23 @@ def measure(database: BenchDatabase, calls: int, runs: int) -> dict[str, Any]:
     from local.lambda_context import LocalLambdaContext
 
     context = LocalLambdaContext("bench", timeout_seconds=LONGEST_RUN_S)
+    default_schedule = shop.load_schedule({})  # UTC, hourly 09:00-17:00, capacity 1
+
+    def slots_of(day: str) -> tuple[Slot, ...]:
+        return shop.slots_on(default_schedule, date.fromisoformat(day))
+
+    def at_ten(day: str) -> Slot:  # the slot every booking here asks for
+        return next(slot for slot in slots_of(day) if slot.label == "10:00")
 
     def day(i: int, offset: int) -> str:  # a distinct date per call, so every booking succeeds
         return f"{2040 + offset + i // 336}-{1 + (i // 28) % 12:02d}-{1 + i % 28:02d}"
+
+    # Worked out before timing: the baselines time the SQL, not the schedule.
+    slots_day = slots_of("2039-01-01")
+    slots_span = {"from": slots_day[0].starts_at, "to": slots_day[-1].ends_at}
+    taken_slot, nobody_slot, replayed_slot = map(at_ten, ("2039-01-01", "2039-01-02", "2039-01-03"))
+    raw_booked_slots = [at_ten(day(i, 100)) for i in range(calls)]
+    raw_keyed_slots = [at_ten(day(i, 300)) for i in range(calls)]
 
     def booking(user: str, date: str, time_: str = "10:00", key: str | None = None) -> Any:
         body = json.dumps({"user_id": user, "date": date, "time": time_})
@@ -107,7 +123,7 @@ def measure(database: BenchDatabase, calls: int, runs: int) -> dict[str, Any]:
 
     def raw_replay(i: int) -> Any:
         """A replay's two statements: the booking, refused by the recorded key; the key's row."""
-        params = _params(store.new_booking_id(), "user_alice", "2039-01-03", replayed_key)
+        params = _params(store.new_booking_id(), "user_alice", replayed_slot, replayed_key)
         try:
             raw(store._BOOK_SLOT, params)
         except psycopg.errors.UniqueViolation:
@@ -129,25 +145,25 @@ def measure(database: BenchDatabase, calls: int, runs: int) -> dict[str, Any]:
         "GET /health": Route(lambda i: health(health_event, context)),
         "GET /slots": Route(
             lambda i: slots(slots_event, context),
-            lambda i: raw(store._BOOKED_STARTS, {"day": "2039-01-01"}),
+            lambda i: raw(store._BUSY_BAYS, slots_span),
         ),
         "POST /bookings (booked)": Route(
             lambda i: bookings(booking("user_alice", day(i, 0)), context),
             lambda i: raw(
-                store._BOOK_SLOT, _params(store.new_booking_id(), "user_alice", day(i, 100))
+                store._BOOK_SLOT, _params(store.new_booking_id(), "user_alice", raw_booked_slots[i])
             ),
         ),
         "POST /bookings (Slot full)": Route(
             lambda i: bookings(taken, context),
             lambda i: raw(
-                store._BOOK_SLOT, _params(store.new_booking_id(), "user_alice", "2039-01-01")
+                store._BOOK_SLOT, _params(store.new_booking_id(), "user_alice", taken_slot)
             ),
             status=400,
         ),
         "POST /bookings (User not found)": Route(
             lambda i: bookings(booking("user_nobody", "2039-01-02"), context),
             lambda i: raw(
-                store._BOOK_SLOT, _params(store.new_booking_id(), "user_nobody", "2039-01-02")
+                store._BOOK_SLOT, _params(store.new_booking_id(), "user_nobody", nobody_slot)
             ),
             status=400,
         ),
@@ -158,7 +174,7 @@ def measure(database: BenchDatabase, calls: int, runs: int) -> dict[str, Any]:
                 _params(
                     store.new_booking_id(),
                     "user_alice",
-                    day(i, 300),
+                    raw_keyed_slots[i],
                     store.IdempotencyKey(f"warm-raw-{i}", replayed_key.request_fingerprint),
                 ),
             ),
@@ -226,14 +242,17 @@ _WARM_UP = 100  # calls before each run's timed ones, not counted
 
 
 def _params(
-    booking_id: str, user: str, date: str, key: IdempotencyKey | None = None
+    booking_id: str, user: str, slot: Slot, key: IdempotencyKey | None = None
 ) -> dict[str, Any]:
-    """_BOOK_SLOT's parameters, as store.book_slot binds them."""
+    """_BOOK_SLOT's parameters, as store.book_slot binds them, for a slot of capacity 1."""
     return {
         "booking_id": booking_id,
         "user_id": user,
-        "day": date,
-        "start": "10:00",
+        "day": slot.starts_at.date(),
+        "start": slot.start,
+        "starts_at": slot.starts_at,
+        "ends_at": slot.ends_at,
+        "capacity": 1,
         "key": key.key if key else None,
         "fingerprint": key.request_fingerprint if key else None,
     }

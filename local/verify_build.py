@@ -157,6 +157,8 @@ def calls_for(build_dir: Path) -> dict[str, list[Call]]:
     def listed(time: str) -> dict[str, Any]:
         return {
             **booking("user_alice", time),
+            "starts_at": f"{DAY}T{time}:00+00:00",
+            "ends_at": f"{DAY}T{int(time[:2]) + 1:02d}:00:00+00:00",
             "booking_id": BOOKING_ID,
             "status": "confirmed",
             "created_at": TIMESTAMP,
@@ -231,7 +233,30 @@ def calls_for(build_dir: Path) -> dict[str, list[Call]]:
                 200,
                 {"available_times": [h for h in hours if h not in ("10:00", "11:00")]},
                 query=f"date={DAY}",
-            )
+            ),
+            http_call(
+                "GET",
+                "/availability",
+                200,
+                {
+                    "time_zone": "UTC",
+                    "days": [
+                        {
+                            "date": DAY,
+                            "slots": [
+                                {
+                                    "time": h,
+                                    "starts_at": f"{DAY}T{h}:00+00:00",
+                                    "ends_at": f"{DAY}T{int(h[:2]) + 1:02d}:00:00+00:00",
+                                    "remaining": 0 if h in ("10:00", "11:00") else 1,
+                                }
+                                for h in hours
+                            ],
+                        }
+                    ],
+                },
+                query=f"from={DAY}&to={DAY}",
+            ),
         ],
         "PurgeFunction": [Call("purge of expired keys", {}, purge_result)],
     }

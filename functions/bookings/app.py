@@ -1,16 +1,20 @@
 """Bookings: make one (once per Idempotency-Key), look it up, cancel it, list a user's."""
 
+import os
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any, assert_never
 
 from aws_lambda_powertools.event_handler import Response
 
-from appointments import booking_records, booking_views, messages, store
+from appointments import booking_records, booking_views, messages, shop, store
 from appointments.errors import ClientError
 from appointments.models import parse_booking_request
 from appointments.observability import record_outcome
 from appointments.web import body_bytes, create_resolver, entrypoint, json_response
+
+# Read once, at cold start: a malformed setting stops the function from starting.
+SCHEDULE = shop.load_schedule(os.environ)
 
 app = create_resolver()
 
@@ -22,9 +26,13 @@ KEY_REUSED = ClientError(messages.IDEMPOTENCY_KEY_REUSED, outcome="KeyReused", s
 @app.post("/bookings")
 def create_booking() -> Any:
     request = parse_booking_request(body_bytes(app.current_event))
+    slot = shop.check_bookable(SCHEDULE, request.date, request.time.strftime("%H:%M"), shop.now())
     header = app.current_event.headers.get("idempotency-key")
     key = booking_views.idempotency_key(header, request)
-    match store.book(request.user_id, request.date, request.time, key):
+    wanted = store.SlotRequest(
+        request.user_id, request.date, slot.start, slot.starts_at, slot.ends_at, SCHEDULE.capacity
+    )
+    match store.book(wanted, key):
         case store.KeyReused():
             raise KEY_REUSED
         case store.Replayed(original=original):
@@ -55,14 +63,14 @@ def _answer(
 
 @app.get("/bookings/<booking_id>")
 def get_booking(booking_id: str) -> Any:
-    return booking_views.booking_body(_existing(booking_id, booking_records.find))
+    return booking_views.booking_body(_existing(booking_id, booking_records.find), SCHEDULE.zone)
 
 
 @app.delete("/bookings/<booking_id>")
 def cancel_booking(booking_id: str) -> Any:
     booking = _existing(booking_id, booking_records.cancel)
     record_outcome("BookingCancelled")
-    return booking_views.booking_body(booking)
+    return booking_views.booking_body(booking, SCHEDULE.zone)
 
 
 @app.get("/bookings")
@@ -71,7 +79,7 @@ def list_bookings() -> Any:
     page = booking_records.list_for_user(query)
     if page is None:
         raise ClientError(messages.USER_NOT_FOUND, outcome="UserNotFound")
-    return booking_views.page_body(page)
+    return booking_views.page_body(page, SCHEDULE.zone)
 
 
 def _existing(

@@ -10,13 +10,14 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date, time
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
-from appointments import database, migrations, settings
+from appointments import database, migrations, settings, shop, store
 from local import embedded_db
 from tests.conftest import DB_FOLDER
 
@@ -67,6 +68,15 @@ def fault_db(fault_server: FaultServer, monkeypatch: pytest.MonkeyPatch) -> Iter
     yield fault_server
     database.close()
     settings.get_settings.cache_clear()
+
+
+def slot_request(user_id: str, day: date, start: time, capacity: int = 1) -> store.SlotRequest:
+    """What the bookings handler asks for under the default schedule (UTC, hourly).
+
+    `capacity` is the default schedule's 1 unless a test wants more bays.
+    """
+    slot = next(slot for slot in shop.slots_on(shop.load_schedule({}), day) if slot.start == start)
+    return store.SlotRequest(user_id, day, start, slot.starts_at, slot.ends_at, capacity)
 
 
 def rows(fault: FaultServer) -> list[tuple[str, str, str]]:

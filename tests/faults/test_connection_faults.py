@@ -14,7 +14,13 @@ import pytest
 
 from appointments import database, settings, store
 from tests.conftest import Invoke, Printed
-from tests.faults.conftest import STATEMENT_TIMEOUT_MS, FaultServer, bookings_locked, rows
+from tests.faults.conftest import (
+    STATEMENT_TIMEOUT_MS,
+    FaultServer,
+    bookings_locked,
+    rows,
+    slot_request,
+)
 
 CONNECT_TIMEOUT_S = 5  # DB_CONNECT_TIMEOUT, the template's default
 
@@ -142,35 +148,57 @@ def test_slots_are_bounded_by_the_statement_timeout_too(
     assert response["statusCode"] == 503
 
 
-@pytest.mark.parametrize(
-    ("retry", "expected"), [(store.book_slot_again, "Booked"), (store.book_slot, "SlotFull")]
-)
+@pytest.mark.parametrize("capacity", [1, 2])
 def test_a_retry_racing_its_own_unfinished_first_attempt_still_reports_the_booking(
-    fault_db: FaultServer, retry: Any, expected: str
+    fault_db: FaultServer, capacity: int
 ) -> None:
     """The first attempt's transaction is still open on the server when the retry starts.
 
-    The retry's insert waits for it, then yields; its snapshot predates that
-    commit. book_slot alone would answer Slot full for a slot this request owns.
+    The retry's insert waits for it, then yields; the snapshot it chose its bay
+    in predates that commit, so the function must look again before answering:
+    Booked, not Slot full. With a second bay free, the retry must not take it
+    under the same id either: one booking, one bay.
     """
-    day, start = datetime.date(2030, 6, 1), datetime.time(14)
+    request = slot_request("user_alice", datetime.date(2030, 6, 1), datetime.time(14), capacity)
     outcome: list[Any] = []
     with fault_db.admin() as first_attempt, fault_db.admin() as retry_connection:
         first_attempt.execute("BEGIN")
-        first_attempt.execute(
-            "INSERT INTO bookings (id, user_id, slot_date, slot_time) VALUES (%s, %s, %s, %s)",
-            ("booking_same", "user_alice", day, start),
+        assert store.book_slot(first_attempt, "booking_same", request) == store.Booked(
+            "booking_same"
         )
         retrying = threading.Thread(
             target=lambda: outcome.append(
-                retry(retry_connection, "booking_same", "user_alice", day, start)
+                store.book_slot(retry_connection, "booking_same", request)
             )
         )
         retrying.start()
         wait_until_blocked_on_a_lock(first_attempt, retry_connection.info.backend_pid)
         first_attempt.execute("COMMIT")
         retrying.join(timeout=10)
-    assert type(outcome[0]).__name__ == expected
+    assert outcome == [store.Booked("booking_same")]
+    assert rows(fault_db) == [("booking_same", "2030-06-01", "14:00")]
+    assert bays(fault_db) == [1]
+
+
+def test_a_retry_after_its_first_attempt_committed_reports_the_booking(
+    fault_db: FaultServer,
+) -> None:
+    """The function itself recognises its own id: no second statement, no second booking."""
+    request = slot_request("user_alice", datetime.date(2030, 6, 1), datetime.time(15), capacity=2)
+    with fault_db.admin() as first_attempt, fault_db.admin() as retry_connection:
+        assert store.book_slot(first_attempt, "booking_same", request) == store.Booked(
+            "booking_same"
+        )
+        assert store.book_slot(retry_connection, "booking_same", request) == store.Booked(
+            "booking_same"
+        )
+    assert rows(fault_db) == [("booking_same", "2030-06-01", "15:00")]
+    assert bays(fault_db) == [1]  # bay 2 was free, and stays free
+
+
+def bays(fault: FaultServer) -> list[int]:
+    with fault.admin() as conn:
+        return [bay for (bay,) in conn.execute("SELECT bay FROM bookings ORDER BY bay")]
 
 
 def wait_until_blocked_on_a_lock(admin: psycopg.Connection, pid: int) -> None:

@@ -74,6 +74,8 @@ def test_a_booking_is_shown_with_its_slot_status_and_times(invoke: Invoke) -> No
         "user_id": "user_alice",
         "date": "2024-01-20",
         "time": "10:00",
+        "starts_at": "2024-01-20T10:00:00+00:00",
+        "ends_at": "2024-01-20T11:00:00+00:00",
         "status": "confirmed",
         "cancelled_at": None,
     }

@@ -1,14 +1,17 @@
-"""The deploy that brings cancellation: its migrations on a table with bookings,
-and the previous code, still running during the deploy, on the migrated schema.
+"""The deploys since the first release: their migrations on a table with bookings,
+and the code of earlier releases, still running while a deploy goes through, on
+the migrated schema (every migration up to the newest).
 
-The previous code's statements are copied here as they were shipped, so these
-tests keep describing that deploy however the code changes later.
+The earlier releases' statements are copied here as they were shipped, so these
+tests keep describing those deploys however the code changes later. Neither
+writes a booking's interval: the trigger of 0007 fills it in (UTC, one hour),
+and the exclusion constraint of 0010 arbitrates their ON CONFLICT DO NOTHING.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, time
+from datetime import UTC, date, datetime, time, timedelta
 
 import psycopg
 import pytest
@@ -18,8 +21,10 @@ from tests.conftest import DB_FOLDER
 
 MIGRATIONS = migrations.load_migrations(DB_FOLDER / "migrations")
 BEFORE_CANCELLATION = [m for m in MIGRATIONS if m.version.startswith("0001_")]
+# What the release of issue 10 (idempotency keys, 6e213a8) ran on.
+BEFORE_CAPACITY = [m for m in MIGRATIONS if m.version < "0007"]
 
-# The previous release's booking statement and slot query, verbatim.
+# The previous release's (01302c5) booking statement and slot query, verbatim.
 PREVIOUS_BOOK_SLOT = """
     WITH inserted AS (
         INSERT INTO bookings (id, user_id, slot_date, slot_time)
@@ -36,7 +41,46 @@ PREVIOUS_BOOK_SLOT = """
 """
 PREVIOUS_BOOKED_STARTS = "SELECT slot_time FROM bookings WHERE slot_date = %(day)s"
 
+# The booking statement of the release of issue 10 (6e213a8), verbatim.
+ISSUE_10_BOOK_SLOT = """
+    WITH inserted AS (
+        INSERT INTO bookings (id, user_id, slot_date, slot_time)
+        SELECT %(booking_id)s, users.id, %(day)s, %(start)s
+        FROM users
+        WHERE users.id = %(user_id)s
+        ON CONFLICT DO NOTHING
+        RETURNING id
+    ),
+    outcome AS (
+        SELECT
+            EXISTS (SELECT 1 FROM users WHERE id = %(user_id)s) AS user_exists,
+            (SELECT id FROM inserted) AS inserted_id,
+            (
+                SELECT id FROM bookings
+                WHERE slot_date = %(day)s AND slot_time = %(start)s AND status = 'confirmed'
+            ) AS holder
+    ),
+    recorded AS (
+        INSERT INTO idempotency_keys (user_id, key, request_fingerprint, outcome, attempt_id)
+        SELECT
+            %(user_id)s,
+            %(key)s::text,
+            %(fingerprint)s,
+            CASE
+                WHEN %(booking_id)s IN (inserted_id, holder) THEN 'booked'
+                WHEN user_exists THEN 'slot_full'
+                ELSE 'user_not_found'
+            END,
+            %(booking_id)s
+        FROM outcome
+        WHERE %(key)s::text IS NOT NULL
+    )
+    SELECT user_exists, inserted_id, holder FROM outcome
+"""
+
 DAY = date(2024, 1, 20)
+MIDNIGHT = datetime.combine(DAY, time(0), tzinfo=UTC)
+WHOLE_DAY = (MIDNIGHT, MIDNIGHT + timedelta(days=1))
 
 
 @pytest.fixture
@@ -58,6 +102,45 @@ def previous_book(conn: psycopg.Connection, booking_id: str, user_id: str, start
     return "booked" if booking_id in (inserted_id, holder) else "slot full"
 
 
+def issue_10_book(conn: psycopg.Connection, booking_id: str, user_id: str, start: time) -> str:
+    params = {
+        "booking_id": booking_id,
+        "user_id": user_id,
+        "day": DAY,
+        "start": start,
+        "key": None,
+        "fingerprint": None,
+    }
+    user_exists, inserted_id, holder = conn.execute(ISSUE_10_BOOK_SLOT, params).fetchone()  # type: ignore[misc]
+    if not user_exists:
+        return "user not found"
+    return "booked" if booking_id in (inserted_id, holder) else "slot full"
+
+
+def slot(start: time) -> tuple[datetime, datetime]:
+    """A slot of the default schedule (UTC, one hour) on DAY: what the trigger fills in."""
+    starts_at = datetime.combine(DAY, start, tzinfo=UTC)
+    return starts_at, starts_at + timedelta(hours=1)
+
+
+def request(user_id: str, start: time) -> store.SlotRequest:
+    """What this release asks for under the default schedule (capacity 1)."""
+    return store.SlotRequest(user_id, DAY, start, *slot(start), capacity=1)
+
+
+def busy_bays(conn: psycopg.Connection) -> list[store.BusyBay]:
+    return sorted(store.select_busy_bays(conn, *WHOLE_DAY), key=lambda busy: busy.starts_at)
+
+
+def held(conn: psycopg.Connection, booking_id: str) -> tuple[int, datetime, datetime]:
+    """The booking's bay and interval."""
+    row = conn.execute(
+        "SELECT bay, lower(during), upper(during) FROM bookings WHERE id = %s", (booking_id,)
+    ).fetchone()
+    assert row is not None
+    return row
+
+
 def test_existing_bookings_come_through_confirmed_and_still_hold_their_slots(
     old_schema: psycopg.Connection,
 ) -> None:
@@ -67,8 +150,14 @@ def test_existing_bookings_come_through_confirmed_and_still_hold_their_slots(
         "SELECT id, status, cancelled_at FROM bookings ORDER BY id"
     ).fetchall()
     assert rows == [("old_10", "confirmed", None), ("old_9", "confirmed", None)]
-    assert store.book_slot(old_schema, "new", "bob", DAY, time(9)) == store.SlotFull()
-    assert store.select_booked_starts(old_schema, DAY) == [time(9), time(10)]
+    # 0008 gave them the interval of a one-hour slot in UTC, on bay 1.
+    assert held(old_schema, "old_9") == (1, *slot(time(9)))
+    assert held(old_schema, "old_10") == (1, *slot(time(10)))
+    assert store.book_slot(old_schema, "new", request("bob", time(9))) == store.SlotFull()
+    assert busy_bays(old_schema) == [
+        store.BusyBay(1, *slot(time(9))),
+        store.BusyBay(1, *slot(time(10))),
+    ]
 
 
 def test_the_previous_code_books_as_before_on_the_migrated_schema(
@@ -76,13 +165,20 @@ def test_the_previous_code_books_as_before_on_the_migrated_schema(
 ) -> None:
     migrations.apply_migrations(old_schema, MIGRATIONS)
 
-    # Its ON CONFLICT DO NOTHING names no index, so the new partial one is an arbiter too.
+    # Its ON CONFLICT DO NOTHING names no constraint, so the exclusion constraint
+    # is an arbiter too, on the interval the trigger filled in.
     assert previous_book(old_schema, "prev_9", "bob", time(9)) == "slot full"
     assert previous_book(old_schema, "prev_11", "bob", time(11)) == "booked"
     assert previous_book(old_schema, "prev_12", "carol", time(12)) == "user not found"
-    assert store.book_slot(old_schema, "new_11", "alice", DAY, time(11)) == store.SlotFull()
+    assert store.book_slot(old_schema, "new_11", request("alice", time(11))) == store.SlotFull()
     status = old_schema.execute("SELECT status FROM bookings WHERE id = 'prev_11'").fetchone()
     assert status == ("confirmed",)
+    assert held(old_schema, "prev_11") == (1, *slot(time(11)))
+    # And the other way round: a slot this release booked is full for the previous one.
+    assert store.book_slot(old_schema, "new_13", request("alice", time(13))) == store.Booked(
+        "new_13"
+    )
+    assert previous_book(old_schema, "prev_13", "bob", time(13)) == "slot full"
 
 
 def test_when_both_releases_run_a_cancelled_slot_is_never_double_booked(
@@ -94,7 +190,8 @@ def test_when_both_releases_run_a_cancelled_slot_is_never_double_booked(
 
     # The previous release sees a cancelled slot as taken: it does not offer it...
     assert time(9) in [t for (t,) in old_schema.execute(PREVIOUS_BOOKED_STARTS, {"day": DAY})]
-    # ...but if asked, the index lets its insert through, so it books it: once.
+    # ...but if asked, the exclusion constraint (confirmed bookings only) lets
+    # its insert through, so it books it: once.
     assert previous_book(old_schema, "prev_9", "bob", time(9)) == "booked"
     with pytest.raises(psycopg.errors.CardinalityViolation):
         # Two rows for the slot (cancelled, confirmed): its `holder` subquery
@@ -104,6 +201,12 @@ def test_when_both_releases_run_a_cancelled_slot_is_never_double_booked(
         "SELECT count(*) FROM bookings WHERE slot_time = '09:00' AND status = 'confirmed'"
     ).fetchone()
     assert confirmed == (1,)
+    # This release sees the slot taken by the previous one's booking.
+    assert busy_bays(old_schema) == [
+        store.BusyBay(1, *slot(time(9))),
+        store.BusyBay(1, *slot(time(10))),
+    ]
+    assert store.book_slot(old_schema, "new_9", request("alice", time(9))) == store.SlotFull()
 
 
 def test_cancelled_bookings_cannot_be_left_half_cancelled(old_schema: psycopg.Connection) -> None:
@@ -114,15 +217,58 @@ def test_cancelled_bookings_cannot_be_left_half_cancelled(old_schema: psycopg.Co
         old_schema.execute("UPDATE bookings SET status = 'pending' WHERE id = 'old_9'")
 
 
-def test_the_slot_index_is_partial_unique_and_valid(old_schema: psycopg.Connection) -> None:
+def test_the_issue_10_release_books_and_refuses_as_before_on_the_migrated_schema(
+    old_schema: psycopg.Connection,
+) -> None:
+    """The release before this one, still running while 0007-0012 go through."""
+    migrations.apply_migrations(old_schema, BEFORE_CAPACITY)
+    assert issue_10_book(old_schema, "issue10_12", "alice", time(12)) == "booked"
     migrations.apply_migrations(old_schema, MIGRATIONS)
-    indexes = dict(
-        old_schema.execute(
-            "SELECT c.relname, i.indisunique AND i.indisvalid AND i.indpred IS NOT NULL"
-            " FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
-            " WHERE i.indrelid = 'bookings'::regclass"
-        ).fetchall()
+
+    assert held(old_schema, "issue10_12") == (1, *slot(time(12)))  # filled in by 0008
+    assert issue_10_book(old_schema, "issue10_11", "bob", time(11)) == "booked"
+    assert held(old_schema, "issue10_11") == (1, *slot(time(11)))  # filled in by the trigger
+    # Its retry recognises its own booking; anyone else finds the slot full.
+    assert issue_10_book(old_schema, "issue10_11", "bob", time(11)) == "booked"
+    assert issue_10_book(old_schema, "issue10_11b", "alice", time(11)) == "slot full"
+    assert issue_10_book(old_schema, "issue10_9", "bob", time(9)) == "slot full"
+    assert issue_10_book(old_schema, "issue10_13", "carol", time(13)) == "user not found"
+    # Both releases see each other's bookings.
+    assert store.book_slot(old_schema, "new_11", request("alice", time(11))) == store.SlotFull()
+    assert store.book_slot(old_schema, "new_14", request("alice", time(14))) == store.Booked(
+        "new_14"
     )
-    assert indexes["bookings_one_confirmed_per_slot"] is True
+    assert issue_10_book(old_schema, "issue10_14", "bob", time(14)) == "slot full"
+    # A cancelled slot is free again for it, as before.
+    booking_records.cancel_booking(old_schema, "issue10_12")
+    assert issue_10_book(old_schema, "issue10_12b", "bob", time(12)) == "booked"
+
+    confirmed = old_schema.execute(
+        "SELECT id FROM bookings WHERE status = 'confirmed' ORDER BY slot_time"
+    ).fetchall()
+    assert confirmed == [("old_9",), ("old_10",), ("issue10_11",), ("issue10_12b",), ("new_14",)]
+
+
+def test_the_final_schema_decides_by_bay_and_interval(old_schema: psycopg.Connection) -> None:
+    migrations.apply_migrations(old_schema, MIGRATIONS)
+    constraint = old_schema.execute(
+        "SELECT c.contype, c.convalidated, i.indisvalid, i.indisready"
+        " FROM pg_constraint c JOIN pg_index i ON i.indexrelid = c.conindid"
+        " WHERE c.conrelid = 'bookings'::regclass AND c.conname = 'bookings_one_per_bay_at_a_time'"
+    ).fetchone()
+    assert constraint == ("x", True, True, True)  # an exclusion constraint, valid
+    indexes = [
+        name
+        for (name,) in old_schema.execute(
+            "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+            " WHERE i.indrelid = 'bookings'::regclass"
+        )
+    ]
+    assert "bookings_one_confirmed_per_slot" not in indexes  # dropped by 0011
     assert "bookings_one_per_slot" not in indexes
     assert "bookings_by_user" in indexes
+    during_required = old_schema.execute(
+        "SELECT attnotnull FROM pg_attribute"
+        " WHERE attrelid = 'bookings'::regclass AND attname = 'during'"
+    ).fetchone()
+    assert during_required == (True,)

@@ -1,7 +1,9 @@
 """One database round trip per request, counted by the server (its statement log).
 
 The one exception is a replayed Idempotency-Key: the booking's statement is
-refused by the recorded key, and the answer is read from it (two).
+refused by the recorded key, and the answer is read from it (two). GET
+/availability reads a month's bookings in one, and asks nothing over days the
+shop is closed.
 """
 
 from pathlib import Path
@@ -21,6 +23,8 @@ def test_each_request_costs_one_round_trip_and_health_none(
     assert counted == {
         "GET /health": 0,
         "GET /slots": 1,
+        "GET /availability (31 days)": 1,
+        "GET /availability (3 days, all closed)": 0,
         "POST /bookings (booked)": 1,
         "POST /bookings (Slot full)": 1,
         "POST /bookings (User not found)": 1,

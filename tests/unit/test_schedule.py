@@ -6,14 +6,7 @@ import pytest
 
 from appointments import messages
 from appointments.errors import ClientError
-from appointments.schedule import (
-    SLOT_STARTS,
-    available_times,
-    parse_date,
-    parse_slot_time,
-)
-
-ALL_TIMES = ["09:00", "10:00", "11:00", "12:00", "13:00", "14:00", "15:00", "16:00"]
+from appointments.schedule import parse_date, parse_time_of_day
 
 
 class TestParseDate:
@@ -62,20 +55,10 @@ class TestParseDate:
             parse_date(text)
 
 
-class TestParseSlotTime:
-    @pytest.mark.parametrize("text", ALL_TIMES)
-    def test_every_opening_hour_is_bookable(self, text: str) -> None:
-        assert parse_slot_time(text) == time(int(text[:2]))
-
-    @pytest.mark.parametrize("text", ["00:00", "08:00", "17:00", "18:00", "23:00"])
-    def test_well_formed_hours_outside_opening_are_shop_closed(self, text: str) -> None:
-        with pytest.raises(ClientError, match=f"^{messages.SHOP_CLOSED}$"):
-            parse_slot_time(text)
-
-    @pytest.mark.parametrize("text", ["10:30", "09:01", "16:59", "08:30", "17:15"])
-    def test_times_off_the_hour_are_refused(self, text: str) -> None:
-        with pytest.raises(ClientError, match=f"^{messages.TIME_NOT_ON_THE_HOUR}$"):
-            parse_slot_time(text)
+class TestParseTimeOfDay:
+    @pytest.mark.parametrize("text", ["00:00", "09:00", "10:30", "16:59", "23:59"])
+    def test_any_zero_padded_24_hour_time_is_read(self, text: str) -> None:
+        assert parse_time_of_day(text) == time(int(text[:2]), int(text[3:]))
 
     @pytest.mark.parametrize(
         "text",
@@ -90,24 +73,10 @@ class TestParseSlotTime:
             "10-00",
             " 10:00",
             "10:00\n",
+            "\uff10\uff19:00",  # full-width digits
             "",
         ],
     )
     def test_anything_not_hh_mm_is_an_invalid_time_format(self, text: str) -> None:
         with pytest.raises(ClientError, match=f"^{messages.INVALID_TIME}$"):
-            parse_slot_time(text)
-
-
-class TestAvailableTimes:
-    def test_slots_are_the_hourly_starts_from_nine_to_sixteen(self) -> None:
-        assert [start.strftime("%H:%M") for start in SLOT_STARTS] == ALL_TIMES
-
-    def test_a_day_with_no_bookings_offers_every_slot(self) -> None:
-        assert available_times([]) == ALL_TIMES
-
-    def test_booked_starts_are_left_out_and_order_is_kept(self) -> None:
-        booked = [time(16), time(10), time(12)]
-        assert available_times(booked) == ["09:00", "11:00", "13:00", "14:00", "15:00"]
-
-    def test_a_fully_booked_day_offers_nothing(self) -> None:
-        assert available_times(SLOT_STARTS) == []
+            parse_time_of_day(text)

@@ -15,6 +15,8 @@ ROUTES = {
     "GET /health": "HealthFunction",
     "GET /slots": "SlotsFunction",
     "POST /bookings": "BookingsFunction",
+    # The shop's schedule
+    "GET /availability": "SlotsFunction",
     # A booking's life
     "GET /bookings": "BookingsFunction",
     "GET /bookings/{booking_id}": "BookingsFunction",

@@ -25,6 +25,8 @@ class Booking:
     user_id: str
     day: date
     start: time
+    starts_at: datetime
+    ends_at: datetime
     status: Status
     created_at: datetime
     cancelled_at: datetime | None
@@ -61,7 +63,8 @@ class Page:
 
 # Every statement returns these columns, in the order of Booking's fields.
 _FIND = """
-    SELECT id, user_id, slot_date, slot_time, status, created_at, cancelled_at
+    SELECT id, user_id, slot_date, slot_time, lower(during), upper(during),
+           status, created_at, cancelled_at
     FROM bookings
     WHERE id = %(booking_id)s
 """
@@ -75,7 +78,8 @@ _CANCEL = """
     UPDATE bookings
     SET status = 'cancelled', cancelled_at = COALESCE(cancelled_at, now())
     WHERE id = %(booking_id)s
-    RETURNING id, user_id, slot_date, slot_time, status, created_at, cancelled_at
+    RETURNING id, user_id, slot_date, slot_time, lower(during), upper(during),
+              status, created_at, cancelled_at
 """
 
 # Whether the user exists and, if so, one page of their bookings plus one row,
@@ -88,7 +92,8 @@ _LIST = """
     SELECT known.user_exists, page.*
     FROM (SELECT EXISTS (SELECT 1 FROM users WHERE id = %(user_id)s) AS user_exists) AS known
     LEFT JOIN LATERAL (
-        SELECT id, user_id, slot_date, slot_time, status, created_at, cancelled_at
+        SELECT id, user_id, slot_date, slot_time, lower(during), upper(during),
+               status, created_at, cancelled_at
         FROM bookings
         WHERE user_id = %(user_id)s
           AND (slot_date, slot_time, id) > (%(after_day)s, %(after_start)s, %(after_id)s)

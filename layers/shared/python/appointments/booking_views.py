@@ -13,13 +13,14 @@ import binascii
 import hashlib
 import re
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, tzinfo
 from typing import Any, Final
 
 from appointments import messages, schedule
 from appointments.booking_records import START, Booking, ListQuery, Page, Position, Status
 from appointments.errors import ClientError
 from appointments.models import BookingRequest
+from appointments.schedule import rfc3339_in
 from appointments.store import IdempotencyKey
 
 # Booking ids are "booking_" and 22 URL-safe characters; older or hand-made
@@ -135,23 +136,25 @@ def decode_cursor(cursor: str) -> Position:
         raise ClientError(messages.INVALID_CURSOR) from None
 
 
-def booking_body(booking: Booking) -> dict[str, Any]:
-    """A booking as the API shows it."""
+def booking_body(booking: Booking, zone: tzinfo) -> dict[str, Any]:
+    """A booking as the API shows it; its interval with the shop's offset (`zone`)."""
     return {
         "booking_id": booking.booking_id,
         "user_id": booking.user_id,
         "date": booking.day.isoformat(),
         "time": booking.start.strftime("%H:%M"),
+        "starts_at": rfc3339_in(booking.starts_at, zone),
+        "ends_at": rfc3339_in(booking.ends_at, zone),
         "status": booking.status,
         "created_at": rfc3339_utc(booking.created_at),
         "cancelled_at": rfc3339_utc(booking.cancelled_at) if booking.cancelled_at else None,
     }
 
 
-def page_body(page: Page) -> dict[str, Any]:
+def page_body(page: Page, zone: tzinfo) -> dict[str, Any]:
     after = page.next_page_after
     return {
-        "bookings": [booking_body(booking) for booking in page.bookings],
+        "bookings": [booking_body(booking, zone) for booking in page.bookings],
         "next_cursor": encode_cursor(after) if after else None,
     }
 

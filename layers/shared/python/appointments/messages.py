@@ -44,3 +44,6 @@ def not_a_slot_start(slot_minutes: int) -> str:
     return (
         f"Time must be a slot start: slots are {slot_minutes} minutes long, from each opening time"
     )
+
+
+RANGE_TOO_LONG = "from and to must be at most 31 days apart, both included"

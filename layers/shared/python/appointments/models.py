@@ -38,7 +38,7 @@ def _slot_date(value: Any) -> datetime.date:
 def _slot_time(value: Any) -> datetime.time:
     if not isinstance(value, str):
         raise ClientError(messages.INVALID_TIME)
-    return schedule.parse_slot_time(value)
+    return schedule.parse_time_of_day(value)
 
 
 class BookingRequest(BaseModel):

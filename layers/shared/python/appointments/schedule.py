@@ -1,35 +1,29 @@
-"""The shop's rules: when it is open and which slots exist.
+"""How dates and times are written in the API, and the original shop's hours.
 
 Pure functions on ``datetime`` values; nothing here knows about HTTP or SQL.
-Opening hours and slot length are stated once, in this module; the capacity is
-the slot's unique index in db/migrations.
+The schedule a shop configures (zone, hours, slots, bays) is in shop.py, whose
+defaults are the hours below.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from datetime import date, time
+from datetime import date, datetime, time, tzinfo
 from typing import Final
 
 from appointments import messages
 from appointments.errors import ClientError
 
+# The original service's shop: open 09:00-17:00 every day, hourly slots.
 OPENING_HOUR: Final = 9
 CLOSING_HOUR: Final = 17  # the last slot starts an hour before closing
 SLOT_HOURS: Final = 1
-# One service bay: the unique index on the (slot_date, slot_time) of confirmed
-# bookings in db/migrations is the capacity, so it is stated there and nowhere else.
 
 # Exactly the forms the contract accepts: four-digit year, zero-padded month and
 # day; two-digit 24-hour time. ASCII digits only: `\d` would also match other
 # scripts' digits, which date.fromisoformat rejects or reads differently.
 _DATE_FORM: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_TIME_FORM: Final = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
-
-
-# Every slot the shop offers in a day, in order.
-SLOT_STARTS: Final = tuple(time(hour) for hour in range(OPENING_HOUR, CLOSING_HOUR, SLOT_HOURS))
+TIME_FORM: Final = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
 
 
 def parse_date(text: str) -> date:
@@ -42,29 +36,17 @@ def parse_date(text: str) -> date:
         raise ClientError(messages.INVALID_DATE) from None
 
 
-def parse_slot_time(text: str) -> time:
-    """The start of an open slot written as HH:00; anything else is a ClientError.
+def parse_time_of_day(text: str) -> time:
+    """A wall-clock time written as HH:MM (24-hour, zero-padded); anything else is a ClientError.
 
-    Checked in order of what the client got wrong first: the form, then the
-    minutes, then the opening hours.
+    Only the form: whether it starts a slot is the shop's schedule's to say.
     """
-    form = _TIME_FORM.fullmatch(text)
+    form = TIME_FORM.fullmatch(text)
     if not form:
         raise ClientError(messages.INVALID_TIME)
-    hour, minute = int(form[1]), int(form[2])
-    if minute != 0:
-        raise ClientError(messages.TIME_NOT_ON_THE_HOUR)
-    start = time(hour)
-    if start not in SLOT_STARTS:
-        raise ClientError(messages.SHOP_CLOSED, outcome="ShopClosed")
-    return start
+    return time(int(form[1]), int(form[2]))
 
 
-# Formatted once: strftime per slot per request was a measurable share of GET /slots.
-_SLOT_LABELS: Final = tuple((start, start.strftime("%H:%M")) for start in SLOT_STARTS)
-
-
-def available_times(booked: Iterable[time]) -> list[str]:
-    """The day's free slots as HH:MM, in order, given the starts already booked."""
-    taken = set(booked)
-    return [label for start, label in _SLOT_LABELS if start not in taken]
+def rfc3339_in(moment: datetime, zone: tzinfo) -> str:
+    """`2026-03-29T03:00:00+02:00`: to the second, with the offset `zone` has at that moment."""
+    return moment.astimezone(zone).isoformat(timespec="seconds")

@@ -1,11 +1,10 @@
 """Data access for taking a slot: one SQL statement per outcome, whatever the race.
 
-The public functions (`booked_starts`, `book`) own everything a handler would
+The public functions (`busy_bays`, `book`) own everything a handler would
 otherwise juggle: the warm connection, the retry after it died, the id a retry
 must recognise, the Idempotency-Key's recorded answer. Underneath, each
 function runs one statement with bound parameters on the connection it is
-given (so tests and benchmarks can run them on any connection);
-`book_slot_again`, for a retry only, may add a second.
+given (so tests and benchmarks can run them on any connection).
 
 A booking's later life (looking it up, cancelling it, listing a user's) is in
 booking_records.
@@ -15,12 +14,33 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 import psycopg
 
 from appointments import database, deadline
 from appointments.errors import DatabaseUnavailable
+
+
+@dataclass(frozen=True)
+class SlotRequest:
+    """A user asking for a bay in one slot: its wall-clock start and its interval."""
+
+    user_id: str
+    day: date
+    start: time
+    starts_at: datetime
+    ends_at: datetime
+    capacity: int  # bays 1..capacity may take it
+
+
+@dataclass(frozen=True)
+class BusyBay:
+    """A bay held by a confirmed booking over [starts_at, ends_at)."""
+
+    bay: int
+    starts_at: datetime
+    ends_at: datetime
 
 
 # What booking a slot can come to. Expected outcomes are values, not exceptions.
@@ -67,72 +87,31 @@ class IdempotencyKey:
 # may be used again, and the scheduled purge deletes it.
 IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
 
-# The confirmed bookings of a day. Served by the partial unique index
-# bookings_one_confirmed_per_slot, whose predicate this repeats.
-_BOOKED_STARTS = """
-    SELECT slot_time
+# Confirmed bookings overlapping an interval, by bay. Served by the GiST index
+# of the exclusion constraint bookings_one_per_bay_at_a_time, whose predicate
+# this repeats.
+_BUSY_BAYS = """
+    SELECT bay, lower(during), upper(during)
     FROM bookings
-    WHERE slot_date = %(day)s AND status = 'confirmed'
+    WHERE status = 'confirmed' AND during && tstzrange(%(from)s, %(to)s)
 """
 
-# One round trip for every outcome, with or without an Idempotency-Key.
-# - The insert happens only when the user exists. A DELETE of the user still
-#   under way when it runs makes the foreign key's check wait, and fail if the
-#   DELETE commits (book_slot answers "User not found"); a DELETE that starts
-#   later waits for the booking instead. Locking the user row here would do the
-#   same, but would make every refused booking a write, with a commit to flush.
-# - ON CONFLICT DO NOTHING, on every unique index: the partial one on the
-#   slot's confirmed bookings turns a race for the slot into a no-op for each
-#   loser (and ignores cancelled ones, so a freed slot can be taken again); the
-#   primary key's absorbs a retry that collides with its own first attempt,
-#   still running on the server when the connection died.
-# - `holder` is who holds the slot in this statement's snapshot: our own id
-#   means an earlier attempt of this same request committed before its
-#   connection died, and the retry must report that booking, not "Slot full".
-# - With a key, the outcome is recorded in the same statement, hence the same
-#   transaction, as the booking. Its insert has no ON CONFLICT on purpose: a
-#   key already recorded (or being recorded by a request still running, which
-#   it waits for) fails the whole statement, booking included, and the request
-#   is answered from the recorded row instead (book, recorded_answer).
+# One round trip for every outcome, with or without an Idempotency-Key: the
+# function book_slot_v1 (db/migrations/0012) tries the bays free in its
+# snapshot in turn, recognises a booking an earlier attempt of this same
+# request committed, and records the key's outcome in the same transaction.
+# - A DELETE of the user still under way makes the foreign key's check wait,
+#   and fail if it commits: "User not found" (book_slot). Locking the user row
+#   would do the same, but make every refused booking a write to flush.
+# - A key already recorded, or being recorded by a request still running
+#   (which this one waits for), fails the whole statement, booking included,
+#   and the request is answered from the recorded row (book, recorded_answer).
 _BOOK_SLOT = """
-    WITH inserted AS (
-        INSERT INTO bookings (id, user_id, slot_date, slot_time)
-        SELECT %(booking_id)s, users.id, %(day)s, %(start)s
-        FROM users
-        WHERE users.id = %(user_id)s
-        ON CONFLICT DO NOTHING
-        RETURNING id
-    ),
-    outcome AS (
-        SELECT
-            EXISTS (SELECT 1 FROM users WHERE id = %(user_id)s) AS user_exists,
-            (SELECT id FROM inserted) AS inserted_id,
-            (
-                SELECT id FROM bookings
-                WHERE slot_date = %(day)s AND slot_time = %(start)s AND status = 'confirmed'
-            ) AS holder
-    ),
-    recorded AS (
-        INSERT INTO idempotency_keys (user_id, key, request_fingerprint, outcome, attempt_id)
-        SELECT
-            %(user_id)s,
-            %(key)s::text,
-            %(fingerprint)s,
-            CASE
-                WHEN %(booking_id)s IN (inserted_id, holder) THEN 'booked'
-                WHEN user_exists THEN 'slot_full'
-                ELSE 'user_not_found'
-            END,
-            %(booking_id)s
-        FROM outcome
-        WHERE %(key)s::text IS NOT NULL
+    SELECT user_exists, booked
+    FROM book_slot_v1(
+        %(booking_id)s, %(user_id)s, %(day)s, %(start)s, %(starts_at)s, %(ends_at)s,
+        %(capacity)s, %(key)s, %(fingerprint)s
     )
-    SELECT user_exists, inserted_id, holder FROM outcome
-"""
-
-# Primary key lookup, in a snapshot of its own (see book_slot_again).
-_BOOKING_EXISTS = """
-    SELECT EXISTS (SELECT 1 FROM bookings WHERE id = %(booking_id)s)
 """
 
 # The recorded answer for a key, and whether it expired; an expired one is
@@ -174,30 +153,29 @@ class _KeyAlreadyRecorded:
     """book_slot's statement was refused: the key has a recorded answer."""
 
 
-def booked_starts(day: date) -> list[time]:
-    """Start times taken by confirmed bookings on `day`. A read: safe to repeat."""
-    return database.run(lambda conn: select_booked_starts(conn, day))
+def busy_bays(starts_at: datetime, ends_at: datetime) -> list[BusyBay]:
+    """Bays held by confirmed bookings at some point in [starts_at, ends_at). A read."""
+    return database.run(lambda conn: select_busy_bays(conn, starts_at, ends_at))
 
 
 def book(
-    user_id: str, day: date, start: time, idempotency_key: IdempotencyKey | None = None
+    request: SlotRequest, idempotency_key: IdempotencyKey | None = None
 ) -> BookingOutcome | Replayed | KeyReused:
-    """Book the slot for the user: exactly once, even when the connection dies mid-way.
+    """Book a bay of the slot for the user: exactly once, even when the connection dies mid-way.
 
     With a key, exactly once across every request carrying it for 24 hours:
     the first one's outcome is recorded with it and replayed to the others.
     """
     booking_id = new_booking_id()  # chosen once, so that a retry can recognise its first attempt
-    slot = (booking_id, user_id, day, start, idempotency_key)
     for _ in range(_MAX_KEY_ATTEMPTS):
-        outcome = database.run(
-            lambda conn: book_slot(conn, *slot), retry=lambda conn: book_slot_again(conn, *slot)
-        )
+        # Run again as it is after a dead connection: the function recognises
+        # a booking its first attempt committed under the same id.
+        outcome = database.run(lambda conn: book_slot(conn, booking_id, request, idempotency_key))
         if not isinstance(outcome, _KeyAlreadyRecorded):
             return outcome
         assert idempotency_key is not None  # only a keyed statement is refused this way
         answer = database.run(
-            lambda conn: recorded_answer(conn, user_id, idempotency_key, booking_id)
+            lambda conn: recorded_answer(conn, request.user_id, idempotency_key, booking_id)
         )
         if answer is not None:
             return answer
@@ -210,25 +188,28 @@ def new_booking_id() -> str:
     return "booking_" + secrets.token_urlsafe(16)
 
 
-def select_booked_starts(conn: psycopg.Connection, day: date) -> list[time]:
-    rows = conn.execute(_BOOKED_STARTS, {"day": day}).fetchall()
-    return [start for (start,) in rows]
+def select_busy_bays(
+    conn: psycopg.Connection, starts_at: datetime, ends_at: datetime
+) -> list[BusyBay]:
+    rows = conn.execute(_BUSY_BAYS, {"from": starts_at, "to": ends_at}).fetchall()
+    return [BusyBay(*row) for row in rows]
 
 
 def book_slot(
     conn: psycopg.Connection,
     booking_id: str,
-    user_id: str,
-    day: date,
-    start: time,
+    request: SlotRequest,
     idempotency_key: IdempotencyKey | None = None,
 ) -> BookingOutcome | _KeyAlreadyRecorded:
-    """Try to book the slot for the user under `booking_id`, recording the key's outcome."""
+    """Try to book a bay of the slot under `booking_id`, recording the key's outcome."""
     params = {
         "booking_id": booking_id,
-        "user_id": user_id,
-        "day": day,
-        "start": start,
+        "user_id": request.user_id,
+        "day": request.day,
+        "start": request.start,
+        "starts_at": request.starts_at,
+        "ends_at": request.ends_at,
+        "capacity": request.capacity,
         "key": idempotency_key.key if idempotency_key else None,
         "fingerprint": idempotency_key.request_fingerprint if idempotency_key else None,
     }
@@ -240,38 +221,11 @@ def book_slot(
         if error.diag.constraint_name == "idempotency_keys_pkey":
             return _KeyAlreadyRecorded()
         raise
-    assert row is not None  # a SELECT without FROM always yields one row
-    user_exists, inserted_id, holder = row
-    if not user_exists:
-        return UserNotFound()
-    if booking_id in (inserted_id, holder):
+    assert row is not None  # the function always returns one row
+    user_exists, booked = row
+    if booked:
         return Booked(booking_id)
-    return SlotFull()
-
-
-def book_slot_again(
-    conn: psycopg.Connection,
-    booking_id: str,
-    user_id: str,
-    day: date,
-    start: time,
-    idempotency_key: IdempotencyKey | None = None,
-) -> BookingOutcome | _KeyAlreadyRecorded:
-    """book_slot for a retry after the connection died, when the first attempt may have won.
-
-    If that attempt was still running on the server when the retry began, the
-    retry's insert waits for it and then yields to it, but its snapshot is
-    older than that commit: `holder` looks empty and the answer is "Slot
-    full". A second statement, with a new snapshot, tells the two apart. Only
-    a retry pays this extra round trip. (With a key, the first attempt's
-    recorded key already refuses the retry, which is then answered from it.)
-    """
-    outcome = book_slot(conn, booking_id, user_id, day, start, idempotency_key)
-    if isinstance(outcome, SlotFull):
-        row = conn.execute(_BOOKING_EXISTS, {"booking_id": booking_id}).fetchone()
-        if row and row[0]:
-            return Booked(booking_id)
-    return outcome
+    return SlotFull() if user_exists else UserNotFound()
 
 
 def recorded_answer(

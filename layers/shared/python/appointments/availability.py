@@ -1,0 +1,65 @@
+"""How many bays each slot still has: the shop's slots against the bookings' intervals.
+
+One query per request, however many days: the confirmed bookings overlapping
+the whole span, then counted per slot here. A bay counts as taken for a slot
+when a booking holds it at any moment of the slot, so a booking made on
+another slot grid (before SlotMinutes changed) still takes its bay.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from appointments import shop, store
+
+
+@dataclass(frozen=True)
+class OpenSlot:
+    slot: shop.Slot
+    remaining: int  # bays still free, 0 when full
+
+
+def days_between(
+    schedule: shop.ShopSchedule, first: date, last: date, now: datetime
+) -> dict[date, list[OpenSlot]]:
+    """Every day from `first` to `last`, with the slots one may book (full ones at 0)."""
+    offered = {
+        day: shop.available_slots(schedule, day, now)
+        for day in (first + timedelta(days=n) for n in range((last - first).days + 1))
+    }
+    every_slot = [slot for slots in offered.values() for slot in slots]
+    if not every_slot:
+        return {day: [] for day in offered}  # nothing open: no query
+    busy = store.busy_bays(
+        min(slot.starts_at for slot in every_slot), max(slot.ends_at for slot in every_slot)
+    )
+    taken = _TakenBays(busy, schedule.capacity)
+    return {
+        day: [OpenSlot(slot, schedule.capacity - taken.during(slot)) for slot in slots]
+        for day, slots in offered.items()
+    }
+
+
+def free_on(schedule: shop.ShopSchedule, day: date, now: datetime) -> list[shop.Slot]:
+    """The day's slots with a bay still free, in order."""
+    day_slots = days_between(schedule, day, day, now)[day]
+    return [open_slot.slot for open_slot in day_slots if open_slot.remaining]
+
+
+class _TakenBays:
+    """Bays taken at some moment of a slot, found by bisecting bookings sorted by start."""
+
+    def __init__(self, busy: Sequence[store.BusyBay], capacity: int) -> None:
+        # A bay above the capacity (it was lowered since) takes nothing from the
+        # bays the shop still offers.
+        self._busy = sorted((b for b in busy if b.bay <= capacity), key=lambda b: b.starts_at)
+        self._starts = [b.starts_at for b in self._busy]
+        self._longest = max((b.ends_at - b.starts_at for b in self._busy), default=timedelta(0))
+
+    def during(self, slot: shop.Slot) -> int:
+        first = bisect_left(self._starts, slot.starts_at - self._longest)
+        last = bisect_left(self._starts, slot.ends_at)
+        return len({b.bay for b in self._busy[first:last] if b.ends_at > slot.starts_at})

@@ -231,6 +231,27 @@ def migrate_and_seed(url: str) -> None:
     log(f"database ready: {result.stdout.strip()}")
 
 
+_READ_THE_SCHEDULE = "import os; from appointments import shop; shop.load_schedule(os.environ)"
+
+
+def check_schedule(environment: dict[str, str]) -> None:
+    """Refuse to start on a shop setting the functions would refuse at cold start.
+
+    Read in a process of its own, as migrate_and_seed is, so the workers still
+    import the layer themselves, as a cold start does.
+    """
+    result = subprocess.run(  # noqa: S603 (our own code)
+        [sys.executable, "-c", _READ_THE_SCHEDULE],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        last_line = (result.stderr.strip().splitlines() or ["cannot read the shop's settings"])[-1]
+        raise StartupError(last_line.removeprefix("appointments.errors.ConfigurationError: "))
+
+
 def set_handler_environment(environment: dict[str, str], *, json_logs: bool) -> None:
     """What the workers' handlers will read: the template's values, under the shell's."""
     for name, value in environment.items():
@@ -324,6 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parse_args(argv)
         routes, environment = read_routes(args.template.resolve())
+        check_schedule({**environment, **os.environ})
         url = os.environ.get("DATABASE_URL")
         if not url:  # before bind: a second `make dev` hears why, not "port in use"
             held = hold_data_dir(args.data_dir.resolve())

@@ -193,10 +193,13 @@ class Gateway:
         return self._invoke(route.function, event)
 
     def _invoke(self, function: Function, event: dict[str, Any]) -> tuple[Response, str]:
-        handler, cold = self._functions.get(function)
-        context = LocalLambdaContext(function.logical_id, timeout_seconds=function.timeout)
-        served_by = function.logical_id + (" (cold start)" if cold else "")
+        served_by = function.logical_id
         try:
+            # Importing it is the cold start: a failure there (a setting the
+            # function refuses) is a failed invocation too.
+            handler, cold = self._functions.get(function)
+            context = LocalLambdaContext(function.logical_id, timeout_seconds=function.timeout)
+            served_by += " (cold start)" if cold else ""
             return to_http_response(handler(event, context)), served_by
         except Exception as error:  # a crashed invocation, as Lambda reports it
             self._log(f"{function.logical_id} raised {type(error).__name__}: {error}")

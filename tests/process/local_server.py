@@ -115,10 +115,15 @@ class LocalServer:
         return self.process.wait(timeout=timeout)
 
 
-def start_local_server(log_path: Path, *args: str) -> LocalServer:
-    """The dev server on a free port, in its own session, answering /health."""
+def start_local_server(
+    log_path: Path, *args: str, env: dict[str, str] | None = None
+) -> LocalServer:
+    """The dev server on a free port, in its own session, answering /health.
+
+    `env` is added to its environment, as variables set in the shell for `make dev`.
+    """
     port = free_port()
-    process = spawn(port, *args, log_path=log_path, env=_environment())
+    process = spawn(port, *args, log_path=log_path, env={**_environment(), **(env or {})})
     return LocalServer(process, port, log_path)
 
 

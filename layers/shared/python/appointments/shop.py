@@ -112,8 +112,9 @@ def load_schedule(env: Mapping[str, str]) -> ShopSchedule:
         capacity=_whole_number(env, "CAPACITY", 1, 1000, 1),
         # A year of notice, a century ahead: past these a value is a typo (and
         # now + notice would near the end of datetime's range).
-        minimum_notice_minutes=_optional_whole_number(env, "MINIMUM_NOTICE_MINUTES", 0, 525_600),
-        booking_horizon_days=_optional_whole_number(env, "BOOKING_HORIZON_DAYS", 0, 36_500),
+        # The bounds are those of the template's patterns (6 and 5 digits).
+        minimum_notice_minutes=_optional_whole_number(env, "MINIMUM_NOTICE_MINUTES", 0, 999_999),
+        booking_horizon_days=_optional_whole_number(env, "BOOKING_HORIZON_DAYS", 0, 99_999),
     )
 
 

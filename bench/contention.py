@@ -2,7 +2,11 @@
 
 "same slot": every process books the same sequence of slots, so each slot is
 fought over by all of them; "distinct slots": each process has slots of its
-own. Afterwards the table must hold exactly the bookings that were answered 200.
+own; "same slot, Capacity=3": as "same slot", in containers whose shop has
+three bays (CAPACITY=3 in their environment when they import the handler), so
+three bookings win each slot. Afterwards the table must hold exactly the
+bookings that were answered 200, no slot more than its capacity, and no two
+confirmed bookings of one bay overlapping in time.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import time
+from collections import Counter
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 from typing import Any
@@ -22,6 +27,10 @@ from bench.environment import (
     quiet_handlers,
     spread,
 )
+
+# The shop's bays in the third run: each slot raced for is won by this many.
+CAPACITY = 3
+CAPACITY_MODE = f"same slot, Capacity={CAPACITY}"
 
 
 def _slot(index: int) -> tuple[str, str]:
@@ -38,6 +47,7 @@ def _worker(
     import os
 
     os.environ.update(env)
+    import functions.bookings.app as bookings_function
     from appointments import database
     from functions.bookings.app import handler
     from local.http_api_event import http_api_event
@@ -63,15 +73,41 @@ def _worker(
             elif response["statusCode"] != 400:
                 booked.append(f"unexpected status {response['statusCode']}")
     results.put(
-        {"started": started, "finished": time.time(), "latencies": latencies, "booked": booked}
+        {
+            "started": started,
+            "finished": time.time(),
+            "latencies": latencies,
+            "booked": booked,
+            "capacity": bookings_function.SCHEDULE.capacity,  # as this container read it
+        }
     )
 
 
-def _run(database: BenchDatabase, processes: int, attempts: int, same_slot: bool) -> dict[str, Any]:
+# Slots holding more confirmed bookings than the shop has bays; and pairs of
+# confirmed bookings of one bay that overlap in time, which the exclusion
+# constraint forbids: checked from the table all the same.
+_CONFIRMED_PER_SLOT = """
+    SELECT slot_date::text, to_char(slot_time, 'HH24:MI'), count(*)
+    FROM bookings WHERE status = 'confirmed' GROUP BY slot_date, slot_time
+"""
+_ONE_BAY_OVERLAPPING = """
+    SELECT count(*) FROM bookings AS a JOIN bookings AS b
+        ON a.id < b.id AND a.bay = b.bay AND a.during && b.during
+    WHERE a.status = 'confirmed' AND b.status = 'confirmed'
+"""
+
+
+def _run(
+    database: BenchDatabase, processes: int, attempts: int, same_slot: bool, capacity: int = 1
+) -> dict[str, Any]:
     database.reset()
     spawn = multiprocessing.get_context("spawn")
     release, results = spawn.Barrier(processes), spawn.Queue()
-    env = {**lambda_environment(database.url), "POWERTOOLS_LOG_LEVEL": "WARNING"}
+    env = {
+        **lambda_environment(database.url),
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+        "CAPACITY": str(capacity),  # read by each container as it imports the handler
+    }
     workers = []
     for p in range(processes):
         slots = list(range(attempts)) if same_slot else [p * attempts + i for i in range(attempts)]
@@ -81,6 +117,8 @@ def _run(database: BenchDatabase, processes: int, attempts: int, same_slot: bool
     reports = [results.get(timeout=300) for _ in workers]
     for worker in workers:
         worker.join()
+    if read := {report["capacity"] for report in reports} - {capacity}:
+        raise RuntimeError(f"containers read CAPACITY {read}, not {capacity}")
     latencies = [ms for report in reports for ms in report["latencies"]]
     booked = [booking for report in reports for booking in report["booked"]]
     wall = max(r["finished"] for r in reports) - min(r["started"] for r in reports)
@@ -90,7 +128,10 @@ def _run(database: BenchDatabase, processes: int, attempts: int, same_slot: bool
             "SELECT count(*) FROM (SELECT 1 FROM bookings GROUP BY slot_date, slot_time"
             " HAVING count(*) > 1) AS d"
         ).fetchone()
-    expected_successes = attempts if same_slot else processes * attempts
+        per_slot = {(day, start): n for day, start, n in conn.execute(_CONFIRMED_PER_SLOT)}
+        (one_bay_overlapping,) = conn.execute(_ONE_BAY_OVERLAPPING).fetchone() or (-1,)
+    raced = [_slot(index) for index in range(attempts)] if same_slot else []
+    expected_successes = attempts * capacity if same_slot else processes * attempts
     return {
         "requests": len(latencies),
         "throughput_rps": len(latencies) / wall,
@@ -98,9 +139,13 @@ def _run(database: BenchDatabase, processes: int, attempts: int, same_slot: bool
         "p99_ms": percentile(latencies, 0.99),
         "successes": len(booked),
         "expected_successes": expected_successes,
-        "double_bookings": int(doubled[0]) if doubled else -1,
+        "double_bookings": int(doubled[0]) if doubled else -1,  # one-bay shops: slots over 1
         "lost_bookings": len(set(booked) - stored),
         "unexplained_rows": len(stored - set(booked)),
+        "over_capacity_slots": sum(1 for n in per_slot.values() if n > capacity),
+        "one_bay_overlapping_pairs": int(one_bay_overlapping),
+        # How many slots ended with how many confirmed bookings, of those raced for.
+        "bookings_per_raced_slot": dict(Counter(per_slot.get(slot, 0) for slot in raced)),
     }
 
 
@@ -113,14 +158,32 @@ def measure(database: BenchDatabase, processes: int, attempts: int, runs: int) -
     for mode, same_slot in (("same slot", True), ("distinct slots", False)):
         outcomes = [_run(database, processes, attempts, same_slot) for _ in range(runs)]
         results[mode] = {
-            "throughput_rps": spread([o["throughput_rps"] for o in outcomes]),
-            "p50_ms": spread([o["p50_ms"] for o in outcomes]),
-            "p99_ms": spread([o["p99_ms"] for o in outcomes]),
-            "requests_per_run": outcomes[0]["requests"],
-            "successes_per_run": [o["successes"] for o in outcomes],
-            "expected_successes": outcomes[0]["expected_successes"],
+            **_summary(outcomes),
             "double_bookings": sum(o["double_bookings"] for o in outcomes),
-            "lost_bookings": sum(o["lost_bookings"] for o in outcomes),
-            "unexplained_rows": sum(o["unexplained_rows"] for o in outcomes),
         }
+    outcomes = [_run(database, processes, attempts, True, CAPACITY) for _ in range(runs)]
+    results[CAPACITY_MODE] = {
+        **_summary(outcomes),
+        "capacity": CAPACITY,
+        "over_capacity_slots": sum(o["over_capacity_slots"] for o in outcomes),
+        "one_bay_overlapping_pairs": sum(o["one_bay_overlapping_pairs"] for o in outcomes),
+        "bookings_per_raced_slot": [
+            {str(n): slots for n, slots in sorted(o["bookings_per_raced_slot"].items())}
+            for o in outcomes
+        ],
+    }
     return results
+
+
+def _summary(outcomes: list[dict[str, Any]]) -> dict[str, Any]:
+    """What every mode reports over its runs."""
+    return {
+        "throughput_rps": spread([o["throughput_rps"] for o in outcomes]),
+        "p50_ms": spread([o["p50_ms"] for o in outcomes]),
+        "p99_ms": spread([o["p99_ms"] for o in outcomes]),
+        "requests_per_run": outcomes[0]["requests"],
+        "successes_per_run": [o["successes"] for o in outcomes],
+        "expected_successes": outcomes[0]["expected_successes"],
+        "lost_bookings": sum(o["lost_bookings"] for o in outcomes),
+        "unexplained_rows": sum(o["unexplained_rows"] for o in outcomes),
+    }

@@ -197,7 +197,43 @@ def _contention(con: dict[str, Any]) -> list[str]:
         f"Contention ({con['processes']} processes × {con['attempts_per_process']} bookings, "
         f"{con['runs']} runs)"
     )
-    return [*_heading(title), *_table(header, rows)]
+    # Results from before the shop had bays have no Capacity run to show.
+    bays = [_capacity_run(mode, con[mode]) for mode in con if "Capacity=" in mode]
+    return [*_heading(title), *_table(header, rows), *[line for run in bays for line in run]]
+
+
+def _capacity_run(mode: str, run: dict[str, Any]) -> list[str]:
+    """The same-slot race with several bays: each slot must end with exactly that many."""
+    capacity = run["capacity"]
+    header = [
+        "mode",
+        "throughput (req/s)",
+        "p50",
+        "p99",
+        "successes per run (expected)",
+        "raced slots × confirmed bookings in each, per run",
+        f"slots over {capacity}",
+        "one bay overlapping",
+        "lost",
+        "unexplained rows",
+    ]
+    per_slot = ", ".join(
+        " + ".join(f"{slots} × {n}" for n, slots in histogram.items())
+        for histogram in run["bookings_per_raced_slot"]
+    )
+    row = [
+        mode,
+        _range(run["throughput_rps"]),
+        _range(run["p50_ms"]),
+        _range(run["p99_ms"]),
+        f"{run['successes_per_run']} ({run['expected_successes']})",
+        f"[{per_slot}]",
+        str(run["over_capacity_slots"]),
+        str(run["one_bay_overlapping_pairs"]),
+        str(run["lost_bookings"]),
+        str(run["unexplained_rows"]),
+    ]
+    return ["", *_table(header, [row])]
 
 
 def _local_server(http: dict[str, Any]) -> list[str]:

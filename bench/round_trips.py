@@ -9,16 +9,20 @@ invocation is counting its round trips.
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import psycopg
 
 from bench.environment import LONGEST_RUN_S, quiet_handlers
+
+if TYPE_CHECKING:  # imported in count_per_route(), once Lambda's environment is set
+    from appointments.shop import ShopSchedule
 
 T = TypeVar("T")
 
@@ -69,12 +73,21 @@ _BOOKINGS_TO_FIND = """
 """
 
 
+# Three days running the shop is closed: GET /availability over them has no
+# slot to look up, so it asks the database nothing. The container's schedule,
+# with these as its CLOSED_DATES, stands in for the slots function's while asked.
+CLOSED_DATES = ("2038-12-24", "2038-12-25", "2038-12-26")
+_MONTH = ("2038-03-01", "2038-03-31")  # 31 days, the longest range GET /availability answers
+
+
 def count_per_route(database_url: str, log_path: Path) -> dict[str, int]:
     """Round trips of one warm invocation of each route and outcome.
 
     Each request's answer is checked first: a count for the wrong outcome is
     no count of this one.
     """
+    import functions.slots.app as slots_function
+    from appointments import shop
     from functions.bookings.app import handler as bookings
     from functions.health.app import handler as health
     from functions.slots.app import handler as slots
@@ -82,6 +95,7 @@ def count_per_route(database_url: str, log_path: Path) -> dict[str, int]:
     from local.lambda_context import LocalLambdaContext
 
     context = LocalLambdaContext("round-trips", timeout_seconds=LONGEST_RUN_S)
+    closed_schedule = shop.load_schedule({**os.environ, "CLOSED_DATES": ",".join(CLOSED_DATES)})
     key = f"round-trips-{uuid.uuid4().hex}"  # never recorded before, even on a reused database
 
     def book(user: str, date: str, key: str | None = None) -> Callable[[], Any]:
@@ -98,11 +112,33 @@ def count_per_route(database_url: str, log_path: Path) -> dict[str, int]:
         event = http_api_event("GET", "/bookings", raw_query=raw_query)
         return lambda: bookings(event, context)
 
+    def availability(
+        first: str, last: str, schedule: ShopSchedule | None = None
+    ) -> Callable[[], Any]:
+        event = http_api_event("GET", "/availability", raw_query=f"from={first}&to={last}")
+
+        def request() -> Any:
+            if schedule is None:
+                return slots(event, context)
+            configured = slots_function.SCHEDULE
+            slots_function.SCHEDULE = schedule  # as a container deployed with it reads it
+            try:
+                return slots(event, context)
+            finally:
+                slots_function.SCHEDULE = configured
+
+        return request
+
     # The request, and the status it must be answered with.
     requests: dict[str, tuple[Callable[[], Any], int]] = {
         "GET /health": (lambda: health(http_api_event("GET", "/health"), context), 200),
         "GET /slots": (
             lambda: slots(http_api_event("GET", "/slots", raw_query="date=2038-01-01"), context),
+            200,
+        ),
+        "GET /availability (31 days)": (availability(*_MONTH), 200),
+        "GET /availability (3 days, all closed)": (
+            availability(CLOSED_DATES[0], CLOSED_DATES[-1], closed_schedule),
             200,
         ),
         "POST /bookings (booked)": (book("user_alice", "2038-01-01"), 200),
@@ -155,3 +191,9 @@ def _check_answer(name: str, response: dict[str, Any], status: int) -> None:
         raise RuntimeError(f"{name}: expected 50 bookings and a next page, got {body}")
     if "replayed" in name and response["headers"].get("Idempotent-Replayed") != "true":
         raise RuntimeError(f"{name}: not answered as a replay: {response}")
+    if name.startswith("GET /availability"):
+        days = body["days"]
+        expected_days = 3 if "closed" in name else 31
+        offered = sum(len(day["slots"]) for day in days)
+        if len(days) != expected_days or (offered > 0) == ("closed" in name):
+            raise RuntimeError(f"{name}: expected {expected_days} days, got {body}")

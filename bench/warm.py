@@ -8,8 +8,10 @@ Every run starts from the seed users alone, plus what its route needs: a
 booking to look up; a booking per call to cancel, so that each cancel timed
 is a first cancel; for the list, 20,000 bookings of 500 users and a busy one
 with 400 (list_plan.fill), whose first page of 50 is listed; for the replay,
-the keyed booking it replays. Each handler's answers in the warm-up must be
-the route's outcome (its status), or the run stops.
+the keyed booking it replays; for GET /availability, a month of 31 days with
+every other slot of each day booked (half the month's slots full, on the
+default schedule). Each handler's answers in the warm-up must be the route's
+outcome (its status, and for some what the body holds), or the run stops.
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ class Route:
     status: int = 200  # what the handler must answer: a timing of another outcome is no timing
     # What the route needs in the table, written after each run's reset.
     prepare: Callable[[psycopg.Connection], Any] | None = None
+    # Whether an answer's body is the one timed, beyond its status (for the warm-up's first).
+    body_is: Callable[[Any], bool] | None = None
 
 
 # Bookings to cancel, one slot each: the handler cancels handler_<i>, the
@@ -98,6 +102,11 @@ def measure(database: BenchDatabase, calls: int, runs: int) -> dict[str, Any]:
     taken_slot, nobody_slot, replayed_slot = map(at_ten, ("2039-01-01", "2039-01-02", "2039-01-03"))
     raw_booked_slots = [at_ten(day(i, 100)) for i in range(calls)]
     raw_keyed_slots = [at_ten(day(i, 300)) for i in range(calls)]
+    # A month view: 31 days of 8 slots, every other slot of each day booked.
+    month = shop.slots_between(default_schedule, date(2039, 3, 1), date(2039, 3, 31))
+    month_slots = [slot for day_slots in month.values() for slot in day_slots]
+    month_span = {"from": month_slots[0].starts_at, "to": month_slots[-1].ends_at}
+    month_booked = [slot for day_slots in month.values() for slot in day_slots[::2]]
 
     def booking(user: str, date: str, time_: str = "10:00", key: str | None = None) -> Any:
         body = json.dumps({"user_id": user, "date": date, "time": time_})
@@ -105,6 +114,7 @@ def measure(database: BenchDatabase, calls: int, runs: int) -> dict[str, Any]:
         return http_api_event("POST", "/bookings", body=body, headers=headers)
 
     slots_event = http_api_event("GET", "/slots", raw_query="date=2039-01-01")
+    month_event = http_api_event("GET", "/availability", raw_query="from=2039-03-01&to=2039-03-31")
     health_event = http_api_event("GET", "/health")
     taken = booking("user_bob", "2039-01-01")
     lookup_event = http_api_event("GET", "/bookings/booking_warm_lookup")
@@ -141,11 +151,39 @@ def measure(database: BenchDatabase, calls: int, runs: int) -> dict[str, Any]:
             " VALUES ('booking_warm_lookup', 'user_charlie', '2039-01-05', '10:00')"
         )
 
+    def book_half_the_month(conn: psycopg.Connection) -> None:
+        with conn.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO bookings (id, user_id, slot_date, slot_time, during, bay)"
+                " VALUES (%s, 'user_charlie', %s, %s, tstzrange(%s, %s), 1)",
+                [
+                    (
+                        f"booking_warm_month_{n}",
+                        slot.starts_at.date(),
+                        slot.start,
+                        slot.starts_at,
+                        slot.ends_at,
+                    )
+                    for n, slot in enumerate(month_booked)
+                ],
+            )
+
+    def half_the_month_full(body: Any) -> bool:
+        offered = [slot for day in body["days"] for slot in day["slots"]]
+        full = sum(slot["remaining"] == 0 for slot in offered)
+        return (len(body["days"]), len(offered), full) == (31, len(month_slots), len(month_booked))
+
     routes: dict[str, Route] = {
         "GET /health": Route(lambda i: health(health_event, context)),
         "GET /slots": Route(
             lambda i: slots(slots_event, context),
             lambda i: raw(store._BUSY_BAYS, slots_span),
+        ),
+        "GET /availability (31 days, half the slots booked)": Route(
+            lambda i: slots(month_event, context),
+            lambda i: raw(store._BUSY_BAYS, month_span),
+            prepare=book_half_the_month,
+            body_is=half_the_month_full,
         ),
         "POST /bookings (booked)": Route(
             lambda i: bookings(booking("user_alice", day(i, 0)), context),
@@ -216,6 +254,8 @@ def measure(database: BenchDatabase, calls: int, runs: int) -> dict[str, Any]:
                 answers = [route.handler(i) for i in range(calls, calls + _WARM_UP)]
                 if wrong := [a for a in answers if a["statusCode"] != route.status]:
                     raise RuntimeError(f"{name}: expected {route.status}, got {wrong[0]}")
+                if route.body_is and not route.body_is(json.loads(answers[0]["body"])):
+                    raise RuntimeError(f"{name}: not the answer to time: {answers[0]}")
                 handled = _timings(route.handler, calls)
                 p50s.append(percentile(handled, 0.50))
                 p99s.append(percentile(handled, 0.99))

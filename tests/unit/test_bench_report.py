@@ -115,3 +115,39 @@ def test_the_list_plan_is_shown_when_measured_and_a_scan_of_the_table_stands_out
     # Results from before the plan was measured render without the section.
     del results["list_plan"]
     assert not any(line.startswith("### GET /bookings") for line in sections(results))
+
+
+def test_the_capacity_race_is_shown_when_measured_below_the_other_contention_runs() -> None:
+    results: dict[str, Any] = copy.deepcopy(RESULTS)
+    results["contention"]["same slot, Capacity=3"] = {
+        "throughput_rps": {"median": 1500.0, "min": 1400.0, "max": 1600.5},
+        "p50_ms": {"median": 4.0, "min": 3.9, "max": 4.1},
+        "p99_ms": {"median": 14.0, "min": 13.0, "max": 15.0},
+        "requests_per_run": 1200,
+        "successes_per_run": [450, 449],
+        "expected_successes": 450,
+        "lost_bookings": 0,
+        "unexplained_rows": 1,
+        "capacity": 3,
+        "over_capacity_slots": 2,
+        "one_bay_overlapping_pairs": 0,
+        "bookings_per_raced_slot": [{"3": 150}, {"2": 1, "3": 149}],
+    }
+
+    lines = sections(results)
+
+    at = next(i for i, line in enumerate(lines) if line.startswith("### Contention"))
+    assert lines[at + 4].startswith("| same slot | ")
+    assert lines[at + 5].startswith("| distinct slots | ")
+    assert lines[at + 6 : at + 11] == [
+        "",
+        "| mode | throughput (req/s) | p50 | p99 | successes per run (expected)"
+        " | raced slots × confirmed bookings in each, per run | slots over 3"
+        " | one bay overlapping | lost | unexplained rows |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+        "| same slot, Capacity=3 | 1500.00 [1400.00–1600.50] | 4.00 [3.90–4.10]"
+        " | 14.00 [13.00–15.00] | [450, 449] (450) | [150 × 3, 1 × 2 + 149 × 3]"
+        " | 2 | 0 | 0 | 1 |",
+        "",
+    ]
+    assert lines[at + 11] == "### Through the local server (`make dev`)"

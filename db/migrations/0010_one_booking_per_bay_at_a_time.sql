@@ -4,8 +4,8 @@
 -- each was booked on. (int4range(bay, bay, '[]') makes "same bay" a range
 -- overlap, which GiST indexes without the btree_gist extension.)
 -- An exclusion constraint cannot be built CONCURRENTLY: the table is locked
--- against writes while its index is built (a second or so per hundred
--- thousand bookings); lock_timeout bounds the wait to start.
+-- (reads too) while its index is built, a second or so per hundred thousand
+-- bookings; lock_timeout bounds the wait to start.
 SET LOCAL lock_timeout = '2s';
 
 ALTER TABLE bookings

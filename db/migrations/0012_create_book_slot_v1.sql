@@ -30,12 +30,18 @@ LANGUAGE plpgsql AS $$
 DECLARE
     wanted tstzrange := tstzrange(p_starts_at, p_ends_at);
     free_bay integer;
+    looked_free boolean;
 BEGIN
-    user_exists := EXISTS (SELECT 1 FROM users WHERE id = p_user_id);
     booked := EXISTS (SELECT 1 FROM bookings WHERE id = p_booking_id);
-    IF user_exists AND NOT booked THEN
-        -- The bays free in this snapshot, lowest first; a racer may take one
-        -- meanwhile, and then the insert yields and the next one is tried.
+    user_exists := EXISTS (SELECT 1 FROM users WHERE id = p_user_id);
+    -- Each round tries the bays free in a new snapshot, lowest first. A racer
+    -- may take one meanwhile: the insert then yields and the next is tried.
+    -- A round that lost every race looks again, since a cancel may have freed
+    -- a bay meanwhile; "full" is the answer once no bay looks free. A few
+    -- rounds at most: each one that fails saw its bays taken by commits.
+    FOR attempt IN 1..3 LOOP
+        EXIT WHEN booked OR NOT user_exists;
+        looked_free := false;
         FOR free_bay IN
             SELECT candidate.bay FROM generate_series(1, p_capacity) AS candidate (bay)
             WHERE NOT EXISTS (
@@ -47,6 +53,7 @@ BEGIN
             )
             ORDER BY candidate.bay
         LOOP
+            looked_free := true;
             INSERT INTO bookings (id, user_id, slot_date, slot_time, during, bay)
             SELECT p_booking_id, users.id, p_slot_date, p_slot_time, wanted, free_bay
             FROM users
@@ -58,9 +65,12 @@ BEGIN
             END IF;
         END LOOP;
         -- An earlier attempt of this request, still running when this one
-        -- began, may have committed while our insert waited for it.
+        -- began, may have committed while our insert waited for it; and the
+        -- user may have been deleted while it waited.
         booked := booked OR EXISTS (SELECT 1 FROM bookings WHERE id = p_booking_id);
-    END IF;
+        user_exists := booked OR EXISTS (SELECT 1 FROM users WHERE id = p_user_id);
+        EXIT WHEN NOT looked_free;
+    END LOOP;
     IF p_key IS NOT NULL THEN
         INSERT INTO idempotency_keys (user_id, key, request_fingerprint, outcome, attempt_id)
         VALUES (

@@ -26,22 +26,37 @@ KEY_REUSED = ClientError(messages.IDEMPOTENCY_KEY_REUSED, outcome="KeyReused", s
 @app.post("/bookings")
 def create_booking() -> Any:
     request = parse_booking_request(body_bytes(app.current_event))
-    slot = shop.check_bookable(SCHEDULE, request.date, request.time.strftime("%H:%M"), shop.now())
     header = app.current_event.headers.get("idempotency-key")
     key = booking_views.idempotency_key(header, request)
+    try:
+        slot = shop.check_bookable(
+            SCHEDULE, request.date, request.time.strftime("%H:%M"), shop.now()
+        )
+    except ClientError:
+        # A keyed retry whose first answer was lost is owed that answer, even
+        # once the slot is too close to book or the hours have changed.
+        if key is not None and isinstance(
+            earlier := store.replay(request.user_id, key), store.Replayed
+        ):
+            return _replay(earlier)
+        raise
     wanted = store.SlotRequest(
         request.user_id, request.date, slot.start, slot.starts_at, slot.ends_at, SCHEDULE.capacity
     )
     match store.book(wanted, key):
         case store.KeyReused():
             raise KEY_REUSED
-        case store.Replayed(original=original):
-            record_outcome("IdempotentReplay")
-            return _answer(original, {"Idempotent-Replayed": "true"})[0]
+        case store.Replayed() as earlier:
+            return _replay(earlier)
         case outcome:
             response, name = _answer(outcome)
             record_outcome(name)
             return response
+
+
+def _replay(earlier: store.Replayed) -> Response[dict[str, Any]]:
+    record_outcome("IdempotentReplay")
+    return _answer(earlier.original, {"Idempotent-Replayed": "true"})[0]
 
 
 def _answer(

@@ -297,3 +297,23 @@ def test_the_handlers_default_schedule_is_the_original_shop() -> None:
     for function in ("slots", "bookings"):
         assert shop.load_schedule({}) == load_function(function).SCHEDULE
     assert json.dumps(shop.load_schedule({}).zone_name) == '"UTC"'
+
+
+def test_a_keyed_retry_gets_its_first_answer_after_the_slot_became_too_close(
+    invoke: Invoke, configure: Configure, db: psycopg.Connection
+) -> None:
+    # The answer to the first request was lost; by the retry, the notice has passed.
+    body = json.dumps(alice_at("12:00", MONDAY))
+    headers = {"Content-Type": "application/json", "Idempotency-Key": "lost-answer"}
+    configure(now=datetime(2030, 1, 7, 10, 29, tzinfo=UTC), MINIMUM_NOTICE_MINUTES="90")
+    first = invoke("bookings", "POST", "/bookings", body=body, headers=headers)
+    configure(now=datetime(2030, 1, 7, 10, 31, tzinfo=UTC), MINIMUM_NOTICE_MINUTES="90")
+
+    retry = invoke("bookings", "POST", "/bookings", body=body, headers=headers)
+    unkeyed = booked(invoke, "12:00", MONDAY, "user_bob")
+
+    assert first["statusCode"] == 200
+    assert (retry["statusCode"], retry["json"]) == (200, first["json"])
+    assert retry["headers"]["Idempotent-Replayed"] == "true"
+    assert unkeyed["json"] == {"error": "Too late to book this slot"}
+    assert db.execute("SELECT count(*) FROM bookings").fetchone() == (1,)

@@ -72,8 +72,8 @@ _FIND = """
 # Always writes, even when already cancelled: a cancel waiting on another's
 # row lock re-reads the row once that one commits, and COALESCE then keeps
 # the first cancellation's time. Reading the status in a separate step would
-# answer from a snapshot taken before that commit ("confirmed"). The slot is
-# free when this commits: the partial unique index no longer counts the row.
+# answer from a snapshot taken before that commit ("confirmed"). The bay is
+# free when this commits: the exclusion constraint counts confirmed rows only.
 _CANCEL = """
     UPDATE bookings
     SET status = 'cancelled', cancelled_at = COALESCE(cancelled_at, now())

@@ -183,6 +183,18 @@ def book(
     raise DatabaseUnavailable("the idempotency key kept changing under this request")
 
 
+def replay(user_id: str, idempotency_key: IdempotencyKey) -> Replayed | KeyReused | None:
+    """The answer recorded for the user's key, if any: for a request refused before booking.
+
+    A retry of a booking whose answer was lost may arrive after the slot
+    stopped being bookable (its notice passed, the hours changed): it is still
+    owed the first answer.
+    """
+    answer = database.run(lambda conn: recorded_answer(conn, user_id, idempotency_key, ""))
+    assert not isinstance(answer, Booked | SlotFull | UserNotFound)  # no attempt id is ""
+    return answer
+
+
 def new_booking_id() -> str:
     """An unguessable id: 128 random bits, URL-safe."""
     return "booking_" + secrets.token_urlsafe(16)

@@ -169,24 +169,25 @@ def _list_plan(plan: dict[str, Any]) -> list[str]:
     ]
 
 
-def _contention(con: dict[str, Any]) -> list[str]:
-    header = [
-        "mode",
-        "throughput (req/s)",
-        "p50",
-        "p99",
-        "successes per run (expected)",
-        "double",
-        "lost",
-        "unexplained rows",
+# The columns every contention table starts with, and their cells for one mode.
+_CONTENTION_COLUMNS = ["mode", "throughput (req/s)", "p50", "p99", "successes per run (expected)"]
+
+
+def _contention_cells(mode: str, run: dict[str, Any]) -> list[str]:
+    return [
+        mode,
+        _range(run["throughput_rps"]),
+        _range(run["p50_ms"]),
+        _range(run["p99_ms"]),
+        f"{run['successes_per_run']} ({run['expected_successes']})",
     ]
+
+
+def _contention(con: dict[str, Any]) -> list[str]:
+    header = [*_CONTENTION_COLUMNS, "double", "lost", "unexplained rows"]
     rows = [
         [
-            mode,
-            _range(con[mode]["throughput_rps"]),
-            _range(con[mode]["p50_ms"]),
-            _range(con[mode]["p99_ms"]),
-            f"{con[mode]['successes_per_run']} ({con[mode]['expected_successes']})",
+            *_contention_cells(mode, con[mode]),
             str(con[mode]["double_bookings"]),
             str(con[mode]["lost_bookings"]),
             str(con[mode]["unexplained_rows"]),
@@ -206,11 +207,7 @@ def _capacity_run(mode: str, run: dict[str, Any]) -> list[str]:
     """The same-slot race with several bays: each slot must end with exactly that many."""
     capacity = run["capacity"]
     header = [
-        "mode",
-        "throughput (req/s)",
-        "p50",
-        "p99",
-        "successes per run (expected)",
+        *_CONTENTION_COLUMNS,
         "raced slots × confirmed bookings in each, per run",
         f"slots over {capacity}",
         "one bay overlapping",
@@ -222,11 +219,7 @@ def _capacity_run(mode: str, run: dict[str, Any]) -> list[str]:
         for histogram in run["bookings_per_raced_slot"]
     )
     row = [
-        mode,
-        _range(run["throughput_rps"]),
-        _range(run["p50_ms"]),
-        _range(run["p99_ms"]),
-        f"{run['successes_per_run']} ({run['expected_successes']})",
+        *_contention_cells(mode, run),
         f"[{per_slot}]",
         str(run["over_capacity_slots"]),
         str(run["one_bay_overlapping_pairs"]),

@@ -154,6 +154,12 @@ def calls_for(build_dir: Path) -> dict[str, list[Call]]:
     def booking(user: str, time: str) -> dict[str, str]:
         return {"user_id": user, "date": DAY, "time": time}
 
+    def post(status: int, answer: Any, body: Any, case: str, key: str | None = None) -> Call:
+        headers = {"idempotency-key": key} if key else None
+        return http_call(
+            "POST", "/bookings", status, answer, json_body=body, headers=headers, case=case
+        )
+
     def listed(time: str) -> dict[str, Any]:
         return {
             **booking("user_alice", time),
@@ -169,47 +175,27 @@ def calls_for(build_dir: Path) -> dict[str, list[Call]]:
         MIGRATE_FUNCTION: [Call("migrations and the seed", {"seed": True}, migrate_result)],
         "HealthFunction": [http_call("GET", "/health", 200, {"status": "ok"})],
         "BookingsFunction": [
-            http_call(
-                "POST",
-                "/bookings",
-                200,
-                {"booking_id": BOOKING_ID},
-                json_body=booking("user_alice", "10:00"),
-                case="booked",
-            ),
-            http_call(
-                "POST",
-                "/bookings",
-                400,
-                {"error": "Slot full"},
-                json_body=booking("user_bob", "10:00"),
-                case="the same slot again",
-            ),
-            http_call(
-                "POST",
-                "/bookings",
+            post(200, {"booking_id": BOOKING_ID}, booking("user_alice", "10:00"), "booked"),
+            post(400, {"error": "Slot full"}, booking("user_bob", "10:00"), "the same slot again"),
+            post(
                 400,
                 {"error": "Time must be on the hour"},
-                json_body=booking("user_bob", "10:30"),
-                case="refused by validation",
+                booking("user_bob", "10:30"),
+                "refused by validation",
             ),
-            http_call(
-                "POST",
-                "/bookings",
+            post(
                 200,
                 {"booking_id": BOOKING_ID},
-                json_body=booking("user_alice", "11:00"),
-                headers={"idempotency-key": "verify-build"},
-                case="with an Idempotency-Key",
+                booking("user_alice", "11:00"),
+                "with an Idempotency-Key",
+                key="verify-build",
             ),
-            http_call(
-                "POST",
-                "/bookings",
+            post(
                 422,
                 {"error": "Idempotency-Key reused with a different request"},
-                json_body=booking("user_alice", "12:00"),
-                headers={"idempotency-key": "verify-build"},
-                case="its key reused",
+                booking("user_alice", "12:00"),
+                "its key reused",
+                key="verify-build",
             ),
             http_call(
                 "GET",

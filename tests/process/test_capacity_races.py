@@ -221,17 +221,15 @@ def test_churn_on_two_slot_grids_at_once_never_puts_more_than_three_in_the_shop(
     started = time.monotonic()
     try:
         with workers(churn_with, each) as running:
-            while time.monotonic() < started + CHURN_GIVE_UP_S:
-                running.check_alive()
-                taken_so_far = takes()
-                if (
-                    min(taken_so_far[slot] for slot in wanted) >= MIN_TAKES_PER_SLOT
+            running.until(
+                lambda: (
+                    min(takes()[slot] for slot in wanted) >= MIN_TAKES_PER_SLOT
                     and slot_fulls.value >= MIN_SLOT_FULL
                     and len(most_at_once) >= MIN_SAMPLES
                     and mixed_full >= MIN_MIXED_FULL_SAMPLES
-                ):
-                    break
-                time.sleep(0.1)
+                ),
+                CHURN_GIVE_UP_S,
+            )
             stop.set()
             reports = running.collect(CHURN_WORKERS)
     finally:

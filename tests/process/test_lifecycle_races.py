@@ -75,6 +75,15 @@ class Running:
         crashed = [p.exitcode for p in self.processes if p.exitcode not in (None, 0)]
         assert not crashed, f"workers exited with {crashed} before reporting"
 
+    def until(self, enough: Callable[[], bool], give_up_s: float) -> None:
+        """Poll `enough` while the workers run, until it holds or `give_up_s` have passed."""
+        give_up = time.monotonic() + give_up_s
+        while time.monotonic() < give_up:
+            self.check_alive()
+            if enough():
+                return
+            time.sleep(0.1)
+
     def collect(self, n: int) -> list[Any]:
         """`n` results, failing fast if a worker died without reporting."""
         collected: list[Any] = []
@@ -264,16 +273,14 @@ def test_booking_and_cancelling_churn_never_double_books_and_loses_nothing(
             for n in range(CHURN_WORKERS)
         ]
         with workers(churn, each) as running:
-            while time.monotonic() < started + CHURN_GIVE_UP_S:
-                running.check_alive()
-                taken_so_far = takes()
-                if (
-                    min(taken_so_far[slot] for slot in slots) >= MIN_TAKES_PER_SLOT
+            running.until(
+                lambda: (
+                    min(takes()[slot] for slot in slots) >= MIN_TAKES_PER_SLOT
                     and slot_fulls.value >= MIN_SLOT_FULL
                     and samples >= MIN_SAMPLES
-                ):
-                    break
-                time.sleep(0.1)
+                ),
+                CHURN_GIVE_UP_S,
+            )
             stop.set()
             reports = running.collect(CHURN_WORKERS)
     finally:

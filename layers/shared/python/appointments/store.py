@@ -183,16 +183,17 @@ def book(
     raise DatabaseUnavailable("the idempotency key kept changing under this request")
 
 
-def replay(user_id: str, idempotency_key: IdempotencyKey) -> Replayed | KeyReused | None:
+def replay(
+    user_id: str, idempotency_key: IdempotencyKey
+) -> BookingOutcome | Replayed | KeyReused | None:
     """The answer recorded for the user's key, if any: for a request refused before booking.
 
     A retry of a booking whose answer was lost may arrive after the slot
     stopped being bookable (its notice passed, the hours changed): it is still
-    owed the first answer.
+    owed the first answer. (Having made no attempt, this request gets no
+    BookingOutcome of its own back.)
     """
-    answer = database.run(lambda conn: recorded_answer(conn, user_id, idempotency_key, ""))
-    assert not isinstance(answer, Booked | SlotFull | UserNotFound)  # no attempt id is ""
-    return answer
+    return database.run(lambda conn: recorded_answer(conn, user_id, idempotency_key))
 
 
 def new_booking_id() -> str:
@@ -241,12 +242,16 @@ def book_slot(
 
 
 def recorded_answer(
-    conn: psycopg.Connection, user_id: str, idempotency_key: IdempotencyKey, booking_id: str
+    conn: psycopg.Connection,
+    user_id: str,
+    idempotency_key: IdempotencyKey,
+    booking_id: str | None = None,
 ) -> BookingOutcome | Replayed | KeyReused | None:
     """The recorded outcome for the user's key; None if there is none (any more).
 
-    Recorded by this very request (`booking_id`: its first attempt committed,
-    then its connection died), it is the request's own outcome, not a replay.
+    Recorded by this very request (`booking_id`, the id of its attempt: the
+    first one committed, then its connection died), it is the request's own
+    outcome, not a replay.
     """
     params = {"user_id": user_id, "key": idempotency_key.key, "ttl": IDEMPOTENCY_KEY_TTL}
     row = conn.execute(_RECORDED_ANSWER, params).fetchone()

@@ -7,6 +7,7 @@ API Gateway would.
 from __future__ import annotations
 
 import base64
+import json
 import re
 import time
 import uuid
@@ -24,8 +25,13 @@ def http_api_event(
     body: str | bytes | None = None,
     path_parameters: dict[str, str] | None = None,
     source_ip: str = "127.0.0.1",
+    authorizer: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The event API Gateway builds for this request."""
+    """The event API Gateway builds for this request.
+
+    `authorizer` is what the route's authorizer found, as API Gateway passes
+    it on: see jwt_authorizer_context.
+    """
     lower_headers = {name.lower(): value for name, value in (headers or {}).items()}
     now = time.time()
     event: dict[str, Any] = {
@@ -54,6 +60,8 @@ def http_api_event(
         },
         "isBase64Encoded": False,
     }
+    if authorizer is not None:
+        event["requestContext"]["authorizer"] = authorizer
     if "cookie" in lower_headers:
         # API Gateway moves cookies out of the headers into their own list.
         event["cookies"] = [c.strip() for c in lower_headers.pop("cookie").split(";") if c.strip()]
@@ -66,6 +74,29 @@ def http_api_event(
         content_type = lower_headers.get("content-type", "")
         event["body"], event["isBase64Encoded"] = _encode_body(body, content_type)
     return event
+
+
+def jwt_authorizer_context(claims: dict[str, Any]) -> dict[str, Any]:
+    """requestContext.authorizer after API Gateway's JWT authorizer accepted a token.
+
+    API Gateway hands every claim on as a string: numbers and booleans as
+    their JSON text, a list as "[a b]". `scopes` is filled only for routes
+    that declare authorization scopes, which ours do not.
+    """
+    return {
+        "jwt": {
+            "claims": {name: _claim_text(value) for name, value in claims.items()},
+            "scopes": None,
+        }
+    }
+
+
+def _claim_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return "[" + " ".join(_claim_text(item) for item in value) + "]"
+    return json.dumps(value, separators=(",", ":"))
 
 
 def _query_parameters(raw_query: str) -> dict[str, str]:

@@ -31,11 +31,21 @@ class Function:
     timeout: int  # seconds
 
 
+# A route's authorizer, as its event's Auth names it: none, IAM (SigV4), or
+# the name of a JWT authorizer of the API.
+NO_AUTHORIZER = "NONE"
+IAM_AUTHORIZER = "AWS_IAM"
+
+
 @dataclass(frozen=True)
 class Route:
     method: str  # upper case, or ANY
     path: str  # as declared, e.g. /slots or /bookings/{id}, or DEFAULT_ROUTE
     function: Function
+    # NO_AUTHORIZER, IAM_AUTHORIZER, or a JWT authorizer's name. A route
+    # guarded only when sign-in is on (!If [SignInOn, name, NONE]) names it:
+    # whether sign-in is on is the local server's setting, not the template's.
+    authorizer: str = NO_AUTHORIZER
 
     @property
     def route_key(self) -> str:
@@ -95,5 +105,19 @@ def http_routes(template: dict[str, Any], base_dir: Path) -> list[Route]:
             if event.get("Type") == "HttpApi":
                 props = event.get("Properties", {})
                 method = str(props.get("Method", "ANY")).upper()
-                routes.append(Route(method, props.get("Path", DEFAULT_ROUTE), by_id[logical_id]))
+                path = props.get("Path", DEFAULT_ROUTE)
+                authorizer = _authorizer_name(props.get("Auth", {}).get("Authorizer"))
+                routes.append(Route(method, path, by_id[logical_id], authorizer))
     return routes
+
+
+def _authorizer_name(declared: Any) -> str:
+    """The authorizer an event's Auth names; for `!If [condition, name, NONE]`, the name."""
+    if declared is None:
+        return NO_AUTHORIZER
+    if isinstance(declared, dict) and "Fn::If" in declared:
+        _, when_on, when_off = declared["Fn::If"]
+        if str(when_off) != NO_AUTHORIZER:
+            raise ValueError(f"an authorizer chosen by a condition must fall back to NONE: {declared}")
+        return str(when_on)
+    return str(declared)

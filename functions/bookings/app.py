@@ -1,4 +1,8 @@
-"""Bookings: make one (once per Idempotency-Key), look it up, cancel it, list a user's."""
+"""Bookings: make one (once per Idempotency-Key), look it up, cancel it, list a user's.
+
+With sign-in on, each acts for the caller the token names, or, for an admin,
+for any user.
+"""
 
 import os
 from collections.abc import Callable
@@ -7,14 +11,16 @@ from typing import Any, assert_never
 
 from aws_lambda_powertools.event_handler import Response
 
-from appointments import booking_records, booking_views, messages, shop, store
+from appointments import auth, booking_records, booking_views, messages, shop, store
 from appointments.errors import ClientError
-from appointments.models import parse_booking_request
+from appointments.models import BookingRequest, SignedInBookingRequest, parse_body
 from appointments.observability import record_outcome
 from appointments.web import body_bytes, create_resolver, entrypoint, json_response
 
 # Read once, at cold start: a malformed setting stops the function from starting.
 SCHEDULE = shop.load_schedule(os.environ)
+# Off unless JWT_ISSUER is set; then API Gateway has verified each caller's token.
+SIGN_IN = auth.load_sign_in(os.environ)
 
 app = create_resolver()
 
@@ -25,7 +31,8 @@ KEY_REUSED = ClientError(messages.IDEMPOTENCY_KEY_REUSED, outcome="KeyReused", s
 
 @app.post("/bookings")
 def create_booking() -> Any:
-    request = parse_booking_request(body_bytes(app.current_event))
+    caller = _caller()
+    request = _booking_request(caller)
     header = app.current_event.headers.get("idempotency-key")
     key = booking_views.idempotency_key(header, request)
     try:
@@ -41,7 +48,14 @@ def create_booking() -> Any:
             return _replay(earlier)
         raise
     wanted = store.SlotRequest(
-        request.user_id, request.date, slot.start, slot.starts_at, slot.ends_at, SCHEDULE.capacity
+        request.user_id,
+        request.date,
+        slot.start,
+        slot.starts_at,
+        slot.ends_at,
+        SCHEDULE.capacity,
+        # Only a caller booking for themselves becomes a user by booking.
+        new_user_name=caller.display_name if caller and caller.user_id == request.user_id else None,
     )
     match store.book(wanted, key):
         case store.KeyReused():
@@ -52,6 +66,19 @@ def create_booking() -> Any:
             response, name = _answer(outcome)
             record_outcome(name)
             return response
+
+
+def _caller() -> auth.Caller | None:
+    return auth.caller_of(app.current_event.raw_event, SIGN_IN)
+
+
+def _booking_request(caller: auth.Caller | None) -> BookingRequest:
+    """The body, for the user the caller may book as (403 for anyone else)."""
+    body = body_bytes(app.current_event)
+    if caller is None:
+        return parse_body(body, BookingRequest)
+    request = parse_body(body, SignedInBookingRequest)
+    return request.model_copy(update={"user_id": auth.acting_user(caller, request.user_id)})
 
 
 def _replay(earlier: store.Replayed) -> Response[dict[str, Any]]:
@@ -90,18 +117,28 @@ def cancel_booking(booking_id: str) -> Any:
 
 @app.get("/bookings")
 def list_bookings() -> Any:
-    query = booking_views.list_query(app.current_event.query_string_parameters or {})
+    caller = _caller()
+    params = dict(app.current_event.query_string_parameters or {})
+    if caller is not None:
+        # Signed in, user_id may be left out: the caller's own.
+        params["user_id"] = auth.acting_user(caller, params.get("user_id") or None) or ""
+    query = booking_views.list_query(params)
     page = booking_records.list_for_user(query)
+    if page is None and caller is not None and query.user_id == caller.user_id:
+        # Signed in but not booked yet, so not a user yet: nothing to list.
+        page = booking_records.Page([], next_page_after=None)
     if page is None:
         raise ClientError(messages.USER_NOT_FOUND, outcome="UserNotFound")
     return booking_views.page_body(page, SCHEDULE.zone)
 
 
 def _existing(
-    raw_id: str, action: Callable[[str], booking_records.Booking | None]
+    raw_id: str, action: Callable[[str, str | None], booking_records.Booking | None]
 ) -> booking_records.Booking:
+    """The booking, if the caller may see it: a signed-in caller sees only their own."""
+    owner = auth.owner_filter(_caller())
     booking_id = booking_views.booking_id_or_none(raw_id)
-    booking = action(booking_id) if booking_id else None
+    booking = action(booking_id, owner) if booking_id else None
     if booking is None:
         raise BOOKING_NOT_FOUND
     return booking

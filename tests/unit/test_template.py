@@ -1,6 +1,7 @@
 """template.yaml: the contract's routes reach the intended functions, and it lints clean."""
 
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
@@ -21,12 +22,68 @@ ROUTES = {
     "GET /bookings": "BookingsFunction",
     "GET /bookings/{booking_id}": "BookingsFunction",
     "DELETE /bookings/{booking_id}": "BookingsFunction",
+    # Administration, IAM-only
+    "PUT /users/{user_id}": "UsersFunction",
+    "GET /users/{user_id}": "UsersFunction",
+}
+
+# Who may call each route: everyone; signed-in callers when sign-in is on; or
+# IAM principals allowed execute-api:Invoke.
+AUTHORIZERS = {
+    "GET /health": "NONE",
+    "GET /slots": "NONE",
+    "GET /availability": "NONE",
+    "POST /bookings": "JwtAuthorizer",
+    "GET /bookings": "JwtAuthorizer",
+    "GET /bookings/{booking_id}": "JwtAuthorizer",
+    "DELETE /bookings/{booking_id}": "JwtAuthorizer",
+    "PUT /users/{user_id}": "AWS_IAM",
+    "GET /users/{user_id}": "AWS_IAM",
 }
 
 
 def test_every_route_maps_to_its_function_and_nothing_else_is_exposed() -> None:
     routes = {route.route_key: route.function.logical_id for route in http_routes(TEMPLATE, REPO)}
     assert routes == ROUTES
+
+
+def test_bookings_need_sign_in_when_it_is_on_and_users_always_need_iam() -> None:
+    routes = {route.route_key: route.authorizer for route in http_routes(TEMPLATE, REPO)}
+    assert routes == AUTHORIZERS
+
+
+def test_the_jwt_authorizer_exists_only_with_an_issuer_and_checks_issuer_and_audience() -> None:
+    auth = TEMPLATE["Resources"]["HttpApi"]["Properties"]["Auth"]
+    assert auth["EnableIamAuthorizer"] is True
+    assert "DefaultAuthorizer" not in auth  # public routes stay public
+    condition, authorizers, otherwise = auth["Authorizers"]["Fn::If"]
+    assert condition == "SignInOn" and otherwise == {"Ref": "AWS::NoValue"}
+    jwt = authorizers["JwtAuthorizer"]
+    assert jwt["IdentitySource"] == "$request.header.Authorization"
+    assert jwt["JwtConfiguration"] == {
+        "issuer": {"Ref": "JwtIssuer"},
+        "audience": {"Fn::Split": [",", {"Ref": "JwtAudience"}]},
+    }
+    assert TEMPLATE["Conditions"]["SignInOn"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "JwtIssuer"}, ""]}]
+    }
+    assert TEMPLATE["Parameters"]["JwtIssuer"]["Default"] == ""  # off unless asked for
+
+
+def test_the_bookings_function_reads_the_sign_in_settings_from_the_parameters() -> None:
+    env = TEMPLATE["Resources"]["BookingsFunction"]["Properties"]["Environment"]["Variables"]
+    assert {name: value for name, value in env.items() if name.startswith("JWT_")} == {
+        "JWT_ISSUER": {"Ref": "JwtIssuer"},
+        "JWT_USER_CLAIM": {"Ref": "JwtUserClaim"},
+        "JWT_ADMIN_SCOPE": {"Ref": "JwtAdminScope"},
+        "JWT_ADMIN_GROUP": {"Ref": "JwtAdminGroup"},
+        "JWT_GROUPS_CLAIM": {"Ref": "JwtGroupsClaim"},
+    }
+
+
+def test_nothing_in_the_template_grants_invoking_the_users_routes() -> None:
+    # Whom to let in is the account's decision (README: Administration).
+    assert "execute-api:Invoke" not in json.dumps(TEMPLATE["Resources"])
 
 
 @pytest.mark.parametrize("function", ["MigrateFunction", "PurgeFunction"])

@@ -22,7 +22,7 @@ REPO = TEMPLATE_PATH.parent
 TEMPLATE = load_template()
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
 PARAMETERS: dict[str, Any] = TEMPLATE["Parameters"]
-API_FUNCTIONS = ["HealthFunction", "SlotsFunction", "BookingsFunction"]
+API_FUNCTIONS = ["HealthFunction", "SlotsFunction", "BookingsFunction", "UsersFunction"]
 ALL_FUNCTIONS = [*API_FUNCTIONS, "MigrateFunction", "PurgeFunction"]
 
 
@@ -78,6 +78,13 @@ def test_cors_is_off_unless_origins_are_given() -> None:
     assert condition == "HasCors" and otherwise == {"Ref": "AWS::NoValue"}
     assert config["AllowOrigins"] == {"Ref": "CorsAllowOrigins"}
     assert PARAMETERS["CorsAllowOrigins"]["Default"] == ""
+
+
+def test_cors_lets_browsers_send_a_token_and_an_idempotency_key() -> None:
+    config = props("HttpApi")["CorsConfiguration"]["Fn::If"][1]
+    assert {"authorization", "content-type", "idempotency-key"} <= set(config["AllowHeaders"])
+    assert set(config["AllowMethods"]) == {"GET", "POST", "PUT", "DELETE"}
+    assert config["ExposeHeaders"] == ["idempotent-replayed"]
 
 
 def test_the_vpc_is_optional_and_only_for_functions_that_reach_the_database() -> None:

@@ -66,7 +66,7 @@ _FIND = """
     SELECT id, user_id, slot_date, slot_time, lower(during), upper(during),
            status, created_at, cancelled_at
     FROM bookings
-    WHERE id = %(booking_id)s
+    WHERE id = %(booking_id)s AND (%(owner)s::text IS NULL OR user_id = %(owner)s)
 """
 
 # Always writes, even when already cancelled: a cancel waiting on another's
@@ -77,7 +77,7 @@ _FIND = """
 _CANCEL = """
     UPDATE bookings
     SET status = 'cancelled', cancelled_at = COALESCE(cancelled_at, now())
-    WHERE id = %(booking_id)s
+    WHERE id = %(booking_id)s AND (%(owner)s::text IS NULL OR user_id = %(owner)s)
     RETURNING id, user_id, slot_date, slot_time, lower(during), upper(during),
               status, created_at, cancelled_at
 """
@@ -106,13 +106,18 @@ _LIST = """
 """
 
 
-def find(booking_id: str) -> Booking | None:
-    return database.run(lambda conn: select_booking(conn, booking_id))
+# `owner`: only that user's booking is found or cancelled (a signed-in
+# caller's own); None: anyone's. Someone else's booking is then not found at
+# all, in the same statement, so whether it exists is not revealed.
 
 
-def cancel(booking_id: str) -> Booking | None:
+def find(booking_id: str, owner: str | None = None) -> Booking | None:
+    return database.run(lambda conn: select_booking(conn, booking_id, owner))
+
+
+def cancel(booking_id: str, owner: str | None = None) -> Booking | None:
     """Cancel the booking (if not already) and return it; None if there is no such booking."""
-    return database.run(lambda conn: cancel_booking(conn, booking_id))
+    return database.run(lambda conn: cancel_booking(conn, booking_id, owner))
 
 
 def list_for_user(query: ListQuery) -> Page | None:
@@ -120,13 +125,17 @@ def list_for_user(query: ListQuery) -> Page | None:
     return database.run(lambda conn: select_page(conn, query))
 
 
-def select_booking(conn: psycopg.Connection, booking_id: str) -> Booking | None:
-    row = conn.execute(_FIND, {"booking_id": booking_id}).fetchone()
+def select_booking(
+    conn: psycopg.Connection, booking_id: str, owner: str | None = None
+) -> Booking | None:
+    row = conn.execute(_FIND, {"booking_id": booking_id, "owner": owner}).fetchone()
     return _booking(row) if row else None
 
 
-def cancel_booking(conn: psycopg.Connection, booking_id: str) -> Booking | None:
-    row = conn.execute(_CANCEL, {"booking_id": booking_id}).fetchone()
+def cancel_booking(
+    conn: psycopg.Connection, booking_id: str, owner: str | None = None
+) -> Booking | None:
+    row = conn.execute(_CANCEL, {"booking_id": booking_id, "owner": owner}).fetchone()
     return _booking(row) if row else None
 
 

@@ -13,15 +13,16 @@ import binascii
 import hashlib
 import re
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, time, tzinfo
+from datetime import date, time, tzinfo
 from typing import Any, Final
 
 from appointments import messages, schedule
 from appointments.booking_records import START, Booking, ListQuery, Page, Position, Status
 from appointments.errors import ClientError
 from appointments.models import BookingRequest
-from appointments.schedule import rfc3339_in
+from appointments.schedule import rfc3339_in, rfc3339_utc
 from appointments.store import IdempotencyKey
+from appointments.user_ids import is_user_id
 
 # Booking ids are "booking_" and 22 URL-safe characters; older or hand-made
 # ones may differ, so only what no id can be is turned away unasked.
@@ -42,7 +43,6 @@ STATUS_FILTERS: Final[dict[str, tuple[Status, ...]]] = {
 DEFAULT_LIMIT: Final = 50
 MAX_LIMIT: Final = 100
 _LIMIT_FORM: Final = re.compile(r"[0-9]{1,3}")
-MAX_USER_ID_CHARS: Final = 128
 # Exactly what encode_cursor writes: the looser ISO forms fromisoformat also
 # takes (week dates, time zones) would compare differently in SQL.
 _CURSOR_FORM: Final = re.compile(
@@ -84,7 +84,7 @@ def list_query(params: Mapping[str, str]) -> ListQuery:
     user_id = params.get("user_id")
     if not user_id:
         raise ClientError(messages.USER_ID_REQUIRED)
-    if len(user_id) > MAX_USER_ID_CHARS or not user_id.isprintable():
+    if not is_user_id(user_id):
         raise ClientError(messages.INVALID_USER_ID)
     first_day = _date_parameter(params, "from", date.min)
     last_day = _date_parameter(params, "to", date.max)
@@ -157,8 +157,3 @@ def page_body(page: Page, zone: tzinfo) -> dict[str, Any]:
         "bookings": [booking_body(booking, zone) for booking in page.bookings],
         "next_cursor": encode_cursor(after) if after else None,
     }
-
-
-def rfc3339_utc(moment: datetime) -> str:
-    """`2026-11-26T12:00:00Z`: to the second, in UTC, as the API's timestamps are written."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -29,6 +29,11 @@ INVALID_LIMIT = "limit must be a whole number from 1 to 100"
 INVALID_CURSOR = "cursor is not valid: pass the next_cursor of the previous page"
 DATE_RANGE_REVERSED = "to must not be before from"
 
+# Sign-in and administration (appointments.auth, the users function).
+FORBIDDEN = "Forbidden"
+UNAUTHORIZED = "Unauthorized"
+INVALID_NAME = "name must be 1 to 200 printable characters"
+
 
 def invalid_date_parameter(name: str) -> str:
     return f"{name} must be a date written YYYY-MM-DD"

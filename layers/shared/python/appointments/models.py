@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -16,6 +16,7 @@ from pydantic import (
 
 from appointments import messages, schedule
 from appointments.errors import ClientError
+from appointments.user_ids import MAX_USER_ID_CHARS
 
 # Larger bodies are refused before parsing; a real booking is under 100 bytes.
 MAX_BODY_BYTES = 4096
@@ -41,25 +42,56 @@ def _slot_time(value: Any) -> datetime.time:
     return schedule.parse_time_of_day(value)
 
 
+UserId = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_USER_ID_CHARS), AfterValidator(_printable)
+]
+
+
 class BookingRequest(BaseModel):
     """The body of POST /bookings. Extra fields are ignored."""
 
     # strict: a number is not a string, true is not a date.
     model_config = ConfigDict(strict=True, frozen=True)
 
-    user_id: Annotated[
-        str, StringConstraints(min_length=1, max_length=128), AfterValidator(_printable)
-    ]
+    user_id: UserId
     date: Annotated[datetime.date, BeforeValidator(_slot_date)]
     time: Annotated[datetime.time, BeforeValidator(_slot_time)]
 
 
+class SignedInBookingRequest(BookingRequest):
+    """The body of POST /bookings with sign-in on: user_id may be left to the token."""
+
+    user_id: UserId | None = None  # type: ignore[assignment]  # optional here, on purpose
+
+
+def _printable_name(value: Any) -> str:
+    if not isinstance(value, str) or not 1 <= len(value) <= 200 or not value.isprintable():
+        raise ClientError(messages.INVALID_NAME)
+    return value
+
+
+class UserUpdate(BaseModel):
+    """The body of PUT /users/{user_id}: what to call the user. Extra fields are ignored."""
+
+    model_config = ConfigDict(strict=True, frozen=True)
+
+    name: Annotated[str, BeforeValidator(_printable_name)]
+
+
+Body = TypeVar("Body", bound=BaseModel)
+
+
 def parse_booking_request(body: bytes) -> BookingRequest:
     """The validated booking in the JSON `body`, or a ClientError saying what is wrong."""
+    return parse_body(body, BookingRequest)
+
+
+def parse_body(body: bytes, model: type[Body]) -> Body:
+    """The JSON `body` validated as `model`, or a ClientError saying what is wrong."""
     if len(body) > MAX_BODY_BYTES:
         raise ClientError(messages.BODY_TOO_LARGE)
     try:
-        return BookingRequest.model_validate_json(body)
+        return model.model_validate_json(body)
     except ValidationError as error:
         raise _first_problem(error) from None
 

@@ -8,7 +8,7 @@ defaults are the hours below.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, tzinfo
+from datetime import UTC, date, datetime, time, tzinfo
 from typing import Final
 
 from appointments import messages
@@ -50,3 +50,8 @@ def parse_time_of_day(text: str) -> time:
 def rfc3339_in(moment: datetime, zone: tzinfo) -> str:
     """`2026-03-29T03:00:00+02:00`: to the second, with the offset `zone` has at that moment."""
     return moment.astimezone(zone).isoformat(timespec="seconds")
+
+
+def rfc3339_utc(moment: datetime) -> str:
+    """`2026-11-26T12:00:00Z`: to the second, in UTC, as the API's timestamps are written."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

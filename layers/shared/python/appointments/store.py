@@ -32,6 +32,9 @@ class SlotRequest:
     starts_at: datetime
     ends_at: datetime
     capacity: int  # bays 1..capacity may take it
+    # A signed-in caller booking for themselves: the name they become a user
+    # under if this is their first booking. None: the user must exist.
+    new_user_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,8 @@ _BUSY_BAYS = """
 """
 
 # One round trip for every outcome, with or without an Idempotency-Key: the
-# function book_slot_v1 (db/migrations/0012) tries the bays free in its
+# function book_slot_v2 (db/migrations/0013) makes a signed-in caller a user
+# if they are not one yet, then book_slot_v1 (0012) tries the bays free in its
 # snapshot in turn, recognises a booking an earlier attempt of this same
 # request committed, and records the key's outcome in the same transaction.
 # - A DELETE of the user still under way makes the foreign key's check wait,
@@ -108,9 +112,9 @@ _BUSY_BAYS = """
 #   and the request is answered from the recorded row (book, recorded_answer).
 _BOOK_SLOT = """
     SELECT user_exists, booked
-    FROM book_slot_v1(
+    FROM book_slot_v2(
         %(booking_id)s, %(user_id)s, %(day)s, %(start)s, %(starts_at)s, %(ends_at)s,
-        %(capacity)s, %(key)s, %(fingerprint)s
+        %(capacity)s, %(key)s, %(fingerprint)s, %(new_user_name)s
     )
 """
 
@@ -225,6 +229,7 @@ def book_slot(
         "capacity": request.capacity,
         "key": idempotency_key.key if idempotency_key else None,
         "fingerprint": idempotency_key.request_fingerprint if idempotency_key else None,
+        "new_user_name": request.new_user_name,
     }
     try:
         row = conn.execute(_BOOK_SLOT, params).fetchone()

@@ -1,0 +1,57 @@
+"""Administration of users: PUT /users/{user_id} creates or renames one, GET looks one up.
+
+Behind API Gateway's IAM authorizer: only SigV4-signed requests of principals
+allowed execute-api:Invoke on these routes get here, so this function checks
+the request, not the caller.
+"""
+
+from http import HTTPStatus
+from typing import Any
+
+from appointments import messages, user_records
+from appointments.errors import ClientError
+from appointments.models import UserUpdate, parse_body
+from appointments.observability import record_outcome
+from appointments.schedule import rfc3339_utc
+from appointments.user_ids import is_user_id
+from appointments.web import body_bytes, create_resolver, entrypoint, json_response
+
+app = create_resolver()
+
+USER_NOT_FOUND = ClientError(messages.USER_NOT_FOUND, outcome="UserNotFound", status=404)
+
+
+@app.put("/users/<user_id>")
+def put_user(user_id: str) -> Any:
+    user_id = _decoded(user_id)
+    if not is_user_id(user_id):
+        raise ClientError(messages.INVALID_USER_ID)
+    update = parse_body(body_bytes(app.current_event), UserUpdate)
+    user, created = user_records.save(user_id, update.name)
+    record_outcome("UserCreated" if created else "UserRenamed")
+    return json_response(HTTPStatus.CREATED if created else HTTPStatus.OK, _user_body(user))
+
+
+@app.get("/users/<user_id>")
+def get_user(user_id: str) -> Any:
+    user_id = _decoded(user_id)
+    # An id no user could have is not looked up: it is not found all the same.
+    user = user_records.find(user_id) if is_user_id(user_id) else None
+    if user is None:
+        raise USER_NOT_FOUND
+    return _user_body(user)
+
+
+def _decoded(raw_segment: str) -> str:
+    """The user id as API Gateway decoded it from the path ("user%20x" is "user x").
+
+    The router matches the raw path, so its argument is still percent-encoded.
+    """
+    return str((app.current_event.path_parameters or {}).get("user_id", raw_segment))
+
+
+def _user_body(user: user_records.User) -> dict[str, Any]:
+    return {"user_id": user.user_id, "name": user.name, "created_at": rfc3339_utc(user.created_at)}
+
+
+handler = entrypoint(app)

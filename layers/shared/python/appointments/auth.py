@@ -1,0 +1,130 @@
+"""Who is calling, when sign-in is on: the claims API Gateway's JWT authorizer verified.
+
+The token is API Gateway's to check (signature against the issuer's keys,
+issuer, audience, expiry) before the function runs; a function behind it
+only reads the claims it is handed, in requestContext.authorizer.jwt.claims.
+API Gateway writes every claim value there as a string, a list as "[a b]".
+
+Nothing here logs a claim: they name people.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from appointments import messages
+from appointments.errors import ClientError
+from appointments.user_ids import is_user_id
+
+# Where scopes are: "scope" (OAuth 2, Cognito access tokens), "scp" (Entra ID, Okta).
+_SCOPE_CLAIMS: Final = ("scope", "scp")
+_LIST_SEPARATORS: Final = re.compile(r"[\s,]+")
+
+FORBIDDEN = ClientError(messages.FORBIDDEN, outcome="Forbidden", status=403)
+# A guarded route reached without claims while sign-in is on: the route's
+# authorizer is missing (a template edited by hand), not the client's doing.
+# Refused all the same: no claims, no caller.
+UNAUTHORIZED = ClientError(messages.UNAUTHORIZED, outcome="Unauthorized", status=401)
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """How a function reads its callers, from the template's Jwt* parameters."""
+
+    enabled: bool
+    user_claim: str = "sub"
+    admin_scope: str = ""
+    admin_group: str = ""
+    groups_claim: str = "cognito:groups"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """A signed-in caller: the user they are, and whether they may act for any user."""
+
+    user_id: str
+    is_admin: bool
+    # What to call them when their first booking makes them a user.
+    display_name: str
+
+
+def load_sign_in(environ: Mapping[str, str]) -> SignIn:
+    """The sign-in settings in the environment; off unless JWT_ISSUER is set."""
+    return SignIn(
+        enabled=bool(environ.get("JWT_ISSUER")),
+        user_claim=environ.get("JWT_USER_CLAIM") or "sub",
+        admin_scope=environ.get("JWT_ADMIN_SCOPE", ""),
+        admin_group=environ.get("JWT_ADMIN_GROUP", ""),
+        groups_claim=environ.get("JWT_GROUPS_CLAIM") or "cognito:groups",
+    )
+
+
+def caller_of(event: Mapping[str, Any], sign_in: SignIn) -> Caller | None:
+    """The signed-in caller of this request; None when sign-in is off."""
+    if not sign_in.enabled:
+        return None
+    authorizer = event.get("requestContext", {}).get("authorizer") or {}
+    claims = (authorizer.get("jwt") or {}).get("claims") or {}
+    user_id = claims.get(sign_in.user_claim)
+    if not isinstance(user_id, str) or not is_user_id(user_id):
+        raise UNAUTHORIZED
+    return Caller(
+        user_id=user_id,
+        is_admin=_is_admin(claims, sign_in),
+        display_name=_display_name(claims, user_id),
+    )
+
+
+def acting_user(caller: Caller | None, requested: str | None) -> str | None:
+    """The user a request acts for: the one it names, if the caller may act for them.
+
+    Without sign-in, whoever the request names. Signed in, the caller
+    themselves when it names no one or them; another user only for an admin.
+    """
+    if caller is None or requested == caller.user_id:
+        return requested
+    if requested is None:
+        return caller.user_id
+    if caller.is_admin:
+        return requested
+    raise FORBIDDEN
+
+
+def owner_filter(caller: Caller | None) -> str | None:
+    """Whose bookings a caller may see or cancel by id; None: anyone's."""
+    if caller is None or caller.is_admin:
+        return None
+    return caller.user_id
+
+
+def _is_admin(claims: Mapping[str, Any], sign_in: SignIn) -> bool:
+    if sign_in.admin_scope and any(
+        sign_in.admin_scope in claim_list(claims.get(name)) for name in _SCOPE_CLAIMS
+    ):
+        return True
+    return bool(sign_in.admin_group) and sign_in.admin_group in claim_list(
+        claims.get(sign_in.groups_claim)
+    )
+
+
+def claim_list(value: Any) -> list[str]:
+    """A claim read as a list: API Gateway's "[a b]", a space- or comma-separated
+    string ("read write", OAuth's scope), or a JSON list as other emitters pass it."""
+    if isinstance(value, list):
+        return [str(item) for item in value]
+    if not isinstance(value, str):
+        return []
+    text = value.strip()
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    return [item for item in _LIST_SEPARATORS.split(text) if item]
+
+
+def _display_name(claims: Mapping[str, Any], user_id: str) -> str:
+    name = claims.get("name")
+    if isinstance(name, str) and name.strip() and name.isprintable():
+        return name.strip()[:200]
+    return user_id

@@ -106,18 +106,18 @@ def http_routes(template: dict[str, Any], base_dir: Path) -> list[Route]:
                 props = event.get("Properties", {})
                 method = str(props.get("Method", "ANY")).upper()
                 path = props.get("Path", DEFAULT_ROUTE)
-                authorizer = _authorizer_name(props.get("Auth", {}).get("Authorizer"))
+                authorizer = _authorizer_name(props.get("Auth"))
                 routes.append(Route(method, path, by_id[logical_id], authorizer))
     return routes
 
 
-def _authorizer_name(declared: Any) -> str:
-    """The authorizer an event's Auth names; for `!If [condition, name, NONE]`, the name."""
-    if declared is None:
+def _authorizer_name(auth: Any) -> str:
+    """The authorizer an event's Auth names; for `!If [condition, Auth, NoValue]`, Auth's."""
+    if auth is None:
         return NO_AUTHORIZER
-    if isinstance(declared, dict) and "Fn::If" in declared:
-        _, when_on, when_off = declared["Fn::If"]
-        if str(when_off) != NO_AUTHORIZER:
-            raise ValueError(f"an authorizer chosen by a condition must fall back to NONE: {declared}")
-        return str(when_on)
-    return str(declared)
+    if "Fn::If" in auth:
+        _, when_on, when_off = auth["Fn::If"]
+        if when_off != {"Ref": "AWS::NoValue"}:
+            raise ValueError(f"a conditional Auth must otherwise be AWS::NoValue: {auth}")
+        auth = when_on
+    return str(auth.get("Authorizer", NO_AUTHORIZER))

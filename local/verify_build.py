@@ -14,7 +14,7 @@ sources), it:
    start; the functions run as an unprivileged user, for whom that holds;
 4. starts a fresh embedded PostgreSQL and runs each function's handler in its
    own emulated process (one container): migrate with the seed, then health,
-   bookings (booked, Slot full, refused) and slots, with API Gateway HTTP API
+   bookings (booked, Slot full, refused, keyed, listed), users and slots, with API Gateway HTTP API
    2.0 events and the environment the template gives the function;
 5. fails, naming the function and why, on a wrong answer, a handler that
    cannot be imported, or a layer module compiled from source.
@@ -210,6 +210,31 @@ def calls_for(build_dir: Path) -> dict[str, list[Call]]:
                 404,
                 {"error": "Booking not found"},
                 route="/bookings/{booking_id}",
+            ),
+        ],
+        "UsersFunction": [
+            http_call(
+                "PUT",
+                "/users/user_erin",
+                201,
+                {"user_id": "user_erin", "name": "Erin", "created_at": TIMESTAMP},
+                json_body={"name": "Erin"},
+                route="/users/{user_id}",
+                case="created",
+            ),
+            http_call(
+                "GET",
+                "/users/user_erin",
+                200,
+                {"user_id": "user_erin", "name": "Erin", "created_at": TIMESTAMP},
+                route="/users/{user_id}",
+            ),
+            http_call(
+                "GET",
+                "/users/user_nobody",
+                404,
+                {"error": "User not found"},
+                route="/users/{user_id}",
             ),
         ],
         "SlotsFunction": [

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.environment import REPO, BenchDatabase, lambda_environment, spread
+from bench.report import FUNCTIONS
 
 # Runs in the fresh interpreter: nothing imported before the handler but json,
 # time and importlib, which the runtime's bootstrap has loaded anyway.
@@ -55,6 +56,8 @@ def _event(function: str, run: int) -> dict[str, Any]:
         day = f"2032-{1 + run // 28:02d}-{1 + run % 28:02d}"
         body = json.dumps({"user_id": "user_alice", "date": day, "time": "10:00"})
         return http_api_event("POST", "/bookings", body=body)
+    if function == "users":
+        return http_api_event("GET", "/users/user_alice")
     return http_api_event("GET", "/health")
 
 
@@ -114,7 +117,7 @@ def measure(database: BenchDatabase, runs: int) -> dict[str, Any]:
     bare = [_timed_process([sys.executable, "-c", "pass"], env)[0] for _ in range(runs)]
     results: dict[str, Any] = {"runs": runs, "baseline_interpreter_ms": spread(bare)}
     bare_median = statistics.median(bare)
-    for function in ("health", "slots", "bookings"):
+    for function in FUNCTIONS:
         totals, imports, firsts = [], [], []
         for run in range(runs):
             event = json.dumps(_event(function, run))

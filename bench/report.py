@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 START, END = "<!-- figures:start -->", "<!-- figures:end -->"
-FUNCTIONS = ("health", "slots", "bookings")
+# The functions a cold start was measured for (older results lack the later ones).
+FUNCTIONS = ("health", "slots", "bookings", "users")
 
 
 def sections(results: dict[str, Any]) -> list[str]:
@@ -72,6 +73,7 @@ def _cold_start(cold: dict[str, Any]) -> list[str]:
                 _range(cold[name]["first_request_ms"]),
             ]
             for name in FUNCTIONS
+            if name in cold
         ],
     )
     without = cold["bookings_without_bytecode"]["cold_start_ms"]
@@ -86,6 +88,7 @@ def _cold_start(cold: dict[str, Any]) -> list[str]:
             f"{t['module']} {t['cumulative_ms']:.0f}" for t in cold[name]["top_imports"][:6]
         )
         for name in FUNCTIONS
+        if name in cold
     ]
     return [
         *_heading(f"Cold start ({cold['runs']} fresh processes per function)"),

@@ -78,6 +78,7 @@ _BOOKINGS_TO_FIND = """
 # with these as its CLOSED_DATES, stands in for the slots function's while asked.
 CLOSED_DATES = ("2038-12-24", "2038-12-25", "2038-12-26")
 _MONTH = ("2038-03-01", "2038-03-31")  # 31 days, the longest range GET /availability answers
+SIGN_IN_ISSUER = "https://issuer.example"  # any: the function reads claims, never the token
 
 
 def count_per_route(database_url: str, log_path: Path) -> dict[str, int]:
@@ -86,23 +87,49 @@ def count_per_route(database_url: str, log_path: Path) -> dict[str, int]:
     Each request's answer is checked first: a count for the wrong outcome is
     no count of this one.
     """
+    import functions.bookings.app as bookings_function
     import functions.slots.app as slots_function
-    from appointments import shop
+    from appointments import auth, shop
     from functions.bookings.app import handler as bookings
     from functions.health.app import handler as health
     from functions.slots.app import handler as slots
-    from local.http_api_event import http_api_event
+    from functions.users.app import handler as users
+    from local.http_api_event import http_api_event, jwt_authorizer_context
     from local.lambda_context import LocalLambdaContext
 
     context = LocalLambdaContext("round-trips", timeout_seconds=LONGEST_RUN_S)
     closed_schedule = shop.load_schedule({**os.environ, "CLOSED_DATES": ",".join(CLOSED_DATES)})
     key = f"round-trips-{uuid.uuid4().hex}"  # never recorded before, even on a reused database
+    newcomer = f"user_rt_{uuid.uuid4().hex[:12]}"  # never a user before
 
     def book(user: str, date: str, key: str | None = None) -> Callable[[], Any]:
         body = json.dumps({"user_id": user, "date": date, "time": "10:00"})
         headers = {"Idempotency-Key": key} if key else None
         event = http_api_event("POST", "/bookings", body=body, headers=headers)
         return lambda: bookings(event, context)
+
+    def signed_in_book(caller: str, body: dict[str, str]) -> Callable[[], Any]:
+        # As deployed with JwtIssuer set: the claims API Gateway verified.
+        claims = {"sub": caller, "iss": SIGN_IN_ISSUER, "name": caller}
+        event = http_api_event(
+            "POST", "/bookings", body=json.dumps(body), authorizer=jwt_authorizer_context(claims)
+        )
+        sign_in = auth.load_sign_in({"JWT_ISSUER": SIGN_IN_ISSUER})
+
+        def request() -> Any:
+            configured = bookings_function.SIGN_IN
+            bookings_function.SIGN_IN = sign_in
+            try:
+                return bookings(event, context)
+            finally:
+                bookings_function.SIGN_IN = configured
+
+        return request
+
+    def user(method: str, user_id: str, name: str | None = None) -> Callable[[], Any]:
+        body = json.dumps({"name": name}) if name else None
+        event = http_api_event(method, f"/users/{user_id}", body=body)
+        return lambda: users(event, context)
 
     def booking(method: str, booking_id: str) -> Callable[[], Any]:
         event = http_api_event(method, f"/bookings/{booking_id}")
@@ -165,6 +192,20 @@ def count_per_route(database_url: str, log_path: Path) -> dict[str, int]:
             200,
         ),
         "GET /bookings?user_id= (unknown user)": (listing("user_id=user_nobody"), 400),
+        "POST /bookings, signed in, first booking (becomes a user)": (
+            signed_in_book(newcomer, {"date": "2038-01-05", "time": "10:00"}),
+            200,
+        ),
+        "POST /bookings, signed in, as another user (403)": (
+            signed_in_book(
+                newcomer, {"user_id": "user_bob", "date": "2038-01-06", "time": "10:00"}
+            ),
+            403,
+        ),
+        "PUT /users/{user_id} (created)": (user("PUT", newcomer + "_admin", "Created"), 201),
+        "PUT /users/{user_id} (renamed)": (user("PUT", newcomer + "_admin", "Renamed"), 200),
+        "GET /users/{user_id} (found)": (user("GET", newcomer + "_admin"), 200),
+        "GET /users/{user_id} (not found)": (user("GET", "user_nobody"), 404),
     }
     with (
         psycopg.connect(database_url, autocommit=True) as admin,
@@ -185,8 +226,8 @@ def _check_answer(name: str, response: dict[str, Any], status: int) -> None:
     if response["statusCode"] != status:
         raise RuntimeError(f"{name}: expected {status}, got {response}")
     body = json.loads(response["body"])
-    if status == 404 and body != {"error": "Booking not found"}:  # the handler's, not routing's
-        raise RuntimeError(f"{name}: expected the handler's 404, got {body}")
+    if status == 404 and body not in ({"error": "Booking not found"}, {"error": "User not found"}):
+        raise RuntimeError(f"{name}: expected the handler's 404, got {body}")  # not routing's
     if "page of 50" in name and (len(body["bookings"]) != 50 or not body["next_cursor"]):
         raise RuntimeError(f"{name}: expected 50 bookings and a next page, got {body}")
     if "replayed" in name and response["headers"].get("Idempotent-Replayed") != "true":

@@ -40,4 +40,10 @@ def test_each_request_costs_one_round_trip_and_health_none(
         "DELETE /bookings/{id} (unknown id)": 1,
         "GET /bookings?user_id= (page of 50, next page follows)": 1,
         "GET /bookings?user_id= (unknown user)": 1,
+        "POST /bookings, signed in, first booking (becomes a user)": 1,
+        "POST /bookings, signed in, as another user (403)": 0,
+        "PUT /users/{user_id} (created)": 1,
+        "PUT /users/{user_id} (renamed)": 1,
+        "GET /users/{user_id} (found)": 1,
+        "GET /users/{user_id} (not found)": 1,
     }

@@ -10,7 +10,7 @@ SAM_CLI_VERSION := 1.170.0
 export SAM_CLI_TELEMETRY := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help install dev test lint build verify-build bench soak migrate seed stop clean
+.PHONY: help install dev test lint build verify-build bench soak migrate seed stop clean openapi token
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -35,15 +35,24 @@ install: $(VENV)/.installed ## Create the virtualenv with the pinned dependencie
 dev: $(VENV)/.installed ## Serve the API on http://127.0.0.1:3000 (PORT=...), embedded PostgreSQL, no Docker
 	$(PY) -m local.dev_server $(DEV_ARGS)
 
+# USER must come from the command line: the shell's own USER is the login name.
+token: $(VENV)/.installed ## Print a token for JWT_ISSUER=local make dev: USER=user_alice [ADMIN=1]
+	@test "$(origin USER)" = "command line" || { echo "usage: make token USER=user_alice [ADMIN=1]" >&2; exit 2; }
+	@$(PY) -m local.dev_issuer token "$(USER)" $(if $(ADMIN),--admin)
+
 test: $(VENV)/.installed ## Run the test suite (embedded PostgreSQL unless TEST_DATABASE_URL is set)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-lint: $(VENV)/.installed $(SAM) ## ruff, mypy --strict, cfn-lint and sam validate --lint
+openapi: $(VENV)/.installed ## Write openapi.json from template.yaml and the models (a test fails when stale)
+	$(PY) -m local.openapi
+
+lint: $(VENV)/.installed $(SAM) ## ruff, mypy --strict, cfn-lint, sam validate --lint, SAM translation with sign-in off and on
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy layers/shared/python functions local bench
 	$(VENV)/bin/cfn-lint template.yaml
 	$(SAM) validate --lint --region us-east-1
+	PYTHONPATH=$(CURDIR) $(SAM_VENV)/bin/python -m local.check_auth_modes
 
 build: $(SAM) $(VENV)/.installed ## sam build (arm64 layer, no Docker), then check the layer's binaries and size
 	$(SAM) build

@@ -33,7 +33,8 @@ from gunicorn.arbiter import Arbiter  # type: ignore[import-untyped]
 
 from appointments import connection_url, redaction
 from appointments.errors import ConfigurationError
-from local import embedded_db
+from local import authorizers, embedded_db
+from local.api_docs import with_api_docs
 from local.gateway import Gateway
 from local.migrate import describe_database_error, register_passwords
 from local.template import (
@@ -260,6 +261,18 @@ def set_handler_environment(environment: dict[str, str], *, json_logs: bool) -> 
         os.environ.update(QUIET_HANDLERS)  # ...but for these: the switch is how to see them
 
 
+def sign_in_settings(port: int) -> authorizers.AuthorizationSettings:
+    """The gateway's authorizers from the shell's JWT_* and DEV_IAM_*; the functions told."""
+    try:
+        settings = authorizers.settings_from_environment(os.environ, port)
+    except authorizers.ConfigurationError as error:
+        raise StartupError(str(error)) from None
+    # Before set_handler_environment: JWT_ISSUER=local reaches the functions as
+    # the issuer's URL, so they see sign-in on, as the template's JwtIssuer says.
+    os.environ.update(authorizers.function_environment(settings, os.environ))
+    return settings
+
+
 def line_buffered_stdout() -> None:
     # Handlers print to stdout, the console lines go to stderr: with stdout
     # block-buffered (a pipe, a file) the two would come out of order.
@@ -271,7 +284,12 @@ def log(message: str) -> None:
     print(f"{time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
 
 
-def serve(listener: socket.socket, routes: list[Route], workers: int) -> None:
+def serve(
+    listener: socket.socket,
+    routes: list[Route],
+    workers: int,
+    authorization: authorizers.AuthorizationSettings,
+) -> None:
     timeout = max(route.function.timeout for route in routes) + 5
     options = {
         "bind": f"fd://{listener.fileno()}",
@@ -284,7 +302,7 @@ def serve(listener: socket.socket, routes: list[Route], workers: int) -> None:
         "loglevel": "warning",
         "proc_name": "appointments-dev",
     }
-    _Gunicorn(Gateway(routes, log), options).run()
+    _Gunicorn(with_api_docs(Gateway(routes, log, authorization), log), options).run()
 
 
 def hold_data_dir(data_dir: Path) -> IO[str]:
@@ -345,6 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parse_args(argv)
         routes, environment = read_routes(args.template.resolve())
+        authorization = sign_in_settings(args.port)
         check_schedule({**environment, **os.environ})
         url = os.environ.get("DATABASE_URL")
         if not url:  # before bind: a second `make dev` hears why, not "port in use"
@@ -358,8 +377,9 @@ def main(argv: list[str] | None = None) -> int:
         set_handler_environment(environment, json_logs=args.json_logs)
         os.environ["DATABASE_URL"] = url
         line_buffered_stdout()
+        log(authorizers.describe(authorization))
         announce(args, routes)
-        serve(listener, routes, args.workers)
+        serve(listener, routes, args.workers, authorization)
     except StartupError as error:
         log(f"error: {error}")
         return 1

@@ -21,6 +21,14 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import unquote
 
+from local import dev_issuer
+from local.authorizers import (
+    DEFAULT_AUTHORIZATION,
+    AuthorizationSettings,
+    Authorizers,
+    Refused,
+    Request,
+)
 from local.http_api_event import http_api_event
 from local.lambda_context import LocalLambdaContext
 from local.template import DEFAULT_ROUTE, Function, Route
@@ -33,6 +41,8 @@ Response = tuple[int, list[tuple[str, str]], bytes]  # status, headers, body
 _NO_ROUTE = (404, {"message": "Not Found"})
 _FUNCTION_FAILED = (500, {"message": "Internal Server Error"})
 _TOO_LARGE = (413, {"message": "Request Entity Too Large"})
+# Who answers the local issuer's documents on the console: not a template route.
+_DEV_ISSUER = "dev-issuer"
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's request size limit
 # Longer error texts are cut on the console, so a request stays one line.
 _MAX_OUTCOME_CHARS = 80
@@ -153,10 +163,16 @@ def to_http_response(result: Any) -> Response:
 class Gateway:
     """The WSGI app: one request in, one Lambda invocation, one response out."""
 
-    def __init__(self, routes: Iterable[Route], log: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        routes: Iterable[Route],
+        log: Callable[[str], None],
+        authorization: AuthorizationSettings | None = None,
+    ) -> None:
         self._table = RouteTable(routes)
         self._functions = WarmFunctions()
         self._log = log
+        self._authorizers = Authorizers(authorization or DEFAULT_AUTHORIZATION, log)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
         started = time.perf_counter()
@@ -173,6 +189,8 @@ class Gateway:
         self, method: str, raw_path: str, raw_query: str, environ: dict[str, Any]
     ) -> tuple[Response, str]:
         """The response, and who gave it: a function, or "-" for API Gateway itself."""
+        if (issuer_document := self._local_issuer_document(method, raw_path)) is not None:
+            return issuer_document, _DEV_ISSUER
         matched = self._table.match(method, unquote(raw_path))
         request_body = _request_body(environ)
         if matched is None:
@@ -180,17 +198,38 @@ class Gateway:
         if request_body is not None and len(request_body) > MAX_PAYLOAD_BYTES:
             return _gateway_error(*_TOO_LARGE), "-"
         route, path_parameters = matched
+        headers = _request_headers(environ)
+        request = Request(
+            method, raw_path, raw_query, {k.lower(): v for k, v in headers.items()}, request_body
+        )
+        verdict = self._authorizers.authorize(route.authorizer, request)
+        if isinstance(verdict, Refused):
+            return _gateway_error(verdict.status, {"message": verdict.message}), "-"
         event = http_api_event(
             method,
             raw_path,
             route_key=route.route_key,
             raw_query=raw_query,
-            headers=_request_headers(environ),
+            headers=headers,
             body=request_body,
             path_parameters=path_parameters or None,
             source_ip=environ.get("REMOTE_ADDR", "127.0.0.1"),
+            authorizer=verdict,
         )
         return self._invoke(route.function, event)
+
+    def _local_issuer_document(self, method: str, raw_path: str) -> Response | None:
+        """The local issuer's discovery document or JWKS, when it is on and asked for."""
+        jwt_settings = self._authorizers.settings.jwt
+        if method != "GET" or jwt_settings is None or jwt_settings.local_key_dir is None:
+            return None
+        if raw_path == dev_issuer.DISCOVERY_PATH:
+            document = dev_issuer.discovery_document(jwt_settings.issuer)
+        elif raw_path == dev_issuer.JWKS_PATH:
+            document = dev_issuer.jwks(jwt_settings.local_key_dir)
+        else:
+            return None
+        return 200, [("Content-Type", "application/json")], json.dumps(document).encode()
 
     def _invoke(self, function: Function, event: dict[str, Any]) -> tuple[Response, str]:
         served_by = function.logical_id

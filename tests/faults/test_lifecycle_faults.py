@@ -218,8 +218,10 @@ def test_a_cancel_committed_before_the_kill_is_kept_by_the_statement_itself(
     real_cancel = booking_records.cancel_booking
     first_attempts: list[booking_records.Booking | None] = []
 
-    def cancel_then_lose_the_connection(conn: psycopg.Connection, booking_id: str) -> Any:
-        outcome = real_cancel(conn, booking_id)
+    def cancel_then_lose_the_connection(
+        conn: psycopg.Connection, booking_id: str, owner: str | None = None
+    ) -> Any:
+        outcome = real_cancel(conn, booking_id, owner)
         if not first_attempts:
             first_attempts.append(outcome)
             conn.execute("SELECT pg_terminate_backend(pg_backend_pid())")  # raises: link gone

@@ -75,7 +75,11 @@ class UserUpdate(BaseModel):
 
     model_config = ConfigDict(strict=True, frozen=True)
 
-    name: Annotated[str, BeforeValidator(_printable_name)]
+    # The bounds again after the validator, which enforces them with our
+    # message: there, they put them in the JSON Schema (openapi.json).
+    name: Annotated[
+        str, BeforeValidator(_printable_name), StringConstraints(min_length=1, max_length=200)
+    ]
 
 
 Body = TypeVar("Body", bound=BaseModel)

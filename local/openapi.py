@@ -1,0 +1,612 @@
+"""`make openapi`: the API's OpenAPI 3.1 document, written to openapi.json.
+
+Built from the code's own facts: the routes and their authorizers from
+template.yaml (local/template.py), the request bodies from the pydantic
+models the handlers validate with (appointments.models), the error strings
+from appointments.messages. Response bodies are described by the pydantic
+models below, which mirror what the handlers write (booking_views, the
+functions' app.py); the fuzz test (tests/process/test_api_fuzz.py) checks
+every answer of the local server against them.
+
+Never imported by a function: the document is built here, at build or test
+time, and committed; tests/unit/test_openapi.py fails when it is stale.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import sys
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json_schema
+from pydantic_core import core_schema
+
+from appointments import messages, schedule
+from appointments.booking_views import DEFAULT_LIMIT, MAX_LIMIT, STATUS_FILTERS
+from appointments.models import BookingRequest, SignedInBookingRequest, UserUpdate
+from local.template import (
+    IAM_AUTHORIZER,
+    NO_AUTHORIZER,
+    TEMPLATE_PATH,
+    Route,
+    http_routes,
+    load_template,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+DOCUMENT_PATH = REPO / "openapi.json"
+VERSION = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+SCHEMAS = "#/components/schemas/{model}"
+JSON = "application/json"
+
+
+class ApiJsonSchema(GenerateJsonSchema):
+    """pydantic's JSON Schema, with times written as the API writes them: HH:MM.
+
+    JSON Schema's "time" format is RFC 3339's 10:00:00Z, which the API refuses.
+    """
+
+    def time_schema(self, schema: core_schema.TimeSchema) -> dict[str, Any]:
+        return {
+            "type": "string",
+            "pattern": f"^{schedule.TIME_FORM.pattern}$",
+            "examples": ["10:00"],
+        }
+
+
+# Response bodies, as the handlers write them.
+
+
+class Error(BaseModel):
+    """Every refusal of ours: a sentence a client can show or match on."""
+
+    error: str
+
+
+class GatewayError(BaseModel):
+    """What API Gateway answers itself, before or instead of a function."""
+
+    message: str
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Slots(BaseModel):
+    """The day's slot starts with a bay still free, sorted."""
+
+    available_times: list[datetime.time]
+
+
+class OpenSlot(BaseModel):
+    time: datetime.time
+    starts_at: datetime.datetime = Field(description="RFC 3339, with the shop's offset")
+    ends_at: datetime.datetime = Field(description="RFC 3339, with the shop's offset")
+    remaining: int = Field(ge=0, description="Bays still free; 0 when full")
+
+
+class AvailabilityDay(BaseModel):
+    date: datetime.date
+    slots: list[OpenSlot] = Field(description="Empty on a closed day")
+
+
+class Availability(BaseModel):
+    time_zone: str = Field(description="The shop's IANA time zone, e.g. Europe/Berlin")
+    days: list[AvailabilityDay] = Field(description="Every day of the range, in order")
+
+
+class Booked(BaseModel):
+    booking_id: str = Field(examples=["booking_7Qx2mJd0TKu3bZkq1sYv4A"])
+
+
+class Booking(BaseModel):
+    """A booking; `date` and `time` on the shop's wall clock."""
+
+    booking_id: str
+    user_id: str
+    date: datetime.date
+    time: datetime.time
+    starts_at: datetime.datetime = Field(description="RFC 3339, with the shop's offset")
+    ends_at: datetime.datetime = Field(description="RFC 3339, with the shop's offset")
+    status: Literal["confirmed", "cancelled"]
+    created_at: datetime.datetime = Field(description="RFC 3339, UTC")
+    cancelled_at: datetime.datetime | None = Field(description="RFC 3339, UTC; null if confirmed")
+
+
+class BookingPage(BaseModel):
+    bookings: list[Booking] = Field(description="Oldest slot first (date, time, then id)")
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null: last")
+
+
+class User(BaseModel):
+    user_id: str
+    name: str
+    created_at: datetime.datetime = Field(description="RFC 3339, UTC")
+
+
+# (model, mode): request bodies are what the handlers accept, responses what they write.
+MODELS: list[tuple[type[BaseModel], JsonSchemaMode]] = [
+    (BookingRequest, "validation"),
+    (SignedInBookingRequest, "validation"),
+    (UserUpdate, "validation"),
+    *(
+        (model, "serialization")
+        for model in (Error, GatewayError, Health, Slots, Availability, Booked, Booking)
+    ),
+    (BookingPage, "serialization"),
+    (User, "serialization"),
+]
+
+
+def schema_ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": SCHEMAS.format(model=model.__name__)}
+
+
+# Responses.
+
+
+def json_response(
+    description: str, schema: dict[str, Any], headers: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": description, "content": {JSON: {"schema": schema}}}
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+def refusal(*reasons: str, note: str = "") -> dict[str, Any]:
+    """Our `{"error": ...}` answer, its description listing the messages it may carry."""
+    listed = "\n".join(f"- {reason}" for reason in reasons)
+    described = f"Refused; `error` is one of:\n{listed}" + (f"\n\n{note}" if note else "")
+    return json_response(described, schema_ref(Error))
+
+
+def said(message: str) -> str:
+    """A message of appointments.messages, as the description lists it."""
+    return f"`{message}`"
+
+
+def shared(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/responses/{name}"}
+
+
+SHARED_RESPONSES: dict[str, dict[str, Any]] = {
+    "ServiceUnavailable": refusal(
+        said(messages.SERVICE_UNAVAILABLE),
+        note="The database could not be reached, or did not answer in time.",
+    ),
+    # The function's own 500, or API Gateway's for an invocation that failed.
+    "InternalError": json_response(
+        f'`{{"error": "{messages.INTERNAL_ERROR}"}}`, or API Gateway\'s'
+        ' `{"message": "Internal Server Error"}` when the invocation itself failed.',
+        {"oneOf": [schema_ref(Error), schema_ref(GatewayError)]},
+    ),
+    "TooLarge": json_response(
+        'API Gateway: a body over 10 MB (`{"message": "Request Entity Too Large"}`).',
+        schema_ref(GatewayError),
+    ),
+    "SignInRequired": json_response(
+        "Only with sign-in on. API Gateway's JWT authorizer refused the token"
+        ' (`{"message": "Unauthorized"}`: missing, expired, wrong issuer or audience),'
+        " or the route reached the function without claims"
+        f' (`{{"error": "{messages.UNAUTHORIZED}"}}`).',
+        {"oneOf": [schema_ref(GatewayError), schema_ref(Error)]},
+    ),
+    "SignatureRefused": json_response(
+        "API Gateway's IAM authorizer: no SigV4 signature (`Forbidden`), one that does not"
+        " verify, an expired one, or a principal not allowed execute-api:Invoke.",
+        schema_ref(GatewayError),
+    ),
+}
+
+# Statuses every operation of a function may answer, beyond its own.
+DATABASE_FAILURES = {"500": shared("InternalError"), "503": shared("ServiceUnavailable")}
+REPLAYED_HEADER = {
+    "Idempotent-Replayed": {
+        "description": "`true` when this is the recorded answer to an earlier request with the"
+        " same Idempotency-Key; absent otherwise.",
+        "required": False,
+        "schema": {"type": "string", "const": "true"},
+    }
+}
+
+
+# Parameters.
+
+
+def query(
+    name: str,
+    schema: dict[str, Any],
+    description: str,
+    *,
+    required: bool = False,
+    example: str | None = None,
+) -> dict[str, Any]:
+    parameter = {
+        "name": name,
+        "in": "query",
+        "required": required,
+        "schema": schema,
+        "description": description,
+    }
+    if example is not None:  # what Swagger UI's "Try it out" starts from
+        parameter["example"] = example
+    return parameter
+
+
+def path_parameter(name: str, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "minLength": 1},
+        "description": description,
+    }
+
+
+DATE = {"type": "string", "format": "date"}
+A_DAY = "2024-01-20"
+BOOKING_ID = path_parameter(
+    "booking_id",
+    "As POST /bookings answered it. An id no booking has, or could have, is 404.",
+)
+USER_ID = path_parameter("user_id", "1 to 128 printable characters.")
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 257},
+    "description": "1 to 255 printable ASCII characters, bare (`abc-123`) or as a quoted string"
+    ' (`"abc-123"`, the same key). The first request with a key books; the same key with the'
+    " same request gets that first answer again (header `Idempotent-Replayed: true`); with"
+    " another request, 422. Keys belong to the user and expire after 24 hours.",
+}
+
+
+def request_body(
+    model: type[BaseModel], description: str, example: dict[str, str]
+) -> dict[str, Any]:
+    return {
+        "required": True,
+        "description": description,
+        "content": {JSON: {"schema": schema_ref(model), "example": example}},
+    }
+
+
+BODY_ERRORS = (
+    said(messages.INVALID_JSON),
+    said(messages.BODY_NOT_OBJECT),
+    said(messages.BODY_TOO_LARGE),
+    "`<field>: <what is wrong>`, e.g. `user_id: Field required`",
+)
+
+
+# Operations, one per route of template.yaml.
+
+
+@dataclass(frozen=True)
+class Operation:
+    operation_id: str
+    summary: str
+    tag: str
+    responses: dict[str, Any]
+    parameters: list[dict[str, Any]] = field(default_factory=list)
+    body: dict[str, Any] | None = None
+
+
+OPERATIONS: dict[str, Operation] = {
+    "GET /health": Operation(
+        "getHealth",
+        "The function is up (touches no database)",
+        "health",
+        {"200": json_response("Up.", schema_ref(Health)), "500": shared("InternalError")},
+    ),
+    "GET /slots": Operation(
+        "listSlots",
+        "The free slot starts of a day",
+        "slots",
+        {
+            "200": json_response("The day's free slot starts.", schema_ref(Slots)),
+            "400": refusal(said(messages.INVALID_DATE)),
+            **DATABASE_FAILURES,
+        },
+        [
+            query(
+                "date",
+                DATE,
+                "A real calendar day, exactly YYYY-MM-DD.",
+                required=True,
+                example=A_DAY,
+            )
+        ],
+    ),
+    "GET /availability": Operation(
+        "getAvailability",
+        "Every day of a range with the slots one may still book",
+        "slots",
+        {
+            "200": json_response("The range, day by day.", schema_ref(Availability)),
+            "400": refusal(
+                said(messages.INVALID_DATE),
+                said(messages.DATE_RANGE_REVERSED),
+                said(messages.RANGE_TOO_LONG),
+            ),
+            **DATABASE_FAILURES,
+        },
+        [
+            query("from", DATE, "First day, included.", required=True, example=A_DAY),
+            query(
+                "to",
+                DATE,
+                "Last day, included; at most 31 days in all.",
+                required=True,
+                example="2024-01-26",
+            ),
+        ],
+    ),
+    "POST /bookings": Operation(
+        "createBooking",
+        "Book a slot, once per Idempotency-Key",
+        "bookings",
+        {
+            "200": json_response("Booked.", schema_ref(Booked), REPLAYED_HEADER),
+            "400": refusal(
+                said(messages.SLOT_FULL),
+                said(messages.SHOP_CLOSED),
+                said(messages.USER_NOT_FOUND),
+                said(messages.INVALID_DATE),
+                said(messages.INVALID_TIME),
+                said(messages.TIME_NOT_ON_THE_HOUR),
+                said(messages.not_a_slot_start(30)) + " (slots other than hourly)",
+                said(messages.TOO_LATE),
+                said(messages.TOO_FAR_AHEAD),
+                said(messages.INVALID_IDEMPOTENCY_KEY),
+                *BODY_ERRORS,
+            )
+            | {"headers": REPLAYED_HEADER},
+            "403": refusal(said(messages.FORBIDDEN) + " (sign-in on: booking for another user)"),
+            "413": shared("TooLarge"),
+            "422": refusal(said(messages.IDEMPOTENCY_KEY_REUSED)),
+            **DATABASE_FAILURES,
+        },
+        [IDEMPOTENCY_KEY],
+        request_body(
+            BookingRequest,
+            "With sign-in on, `user_id` may be left out (the caller), as in"
+            " SignedInBookingRequest; naming another user takes an admin. Extra fields are"
+            " ignored; a body over 4 KiB is refused.",
+            {"user_id": "user_alice", "date": "2024-01-20", "time": "10:00"},
+        ),
+    ),
+    "GET /bookings": Operation(
+        "listBookings",
+        "A user's bookings, a page at a time",
+        "bookings",
+        {
+            "200": json_response("A page.", schema_ref(BookingPage)),
+            "400": refusal(
+                said(messages.USER_NOT_FOUND),
+                said(messages.USER_ID_REQUIRED),
+                said(messages.INVALID_USER_ID),
+                said(messages.invalid_date_parameter("from")),
+                said(messages.invalid_date_parameter("to")),
+                said(messages.DATE_RANGE_REVERSED),
+                said(messages.INVALID_STATUS_FILTER),
+                said(messages.INVALID_LIMIT),
+                said(messages.INVALID_CURSOR),
+            ),
+            "403": refusal(said(messages.FORBIDDEN) + " (sign-in on: another user's bookings)"),
+            **DATABASE_FAILURES,
+        },
+        [
+            query(
+                "user_id",
+                {"type": "string", "minLength": 1, "maxLength": 128},
+                "Whose bookings. With sign-in on it may be left out (the caller's);"
+                " another user's take an admin.",
+                required=True,
+                example="user_alice",
+            ),
+            query("from", DATE, "First slot date, included."),
+            query("to", DATE, "Last slot date, included."),
+            query(
+                "status",
+                {"type": "string", "enum": sorted(STATUS_FILTERS)},
+                "Which bookings; default `confirmed`.",
+            ),
+            query(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+                f"Page size; default {DEFAULT_LIMIT}.",
+            ),
+            query(
+                "cursor",
+                {"type": "string", "minLength": 1},
+                "The previous page's `next_cursor`.",
+            ),
+        ],
+    ),
+    "GET /bookings/{booking_id}": Operation(
+        "getBooking",
+        "A booking, confirmed or cancelled",
+        "bookings",
+        {
+            "200": json_response("The booking.", schema_ref(Booking)),
+            "404": refusal(said(messages.BOOKING_NOT_FOUND) + " (with sign-in on: also another's)"),
+            **DATABASE_FAILURES,
+        },
+        [BOOKING_ID],
+    ),
+    "DELETE /bookings/{booking_id}": Operation(
+        "cancelBooking",
+        "Cancel a booking (again: the same answer)",
+        "bookings",
+        {
+            "200": json_response("The booking, cancelled.", schema_ref(Booking)),
+            "404": refusal(said(messages.BOOKING_NOT_FOUND) + " (with sign-in on: also another's)"),
+            **DATABASE_FAILURES,
+        },
+        [BOOKING_ID],
+    ),
+    "PUT /users/{user_id}": Operation(
+        "putUser",
+        "Create or rename a user (administrators)",
+        "users",
+        {
+            "200": json_response("Renamed.", schema_ref(User)),
+            "201": json_response("Created.", schema_ref(User)),
+            "400": refusal(
+                said(messages.INVALID_USER_ID), said(messages.INVALID_NAME), *BODY_ERRORS
+            ),
+            "413": shared("TooLarge"),
+            **DATABASE_FAILURES,
+        },
+        [USER_ID],
+        request_body(UserUpdate, "1 to 200 printable characters.", {"name": "Alice"}),
+    ),
+    "GET /users/{user_id}": Operation(
+        "getUser",
+        "Look a user up (administrators)",
+        "users",
+        {
+            "200": json_response("The user.", schema_ref(User)),
+            "404": refusal(said(messages.USER_NOT_FOUND)),
+            **DATABASE_FAILURES,
+        },
+        [USER_ID],
+    ),
+}
+
+
+# In this order on the docs page.
+TAGS = [
+    {"name": "health", "description": "Whether the service is up"},
+    {"name": "slots", "description": "The shop's free slots"},
+    {"name": "bookings", "description": "Booking, looking up, listing and cancelling"},
+    {"name": "users", "description": "Administration: IAM-only (SigV4)"},
+]
+
+
+# Security, from each route's authorizer in the template.
+
+SECURITY_SCHEMES = {
+    "signIn": {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "Only when the stack's JwtIssuer is set (sign-in on; off by default):"
+        " API Gateway's JWT authorizer checks the token's signature, issuer, audience and"
+        " expiry. `make token USER=user_alice` prints one for `JWT_ISSUER=local make dev`.",
+    },
+    "sigv4": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "x-amazon-apigateway-authtype": "awsSigv4",
+        "description": "AWS Signature Version 4 (service execute-api) of a principal allowed"
+        " execute-api:Invoke on the /users routes. Locally: DEV_IAM_ACCESS_KEY_ID and"
+        " DEV_IAM_SECRET_ACCESS_KEY.",
+    },
+}
+
+
+def security_of(route: Route) -> tuple[list[dict[str, list[str]]] | None, dict[str, Any]]:
+    """The route's security requirement, and the responses its authorizer adds."""
+    if route.authorizer == NO_AUTHORIZER:
+        return None, {}
+    if route.authorizer == IAM_AUTHORIZER:
+        return [{"sigv4": []}], {"403": shared("SignatureRefused")}
+    # A JWT authorizer: only there when sign-in is on, so no token is fine too.
+    return [{}, {"signIn": []}], {"401": shared("SignInRequired")}
+
+
+# The document.
+
+
+def build_document(routes: list[Route]) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of `routes`; every route must be in OPERATIONS, and no other."""
+    documented = set(OPERATIONS)
+    declared = {route.route_key for route in routes}
+    if undocumented := declared - documented:
+        raise ValueError(
+            f"routes in template.yaml without an operation here: {sorted(undocumented)}"
+        )
+    if stale := documented - declared:
+        raise ValueError(f"operations here for routes template.yaml lacks: {sorted(stale)}")
+    paths: dict[str, dict[str, Any]] = {}
+    for route in routes:
+        paths.setdefault(route.path, {})[route.method.lower()] = operation_object(route)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Appointment booking",
+            "version": VERSION,
+            "description": "Book a shop's time slots. Generated by `make openapi`"
+            " (local/openapi.py) from template.yaml and the pydantic models; README.md"
+            " explains the rules.",
+        },
+        "tags": TAGS,
+        "paths": paths,
+        "components": {
+            "schemas": component_schemas(),
+            "responses": SHARED_RESPONSES,
+            "securitySchemes": SECURITY_SCHEMES,
+        },
+    }
+
+
+def operation_object(route: Route) -> dict[str, Any]:
+    operation = OPERATIONS[route.route_key]
+    security, auth_responses = security_of(route)
+    answer: dict[str, Any] = {
+        "operationId": operation.operation_id,
+        "summary": operation.summary,
+        "tags": [operation.tag],
+        "responses": {**operation.responses, **auth_responses},
+    }
+    if operation.parameters:
+        answer["parameters"] = operation.parameters
+    if operation.body:
+        answer["requestBody"] = operation.body
+    if security is not None:
+        answer["security"] = security
+    return answer
+
+
+def component_schemas() -> dict[str, Any]:
+    _, definitions = models_json_schema(
+        MODELS, ref_template=SCHEMAS, schema_generator=ApiJsonSchema
+    )
+    schemas: dict[str, Any] = definitions["$defs"]
+    return schemas
+
+
+def render(document: dict[str, Any]) -> str:
+    """Sorted keys and a final newline: the same document is always the same bytes."""
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def current_document(template_path: Path = TEMPLATE_PATH) -> str:
+    """openapi.json as it should read now."""
+    return render(build_document(http_routes(load_template(template_path), template_path.parent)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make openapi", description=__doc__.splitlines()[0])
+    parser.add_argument("--output", type=Path, default=DOCUMENT_PATH)
+    args = parser.parse_args(argv)
+    text = current_document()
+    args.output.write_text(text)
+    print(f"wrote {args.output} ({len(OPERATIONS)} operations)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

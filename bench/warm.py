@@ -224,14 +224,18 @@ def measure(database: BenchDatabase, calls: int, runs: int) -> dict[str, Any]:
         ),
         "GET /bookings/{id}": Route(
             lambda i: bookings(lookup_event, context),
-            lambda i: raw(booking_records._FIND, {"booking_id": "booking_warm_lookup"}),
+            lambda i: raw(
+                booking_records._FIND, {"booking_id": "booking_warm_lookup", "owner": None}
+            ),
             prepare=insert_lookup,
         ),
         "DELETE /bookings/{id} (first cancel)": Route(
             lambda i: bookings(
                 http_api_event("DELETE", f"/bookings/booking_warm_handler_{i}"), context
             ),
-            lambda i: raw(booking_records._CANCEL, {"booking_id": f"booking_warm_raw_{i}"}),
+            lambda i: raw(
+                booking_records._CANCEL, {"booking_id": f"booking_warm_raw_{i}", "owner": None}
+            ),
             prepare=lambda conn: conn.execute(_TO_CANCEL, {"count": calls + _WARM_UP}),
         ),
         "GET /bookings?user_id= (page of 50 of ~400, next page follows)": Route(
@@ -295,4 +299,5 @@ def _params(
         "capacity": 1,
         "key": key.key if key else None,
         "fingerprint": key.request_fingerprint if key else None,
+        "new_user_name": None,
     }

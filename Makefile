@@ -38,7 +38,7 @@ dev: $(VENV)/.installed ## Serve the API on http://127.0.0.1:3000 (PORT=...), em
 # USER must come from the command line: the shell's own USER is the login name.
 token: $(VENV)/.installed ## Print a token for JWT_ISSUER=local make dev: USER=user_alice [ADMIN=1]
 	@test "$(origin USER)" = "command line" || { echo "usage: make token USER=user_alice [ADMIN=1]" >&2; exit 2; }
-	@$(PY) -m local.dev_issuer token "$(USER)" $(if $(ADMIN),--admin)
+	@$(PY) -m local.dev_issuer token "$(USER)" $(if $(filter 1 yes true,$(ADMIN)),--admin)
 
 test: $(VENV)/.installed ## Run the test suite (embedded PostgreSQL unless TEST_DATABASE_URL is set)
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -48,7 +48,7 @@ print(json.dumps(timings), file=sys.stderr)
 
 
 def _event(function: str, run: int) -> dict[str, Any]:
-    from local.http_api_event import http_api_event
+    from local.http_api_event import http_api_event, iam_authorizer_context
 
     if function == "slots":
         return http_api_event("GET", "/slots", raw_query="date=2032-01-01")
@@ -57,7 +57,7 @@ def _event(function: str, run: int) -> dict[str, Any]:
         body = json.dumps({"user_id": "user_alice", "date": day, "time": "10:00"})
         return http_api_event("POST", "/bookings", body=body)
     if function == "users":
-        return http_api_event("GET", "/users/user_alice")
+        return http_api_event("GET", "/users/user_alice", authorizer=iam_authorizer_context())
     return http_api_event("GET", "/health")
 
 

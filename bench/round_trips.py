@@ -94,7 +94,11 @@ def count_per_route(database_url: str, log_path: Path) -> dict[str, int]:
     from functions.health.app import handler as health
     from functions.slots.app import handler as slots
     from functions.users.app import handler as users
-    from local.http_api_event import http_api_event, jwt_authorizer_context
+    from local.http_api_event import (
+        http_api_event,
+        iam_authorizer_context,
+        jwt_authorizer_context,
+    )
     from local.lambda_context import LocalLambdaContext
 
     context = LocalLambdaContext("round-trips", timeout_seconds=LONGEST_RUN_S)
@@ -128,7 +132,9 @@ def count_per_route(database_url: str, log_path: Path) -> dict[str, int]:
 
     def user(method: str, user_id: str, name: str | None = None) -> Callable[[], Any]:
         body = json.dumps({"name": name}) if name else None
-        event = http_api_event(method, f"/users/{user_id}", body=body)
+        event = http_api_event(
+            method, f"/users/{user_id}", body=body, authorizer=iam_authorizer_context()
+        )
         return lambda: users(event, context)
 
     def booking(method: str, booking_id: str) -> Callable[[], Any]:

@@ -52,17 +52,12 @@ from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
 from botocore.credentials import Credentials  # type: ignore[import-untyped]
 
 from local import dev_issuer
-from local.http_api_event import jwt_authorizer_context
+from local.http_api_event import iam_authorizer_context, jwt_authorizer_context
 from local.template import IAM_AUTHORIZER, NO_AUTHORIZER
 
 # The access key `make dev` accepts on IAM routes, unless the shell sets its own.
 DEFAULT_IAM_ACCESS_KEY_ID = "AKIALOCALOPERATOR"
 DEFAULT_IAM_SECRET_ACCESS_KEY = "local-operator-secret"  # noqa: S105 (local only, documented)
-# Who that key is, in the event's requestContext.authorizer.iam (the account
-# is the one local.http_api_event puts in every event).
-LOCAL_ACCOUNT_ID = "000000000000"
-LOCAL_USER_ID = "AIDALOCALOPERATOR"
-LOCAL_USER_ARN = f"arn:aws:iam::{LOCAL_ACCOUNT_ID}:user/local-operator"
 
 SIGV4_SERVICE = "execute-api"
 _SIGV4_ALGORITHM = "AWS4-HMAC-SHA256"
@@ -360,7 +355,7 @@ def verify_sigv4(
     expected = _expected_signature(request, header, credentials)
     if not hmac.compare_digest(expected, header.signature):
         return SIGNATURE_MISMATCH
-    return {"iam": _local_operator(credentials.access_key_id)}
+    return iam_authorizer_context(credentials.access_key_id)
 
 
 def _parse_sigv4(authorization: str) -> _SigV4Header | None:
@@ -448,15 +443,3 @@ def _expected_signature(request: Request, header: _SigV4Header, credentials: Iam
         signer.string_to_sign(aws_request, canonical_request), aws_request
     )
     return signature
-
-
-def _local_operator(access_key_id: str) -> dict[str, Any]:
-    return {
-        "accessKey": access_key_id,
-        "accountId": LOCAL_ACCOUNT_ID,
-        "callerId": LOCAL_USER_ID,
-        "cognitoIdentity": None,
-        "principalOrgId": None,
-        "userArn": LOCAL_USER_ARN,
-        "userId": LOCAL_USER_ID,
-    }

@@ -14,6 +14,12 @@ import uuid
 from typing import Any
 from urllib.parse import parse_qsl
 
+# The account every event names; and who signed, as the IAM authorizer names
+# them (make dev's one local key).
+LOCAL_ACCOUNT_ID = "000000000000"
+LOCAL_OPERATOR_ID = "AIDALOCALOPERATOR"
+LOCAL_OPERATOR_ARN = f"arn:aws:iam::{LOCAL_ACCOUNT_ID}:user/local-operator"
+
 
 def http_api_event(
     method: str,
@@ -41,7 +47,7 @@ def http_api_event(
         "rawQueryString": raw_query,
         "headers": lower_headers,
         "requestContext": {
-            "accountId": "000000000000",
+            "accountId": LOCAL_ACCOUNT_ID,
             "apiId": "local",
             "domainName": lower_headers.get("host", "localhost"),
             "domainPrefix": "localhost",
@@ -87,6 +93,21 @@ def jwt_authorizer_context(claims: dict[str, Any]) -> dict[str, Any]:
         "jwt": {
             "claims": {name: _claim_text(value) for name, value in claims.items()},
             "scopes": None,
+        }
+    }
+
+
+def iam_authorizer_context(access_key_id: str = "AKIALOCALOPERATOR") -> dict[str, Any]:
+    """requestContext.authorizer after API Gateway's IAM authorizer accepted a signature."""
+    return {
+        "iam": {
+            "accessKey": access_key_id,
+            "accountId": LOCAL_ACCOUNT_ID,
+            "callerId": LOCAL_OPERATOR_ID,
+            "cognitoIdentity": None,
+            "principalOrgId": None,
+            "userArn": LOCAL_OPERATOR_ARN,
+            "userId": LOCAL_OPERATOR_ID,
         }
     }
 

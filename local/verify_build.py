@@ -41,7 +41,7 @@ from typing import Any
 
 from local import embedded_db, emulator
 from local.check_layer import elf_machine
-from local.http_api_event import http_api_event
+from local.http_api_event import http_api_event, iam_authorizer_context
 from local.template import Function, functions, load_template, local_environment
 from local.verify_build_runner import RESULT_MARKER
 
@@ -58,6 +58,8 @@ DAY = "2030-01-07"
 MIGRATE_FUNCTION = "MigrateFunction"
 BOOKING_ID = re.compile(r"booking_[A-Za-z0-9_-]{22}")  # 128 random bits, URL-safe base64
 UNKNOWN_BOOKING = "booking_" + "A" * 22
+# The users routes' requests, as API Gateway's IAM authorizer hands them on.
+SIGNED = iam_authorizer_context()
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 
 
@@ -85,6 +87,7 @@ def http_call(
     headers: dict[str, str] | None = None,
     route: str | None = None,
     case: str = "",
+    authorizer: dict[str, Any] | None = None,
 ) -> Call:
     """An API Gateway event for `method path`, expecting `status` and the JSON `body`.
 
@@ -99,6 +102,7 @@ def http_call(
         raw_query=query,
         headers=headers,
         body=json.dumps(json_body) if json_body is not None else None,
+        authorizer=authorizer,
     )
 
     def check(response: Any) -> str | None:
@@ -221,6 +225,7 @@ def calls_for(build_dir: Path) -> dict[str, list[Call]]:
                 json_body={"name": "Erin"},
                 route="/users/{user_id}",
                 case="created",
+                authorizer=SIGNED,
             ),
             http_call(
                 "GET",
@@ -228,6 +233,7 @@ def calls_for(build_dir: Path) -> dict[str, list[Call]]:
                 200,
                 {"user_id": "user_erin", "name": "Erin", "created_at": TIMESTAMP},
                 route="/users/{user_id}",
+                authorizer=SIGNED,
             ),
             http_call(
                 "GET",
@@ -235,6 +241,7 @@ def calls_for(build_dir: Path) -> dict[str, list[Call]]:
                 404,
                 {"error": "User not found"},
                 route="/users/{user_id}",
+                authorizer=SIGNED,
             ),
         ],
         "SlotsFunction": [

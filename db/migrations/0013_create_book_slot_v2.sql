@@ -2,8 +2,10 @@
 -- with their first booking, in the booking's own statement (one round trip)
 -- and transaction. Two first bookings of one caller racing each other both
 -- insert the user; ON CONFLICT DO NOTHING makes the second wait for the first
--- and then go on with the row it committed. The rest is book_slot_v1, which
--- the previous release keeps calling until the release after this drops it.
+-- and then go on with the row it committed. The rest is book_slot_v1, called
+-- from here: v1 must stay as long as v2 calls it (PostgreSQL records no such
+-- dependency, so a DROP of v1 would succeed and break every booking). The
+-- release that retires v1 first makes the booking function stand alone.
 --
 -- p_new_user_name NULL: no one is enrolled (sign-in off, or an admin booking
 -- for someone else), and an unknown user is "User not found" as before.

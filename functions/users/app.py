@@ -1,14 +1,15 @@
 """Administration of users: PUT /users/{user_id} creates or renames one, GET looks one up.
 
 Behind API Gateway's IAM authorizer: only SigV4-signed requests of principals
-allowed execute-api:Invoke on these routes get here, so this function checks
-the request, not the caller.
+allowed execute-api:Invoke on these routes get here. The function checks that
+the authorizer's verdict is in the event (a route that lost its authorizer is
+refused, not served), then the request; who the principal is, is IAM's call.
 """
 
 from http import HTTPStatus
 from typing import Any
 
-from appointments import messages, user_records
+from appointments import auth, messages, user_records
 from appointments.errors import ClientError
 from appointments.models import UserUpdate, parse_body
 from appointments.observability import record_outcome
@@ -23,6 +24,7 @@ USER_NOT_FOUND = ClientError(messages.USER_NOT_FOUND, outcome="UserNotFound", st
 
 @app.put("/users/<user_id>")
 def put_user(user_id: str) -> Any:
+    auth.require_iam(app.current_event.raw_event)
     user_id = _decoded(user_id)
     if not is_user_id(user_id):
         raise ClientError(messages.INVALID_USER_ID)
@@ -34,6 +36,7 @@ def put_user(user_id: str) -> Any:
 
 @app.get("/users/<user_id>")
 def get_user(user_id: str) -> Any:
+    auth.require_iam(app.current_event.raw_event)
     user_id = _decoded(user_id)
     # An id no user could have is not looked up: it is not found all the same.
     user = user_records.find(user_id) if is_user_id(user_id) else None

@@ -14,12 +14,17 @@ from urllib.parse import quote
 import psycopg
 import pytest
 
+from local.http_api_event import iam_authorizer_context
 from tests.conftest import Invoke
 
 RFC3339_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 
 
-def put_user(invoke: Invoke, user_id: str, body: Any) -> dict[str, Any]:
+# As API Gateway's IAM authorizer hands a request on once its signature checked out.
+SIGNED = {"authorizer": iam_authorizer_context()}
+
+
+def put_user(invoke: Invoke, user_id: str, body: Any, signed: Any = SIGNED) -> dict[str, Any]:
     text = body if isinstance(body, str) else json.dumps(body)
     return invoke(
         "users",
@@ -29,16 +34,18 @@ def put_user(invoke: Invoke, user_id: str, body: Any) -> dict[str, Any]:
         path_parameters={"user_id": user_id},
         body=text,
         headers={"Content-Type": "application/json"},
+        **signed,
     )
 
 
-def get_user(invoke: Invoke, user_id: str) -> dict[str, Any]:
+def get_user(invoke: Invoke, user_id: str, signed: Any = SIGNED) -> dict[str, Any]:
     return invoke(
         "users",
         "GET",
         f"/users/{quote(user_id, safe='')}",
         route_key="GET /users/{user_id}",
         path_parameters={"user_id": user_id},
+        **signed,
     )
 
 
@@ -121,4 +128,18 @@ def test_a_bad_request_is_refused_and_changes_nothing(
     before = users_in(db)
     response = put_user(invoke, user_id, body)
     assert (response["statusCode"], response["json"]) == (400, {"error": error})
+    assert users_in(db) == before
+
+
+def test_a_request_the_iam_authorizer_did_not_vouch_for_is_refused_and_changes_nothing(
+    invoke: Invoke, db: psycopg.Connection
+) -> None:
+    # A route that lost its authorizer (a template edited by hand) stays shut.
+    before = users_in(db)
+    for response in (
+        put_user(invoke, "user_erin", {"name": "Erin"}, signed={}),
+        put_user(invoke, "user_alice", {"name": "Mallory"}, signed={}),
+        get_user(invoke, "user_alice", signed={}),
+    ):
+        assert (response["statusCode"], response["json"]) == (403, {"error": "Forbidden"})
     assert users_in(db) == before

@@ -10,24 +10,23 @@ Nothing here logs a claim: they name people.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
 from appointments import messages
 from appointments.errors import ClientError
-from appointments.user_ids import is_user_id
+from appointments.user_ids import MAX_NAME_CHARS, is_user_id
 
 # Where scopes are: "scope" (OAuth 2, Cognito access tokens), "scp" (Entra ID, Okta).
 _SCOPE_CLAIMS: Final = ("scope", "scp")
-_LIST_SEPARATORS: Final = re.compile(r"[\s,]+")
 
 FORBIDDEN = ClientError(messages.FORBIDDEN, outcome="Forbidden", status=403)
 # A guarded route reached without claims while sign-in is on: the route's
 # authorizer is missing (a template edited by hand), not the client's doing.
 # Refused all the same: no claims, no caller.
 UNAUTHORIZED = ClientError(messages.UNAUTHORIZED, outcome="Unauthorized", status=401)
+NOT_SIGNED = ClientError(messages.FORBIDDEN, outcome="NotSigned", status=403)
 
 
 @dataclass(frozen=True)
@@ -102,29 +101,51 @@ def owner_filter(caller: Caller | None) -> str | None:
 
 def _is_admin(claims: Mapping[str, Any], sign_in: SignIn) -> bool:
     if sign_in.admin_scope and any(
-        sign_in.admin_scope in claim_list(claims.get(name)) for name in _SCOPE_CLAIMS
+        sign_in.admin_scope in scopes_in(claims.get(name)) for name in _SCOPE_CLAIMS
     ):
         return True
-    return bool(sign_in.admin_group) and sign_in.admin_group in claim_list(
+    return bool(sign_in.admin_group) and sign_in.admin_group in groups_in(
         claims.get(sign_in.groups_claim)
     )
 
 
-def claim_list(value: Any) -> list[str]:
-    """A claim read as a list: API Gateway's "[a b]", a space- or comma-separated
-    string ("read write", OAuth's scope), or a JSON list as other emitters pass it."""
+def scopes_in(value: Any) -> list[str]:
+    """OAuth's scope claim: scopes separated by spaces (a scope has none)."""
+    if isinstance(value, list):  # as some issuers write scp
+        return [str(item) for item in value]
+    return value.split() if isinstance(value, str) else []
+
+
+def groups_in(value: Any) -> list[str]:
+    """A groups claim as API Gateway hands it on: a list flattened to "[a b]".
+
+    Only that form is split, on spaces: a group whose name has a space cannot
+    be told from two groups there (README: Authentication). Any other string
+    is one group, commas and all.
+    """
     if isinstance(value, list):
         return [str(item) for item in value]
     if not isinstance(value, str):
         return []
-    text = value.strip()
-    if text.startswith("[") and text.endswith("]"):
-        text = text[1:-1]
-    return [item for item in _LIST_SEPARATORS.split(text) if item]
+    if value.startswith("[") and value.endswith("]"):
+        return value[1:-1].split()
+    return [value]
+
+
+def require_iam(event: Mapping[str, Any]) -> None:
+    """Refuse a request API Gateway's IAM authorizer did not vouch for.
+
+    The signature is API Gateway's to check; reaching an IAM-only function
+    without its verdict means the route lost its authorizer (a template edited
+    by hand), and such a request is refused, not served.
+    """
+    authorizer = event.get("requestContext", {}).get("authorizer") or {}
+    if not authorizer.get("iam"):
+        raise NOT_SIGNED
 
 
 def _display_name(claims: Mapping[str, Any], user_id: str) -> str:
     name = claims.get("name")
     if isinstance(name, str) and name.strip() and name.isprintable():
-        return name.strip()[:200]
+        return name.strip()[:MAX_NAME_CHARS]
     return user_id

@@ -16,7 +16,7 @@ from pydantic import (
 
 from appointments import messages, schedule
 from appointments.errors import ClientError
-from appointments.user_ids import MAX_USER_ID_CHARS
+from appointments.user_ids import MAX_NAME_CHARS, MAX_USER_ID_CHARS
 
 # Larger bodies are refused before parsing; a real booking is under 100 bytes.
 MAX_BODY_BYTES = 4096
@@ -65,7 +65,11 @@ class SignedInBookingRequest(BookingRequest):
 
 
 def _printable_name(value: Any) -> str:
-    if not isinstance(value, str) or not 1 <= len(value) <= 200 or not value.isprintable():
+    if (
+        not isinstance(value, str)
+        or not 1 <= len(value) <= MAX_NAME_CHARS
+        or not value.isprintable()
+    ):
         raise ClientError(messages.INVALID_NAME)
     return value
 
@@ -78,7 +82,9 @@ class UserUpdate(BaseModel):
     # The bounds again after the validator, which enforces them with our
     # message: there, they put them in the JSON Schema (openapi.json).
     name: Annotated[
-        str, BeforeValidator(_printable_name), StringConstraints(min_length=1, max_length=200)
+        str,
+        BeforeValidator(_printable_name),
+        StringConstraints(min_length=1, max_length=MAX_NAME_CHARS),
     ]
 
 

@@ -78,7 +78,7 @@ def _booking_request(caller: auth.Caller | None) -> BookingRequest:
     if caller is None:
         return parse_body(body, BookingRequest)
     request = parse_body(body, SignedInBookingRequest)
-    return request.model_copy(update={"user_id": auth.acting_user(caller, request.user_id)})
+    return request.model_copy(update={"user_id": auth.acting_for(caller, request.user_id)})
 
 
 def _replay(earlier: store.Replayed) -> Response[dict[str, Any]]:
@@ -121,7 +121,7 @@ def list_bookings() -> Any:
     params = dict(app.current_event.query_string_parameters or {})
     if caller is not None:
         # Signed in, user_id may be left out: the caller's own.
-        params["user_id"] = auth.acting_user(caller, params.get("user_id") or None) or ""
+        params["user_id"] = auth.acting_for(caller, params.get("user_id") or None)
     query = booking_views.list_query(params)
     page = booking_records.list_for_user(query)
     if page is None and caller is not None and query.user_id == caller.user_id:

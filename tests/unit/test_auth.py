@@ -90,21 +90,22 @@ def test_the_display_name_is_the_name_claim_else_the_user_id() -> None:
 )
 def test_a_caller_acts_as_themselves(requested: str | None, expected: str) -> None:
     alice = auth.Caller("alice", is_admin=False, display_name="Alice")
-    assert auth.acting_user(alice, requested) == expected
+    assert auth.acting_for(alice, requested) == expected
 
 
 def test_only_an_admin_acts_for_another() -> None:
     alice = auth.Caller("alice", is_admin=False, display_name="Alice")
     admin = auth.Caller("ops", is_admin=True, display_name="Ops")
-    assert auth.acting_user(admin, "bob") == "bob"
+    assert auth.acting_for(admin, "bob") == "bob"
     with pytest.raises(ClientError) as refused:
-        auth.acting_user(alice, "bob")
+        auth.acting_for(alice, "bob")
     assert (refused.value.status, refused.value.message) == (403, "Forbidden")
 
 
-def test_without_sign_in_the_request_names_the_user() -> None:
-    assert auth.acting_user(None, "bob") == "bob"
+def test_without_sign_in_anyones_booking_is_found_by_id() -> None:
     assert auth.owner_filter(None) is None
+    assert auth.owner_filter(auth.Caller("ops", is_admin=True, display_name="Ops")) is None
+    assert auth.owner_filter(auth.Caller("alice", is_admin=False, display_name="A")) == "alice"
 
 
 def test_iam_routes_need_the_iam_authorizers_verdict() -> None:

@@ -77,15 +77,13 @@ def caller_of(event: Mapping[str, Any], sign_in: SignIn) -> Caller | None:
     )
 
 
-def acting_user(caller: Caller | None, requested: str | None) -> str | None:
-    """The user a request acts for: the one it names, if the caller may act for them.
+def acting_for(caller: Caller, requested: str | None) -> str:
+    """The user a signed-in caller's request acts for (403 if they may not).
 
-    Without sign-in, whoever the request names. Signed in, the caller
-    themselves when it names no one or them; another user only for an admin.
+    The caller themselves when it names no one or them; another user only
+    for an admin. (Without sign-in, a request acts for whoever it names.)
     """
-    if caller is None or requested == caller.user_id:
-        return requested
-    if requested is None:
+    if requested is None or requested == caller.user_id:
         return caller.user_id
     if caller.is_admin:
         return requested

@@ -106,17 +106,18 @@ _LIST = """
 """
 
 
-# `owner`: only that user's booking is found or cancelled (a signed-in
-# caller's own); None: anyone's. Someone else's booking is then not found at
-# all, in the same statement, so whether it exists is not revealed.
-
-
 def find(booking_id: str, owner: str | None = None) -> Booking | None:
+    """The booking; None if there is none, or it is not `owner`'s.
+
+    `owner` (a signed-in caller's own id) is checked in the same statement,
+    so another user's booking is simply not found: its existence is not
+    revealed. None: anyone's.
+    """
     return database.run(lambda conn: select_booking(conn, booking_id, owner))
 
 
 def cancel(booking_id: str, owner: str | None = None) -> Booking | None:
-    """Cancel the booking (if not already) and return it; None if there is no such booking."""
+    """Cancel the booking (if not already) and return it; None as for find."""
     return database.run(lambda conn: cancel_booking(conn, booking_id, owner))
 
 

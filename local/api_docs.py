@@ -49,6 +49,7 @@ _START = b"""window.ui = SwaggerUIBundle({
   url: "/openapi.json",
   dom_id: "#swagger-ui",
   deepLinking: true,
+  validatorUrl: null,  // never ask validator.swagger.io: the page stays offline
 });
 """
 

@@ -61,6 +61,9 @@ class BookingRequest(BaseModel):
 class SignedInBookingRequest(BookingRequest):
     """The body of POST /bookings with sign-in on: user_id may be left to the token."""
 
+    # Built on first use, not at import: only a function with sign-in on uses it.
+    model_config = ConfigDict(strict=True, frozen=True, defer_build=True)
+
     user_id: UserId | None = None  # type: ignore[assignment]  # optional here, on purpose
 
 
@@ -77,7 +80,8 @@ def _printable_name(value: Any) -> str:
 class UserUpdate(BaseModel):
     """The body of PUT /users/{user_id}: what to call the user. Extra fields are ignored."""
 
-    model_config = ConfigDict(strict=True, frozen=True)
+    # Built on first use, not at import: the bookings function imports this module too.
+    model_config = ConfigDict(strict=True, frozen=True, defer_build=True)
 
     # The bounds again after the validator, which enforces them with our
     # message: there, they put them in the JSON Schema (openapi.json).

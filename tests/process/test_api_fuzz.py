@@ -164,28 +164,26 @@ def json_operations() -> list[str]:
     return [f"{method} {path}" for path, item in document["paths"].items() for method in item]
 
 
-@pytest.fixture
-def server_signed_out(tmp_path: Path) -> Iterator[LocalServer]:
+def local_server(tmp_path: Path, jwt_issuer: str) -> Iterator[LocalServer]:
+    """make dev on a data folder of its own; JWT_ISSUER as given, whatever the shell says."""
     running = start_local_server(
         tmp_path / "server.log",
         "--data-dir",
         str(tmp_path / "pgdata"),
-        env={"JWT_ISSUER": ""},  # off, whatever the shell says
+        env={"JWT_ISSUER": jwt_issuer},
     )
     yield running
     running.interrupt()
+
+
+@pytest.fixture
+def server_signed_out(tmp_path: Path) -> Iterator[LocalServer]:
+    yield from local_server(tmp_path, "")
 
 
 @pytest.fixture
 def server_signed_in(tmp_path: Path) -> Iterator[LocalServer]:
-    running = start_local_server(
-        tmp_path / "server.log",
-        "--data-dir",
-        str(tmp_path / "pgdata"),
-        env={"JWT_ISSUER": dev_issuer.LOCAL_ISSUER},
-    )
-    yield running
-    running.interrupt()
+    yield from local_server(tmp_path, dev_issuer.LOCAL_ISSUER)
 
 
 def test_every_operation_answers_as_documented_with_sign_in_off(

@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -68,6 +69,28 @@ def test_the_jwt_authorizer_exists_only_with_an_issuer_and_checks_issuer_and_aud
         "Fn::Not": [{"Fn::Equals": [{"Ref": "JwtIssuer"}, ""]}]
     }
     assert TEMPLATE["Parameters"]["JwtIssuer"]["Default"] == ""  # off unless asked for
+
+
+@pytest.mark.parametrize(
+    ("parameter", "value", "allowed"),
+    [
+        ("JwtIssuer", "", True),
+        ("JwtIssuer", "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123", True),
+        ("JwtIssuer", "http://issuer.example", False),  # API Gateway fetches keys over HTTPS
+        ("JwtIssuer", "https://issuer.example/ x", False),
+        ("JwtAudience", "", True),
+        ("JwtAudience", "3n4b5urk1ft4fl3mg5e62d9ado", True),
+        ("JwtAudience", "web-client,mobile-client", True),
+        ("JwtAudience", "a,,b", False),  # an empty audience
+        ("JwtAudience", "a,", False),
+        ("JwtAudience", "a, b", False),
+    ],
+)
+def test_the_sign_in_parameters_refuse_what_api_gateway_could_not_use(
+    parameter: str, value: str, allowed: bool
+) -> None:
+    pattern = TEMPLATE["Parameters"][parameter]["AllowedPattern"]
+    assert (re.fullmatch(pattern, value) is not None) == allowed
 
 
 def test_the_bookings_function_reads_the_sign_in_settings_from_the_parameters() -> None:

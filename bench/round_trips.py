@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
+from unittest import mock
 
 import psycopg
 
@@ -121,12 +122,9 @@ def count_per_route(database_url: str, log_path: Path) -> dict[str, int]:
         sign_in = auth.load_sign_in({"JWT_ISSUER": SIGN_IN_ISSUER})
 
         def request() -> Any:
-            configured = bookings_function.SIGN_IN
-            bookings_function.SIGN_IN = sign_in
-            try:
+            # As a container deployed with sign-in on reads it.
+            with mock.patch.object(bookings_function, "SIGN_IN", sign_in):
                 return bookings(event, context)
-            finally:
-                bookings_function.SIGN_IN = configured
 
         return request
 
@@ -153,12 +151,9 @@ def count_per_route(database_url: str, log_path: Path) -> dict[str, int]:
         def request() -> Any:
             if schedule is None:
                 return slots(event, context)
-            configured = slots_function.SCHEDULE
-            slots_function.SCHEDULE = schedule  # as a container deployed with it reads it
-            try:
+            # As a container deployed with it reads it.
+            with mock.patch.object(slots_function, "SCHEDULE", schedule):
                 return slots(event, context)
-            finally:
-                slots_function.SCHEDULE = configured
 
         return request
 

@@ -52,11 +52,15 @@ from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
 from botocore.credentials import Credentials  # type: ignore[import-untyped]
 
 from local import dev_issuer
-from local.http_api_event import iam_authorizer_context, jwt_authorizer_context
+from local.http_api_event import (
+    LOCAL_OPERATOR_ACCESS_KEY_ID,
+    iam_authorizer_context,
+    jwt_authorizer_context,
+)
 from local.template import IAM_AUTHORIZER, NO_AUTHORIZER
 
 # The access key `make dev` accepts on IAM routes, unless the shell sets its own.
-DEFAULT_IAM_ACCESS_KEY_ID = "AKIALOCALOPERATOR"
+DEFAULT_IAM_ACCESS_KEY_ID = LOCAL_OPERATOR_ACCESS_KEY_ID
 DEFAULT_IAM_SECRET_ACCESS_KEY = "local-operator-secret"  # noqa: S105 (local only, documented)
 
 SIGV4_SERVICE = "execute-api"

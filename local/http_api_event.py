@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl
 LOCAL_ACCOUNT_ID = "000000000000"
 LOCAL_OPERATOR_ID = "AIDALOCALOPERATOR"
 LOCAL_OPERATOR_ARN = f"arn:aws:iam::{LOCAL_ACCOUNT_ID}:user/local-operator"
+LOCAL_OPERATOR_ACCESS_KEY_ID = "AKIALOCALOPERATOR"
 
 
 def http_api_event(
@@ -97,7 +98,7 @@ def jwt_authorizer_context(claims: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def iam_authorizer_context(access_key_id: str = "AKIALOCALOPERATOR") -> dict[str, Any]:
+def iam_authorizer_context(access_key_id: str = LOCAL_OPERATOR_ACCESS_KEY_ID) -> dict[str, Any]:
     """requestContext.authorizer after API Gateway's IAM authorizer accepted a signature."""
     return {
         "iam": {

@@ -10,10 +10,10 @@ SAM_CLI_VERSION := 1.170.0
 export SAM_CLI_TELEMETRY := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help install dev test lint build verify-build bench soak migrate seed stop clean openapi token
+.PHONY: help install dev test lint build verify-build bench bench-publish soak migrate seed stop clean openapi token
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 # The virtualenv is rebuilt when a pin changes. The .pth file puts the layer's
 # package and the repository root on sys.path, as Lambda puts /opt/python.
@@ -67,8 +67,12 @@ verify-build: $(VENV)/.installed ## Run sam build's output on aarch64 CPython 3.
 	$(PY) -m local.verify_build
 	VERIFY_BUILD_SELFTEST=1 $(PY) -m pytest -q tests/verify_build
 
-bench: build ## Benchmarks: cold start, warm latency, round trips, contention, HTTP load -> BENCHMARKS.md
+# The figures go under .local/bench/ (git-ignored): a run leaves the checkout clean.
+bench: build ## Benchmarks: cold start, warm latency, round trips, contention, HTTP load (~6 min)
 	$(PY) -m bench $(BENCH_ARGS)
+
+bench-publish: build ## As make bench, then rewrite the committed BENCHMARKS.md and bench/results.json
+	$(PY) -m bench --publish $(BENCH_ARGS)
 
 SOAK_SECONDS ?= 300
 soak: $(VENV)/.installed ## Mixed traffic through the local server with connection kills (SOAK_SECONDS=300)

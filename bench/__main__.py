@@ -1,9 +1,11 @@
-"""`make bench`: every benchmark, then bench/results.json, a table, and BENCHMARKS.md.
+"""`make bench`: every benchmark, then a table, and the figures under .local/bench/.
 
 Runs against a fresh embedded PostgreSQL over its Unix socket, in a temporary
-folder. `python -m bench --quick` runs fewer, shorter rounds (a smoke test) and
-writes bench/results-quick.json (git-ignored) only. `python -m bench --render`
-runs nothing: it renders BENCHMARKS.md again from bench/results.json.
+folder. An ordinary run writes .local/bench/results.json (git-ignored), so a
+checkout stays clean; `--publish` (`make bench-publish`) also refreshes the
+committed bench/results.json and BENCHMARKS.md. `--quick` runs fewer, shorter
+rounds (a smoke test) into .local/bench/results-quick.json. `--render` runs
+nothing: it renders BENCHMARKS.md again from bench/results.json.
 """
 
 from __future__ import annotations
@@ -29,17 +31,22 @@ from bench.environment import (
 from bench.report import print_table, write_benchmarks_md
 from local.check_layer import DEFAULT_BUDGET_MB, check_layer
 
+# The committed figures: only an explicit --publish rewrites them.
 RESULTS = REPO / "bench" / "results.json"
-# A quick run's figures are too thin to commit: they go here, git-ignored.
-QUICK_RESULTS = REPO / "bench" / "results-quick.json"
 BENCHMARKS = REPO / "BENCHMARKS.md"
+# Every other run's, under the checkout's git-ignored .local/.
+LOCAL_RESULTS = REPO / ".local" / "bench" / "results.json"
+QUICK_RESULTS = REPO / ".local" / "bench" / "results-quick.json"
 LAYER = REPO / ".aws-sam" / "build" / "SharedLayer"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     what = parser.add_mutually_exclusive_group()
-    what.add_argument("--quick", action="store_true", help="fewer, shorter runs; not recorded")
+    what.add_argument("--quick", action="store_true", help="fewer, shorter runs; a smoke test")
+    what.add_argument(
+        "--publish", action="store_true", help="also rewrite bench/results.json and BENCHMARKS.md"
+    )
     what.add_argument(
         "--render", action="store_true", help="no runs: BENCHMARKS.md again from results.json"
     )
@@ -59,22 +66,24 @@ def main() -> int:
         results.update(run_all(database, quick=args.quick))
     results["layer"] = _layer()
     print_table(results)
-    print("\n" + record(results, quick=args.quick))
+    print("\n" + record(results, quick=args.quick, publish=args.publish))
     return 0
 
 
-def record(results: dict[str, Any], *, quick: bool) -> str:
+def record(results: dict[str, Any], *, quick: bool, publish: bool) -> str:
     """Write the results where they belong, and say where."""
     text = json.dumps(results, indent=2) + "\n"
-    if quick:
-        QUICK_RESULTS.write_text(text)
+    local = QUICK_RESULTS if quick else LOCAL_RESULTS
+    local.parent.mkdir(parents=True, exist_ok=True)
+    local.write_text(text)
+    if not publish:
         return (
-            f"quick run: wrote {_shown(QUICK_RESULTS)} (git-ignored);"
-            f" {_shown(RESULTS)} and {_shown(BENCHMARKS)} are untouched"
+            f"wrote {_shown(local)} (git-ignored); {_shown(RESULTS)} and {_shown(BENCHMARKS)}"
+            " are untouched: make bench-publish refreshes them"
         )
     RESULTS.write_text(text)
     write_benchmarks_md(results, BENCHMARKS)
-    return f"wrote {_shown(RESULTS)} and {_shown(BENCHMARKS)}"
+    return f"wrote {_shown(local)}, {_shown(RESULTS)} and {_shown(BENCHMARKS)}"
 
 
 def _shown(path: Path) -> str:

@@ -1,4 +1,4 @@
-"""bench/: the report renders the committed results, and a quick run leaves them alone."""
+"""bench/: the report renders the committed results; only a published run rewrites them."""
 
 from __future__ import annotations
 
@@ -48,22 +48,76 @@ def test_skipped_benchmarks_say_why() -> None:
     assert lines[-3:] == ["### Layer", "", "Skipped: no built layer: run make build"]
 
 
-def test_a_quick_run_leaves_the_committed_results_alone(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.fixture
+def bench_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the repository's bench/ and BENCHMARKS.md in tmp_path, bench writing there."""
+    for name in ("RESULTS", "BENCHMARKS", "LOCAL_RESULTS", "QUICK_RESULTS"):
+        path = getattr(bench_main, name)
+        monkeypatch.setattr(bench_main, name, tmp_path / path.relative_to(REPO))
+    monkeypatch.setattr(bench_main, "REPO", tmp_path)
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "results.json").write_text("{}\n")
+    (tmp_path / "BENCHMARKS.md").write_text(f"# Benchmarks\n\n{START}\nold\n{END}\n")
+    return tmp_path
+
+
+def written(folder: Path) -> dict[str, str]:
+    return {
+        str(path.relative_to(folder)): path.read_text()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+@pytest.mark.parametrize(
+    ("quick", "local"),
+    [(False, ".local/bench/results.json"), (True, ".local/bench/results-quick.json")],
+)
+def test_a_run_writes_its_figures_under_local_and_leaves_the_committed_ones_alone(
+    bench_paths: Path, quick: bool, local: str
 ) -> None:
-    for name in ("RESULTS", "QUICK_RESULTS", "BENCHMARKS"):
-        monkeypatch.setattr(bench_main, name, tmp_path / getattr(bench_main, name).name)
+    said = bench_main.record(RESULTS, quick=quick, publish=False)
 
-    said = bench_main.record(RESULTS, quick=True)
+    assert written(bench_paths) == {
+        "BENCHMARKS.md": f"# Benchmarks\n\n{START}\nold\n{END}\n",
+        "bench/results.json": "{}\n",
+        local: json.dumps(RESULTS, indent=2) + "\n",
+    }
+    assert said == (
+        f"wrote {local} (git-ignored); bench/results.json and BENCHMARKS.md are untouched:"
+        " make bench-publish refreshes them"
+    )
 
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["results-quick.json"]
-    assert json.loads((tmp_path / "results-quick.json").read_text()) == RESULTS
-    assert "results-quick.json" in said
+
+def test_a_published_run_also_rewrites_the_committed_figures(bench_paths: Path) -> None:
+    said = bench_main.record(RESULTS, quick=False, publish=True)
+
+    figures = "\n".join(sections(RESULTS))
+    assert written(bench_paths) == {
+        ".local/bench/results.json": json.dumps(RESULTS, indent=2) + "\n",
+        "BENCHMARKS.md": f"# Benchmarks\n\n{START}\n{figures}\n{END}\n",
+        "bench/results.json": json.dumps(RESULTS, indent=2) + "\n",
+    }
+    assert said == "wrote .local/bench/results.json, bench/results.json and BENCHMARKS.md"
 
 
-def test_quick_results_are_ignored_by_git() -> None:
+def test_only_make_bench_publish_asks_for_the_committed_figures() -> None:
+    makefile = (REPO / "Makefile").read_text()
+    commands = {
+        target: makefile.split(f"\n{target}:", 1)[1].split("\n\n", 1)[0].splitlines()[1:]
+        for target in ("bench", "bench-publish")
+    }
+    assert commands == {
+        "bench": ["\t$(PY) -m bench $(BENCH_ARGS)"],
+        "bench-publish": ["\t$(PY) -m bench --publish $(BENCH_ARGS)"],
+    }
+
+
+def test_figures_of_an_ordinary_run_are_ignored_by_git() -> None:
     ignored = (REPO / ".gitignore").read_text().splitlines()
-    assert str(bench_main.QUICK_RESULTS.relative_to(REPO)) in ignored
+    assert ".local/" in ignored
+    for path in (bench_main.LOCAL_RESULTS, bench_main.QUICK_RESULTS):
+        assert path.relative_to(REPO).parts[0] == ".local"
 
 
 def test_the_list_plan_is_shown_when_measured_and_a_scan_of_the_table_stands_out() -> None:

@@ -38,6 +38,10 @@ def test_sign_in_is_off_without_an_issuer_and_then_nobody_is_read() -> None:
     [
         {"scope": "openid appointments/admin"},
         {"scp": "appointments/admin"},
+        # Okta writes scp as a list, which API Gateway flattens to "[a b]".
+        {"scp": ["appointments/admin"]},
+        {"scp": ["appointments/admin", "openid"]},
+        {"scp": ["openid", "appointments/admin", "profile"]},
         {"cognito:groups": ["staff", "admins"]},  # "[staff admins]" once flattened
         {"cognito:groups": ["admins"]},
     ],
@@ -57,6 +61,7 @@ def test_an_admin_by_scope_or_group(claims: dict[str, Any]) -> None:
         {"cognito:groups": ["admins-readonly"]},
         {"groups": ["admins"]},  # not the configured groups claim
         {"cognito:groups": '["admins"]'},  # a string, not a list
+        {"scp": ["appointments/admin/extra", "[appointments/admin]"]},
     ],
 )
 def test_not_an_admin(claims: dict[str, Any]) -> None:

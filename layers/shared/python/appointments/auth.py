@@ -108,26 +108,34 @@ def _is_admin(claims: Mapping[str, Any], sign_in: SignIn) -> bool:
 
 
 def scopes_in(value: Any) -> list[str]:
-    """OAuth's scope claim: scopes separated by spaces (a scope has none)."""
-    if isinstance(value, list):  # as some issuers write scp
-        return [str(item) for item in value]
-    return value.split() if isinstance(value, str) else []
+    """A scope claim: scopes separated by spaces (a scope has none), or a list.
+
+    A list (Okta's and Entra ID's scp) comes flattened to "[a b]", as groups
+    do; it cannot be a plain scope string, since no scope may hold "]" (RFC 6749).
+    """
+    if isinstance(value, str) and not _is_flattened_list(value):
+        return value.split()
+    return groups_in(value)
 
 
 def groups_in(value: Any) -> list[str]:
     """A groups claim as API Gateway hands it on: a list flattened to "[a b]".
 
     Only that form is split, on spaces: a group whose name has a space cannot
-    be told from two groups there (README: Authentication). Any other string
+    be told from two groups there (docs/authentication.md). Any other string
     is one group, commas and all.
     """
     if isinstance(value, list):
         return [str(item) for item in value]
     if not isinstance(value, str):
         return []
-    if value.startswith("[") and value.endswith("]"):
+    if _is_flattened_list(value):
         return value[1:-1].split()
     return [value]
+
+
+def _is_flattened_list(value: str) -> bool:
+    return value.startswith("[") and value.endswith("]")
 
 
 def require_iam(event: Mapping[str, Any]) -> None:

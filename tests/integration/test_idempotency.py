@@ -203,6 +203,21 @@ def test_just_under_24_hours_the_key_still_replays(invoke: Invoke, db: psycopg.C
     assert again["headers"]["Idempotent-Replayed"] == "true"
 
 
+def test_a_request_refused_by_the_hours_leaves_an_expired_key_in_place(
+    invoke: Invoke, db: psycopg.Connection
+) -> None:
+    # The lookup for a recorded answer on the refused path only reads: a
+    # refused request writes nothing, not even an expired key's deletion.
+    post_keyed(invoke, alice_at("10:00"), key="old-key")
+    expire_keys(db, older_by="25 hours")
+    before = db.execute("SELECT * FROM idempotency_keys").fetchall()
+
+    refused = post_keyed(invoke, alice_at("08:00", date="2031-05-05"), key="old-key")
+
+    assert answer(refused) == (400, {"error": "Shop closed"})
+    assert db.execute("SELECT * FROM idempotency_keys").fetchall() == before
+
+
 def purge() -> dict[str, int]:
     handler = load_function("purge").handler
     result: dict[str, int] = handler({}, LocalLambdaContext(function_name="purge"))

@@ -118,10 +118,18 @@ _BOOK_SLOT = """
     )
 """
 
-# The recorded answer for a key, and whether it expired; an expired one is
-# deleted so that the key can be recorded again. Expiry is read from the row
-# itself, not from whether this DELETE removed it: the purge, or another
-# request bringing the key, may be deleting it at the same moment.
+# The recorded answer for a key, and whether it expired.
+_PEEK_RECORDED_ANSWER = """
+    SELECT request_fingerprint, outcome, attempt_id, created_at <= now() - %(ttl)s
+    FROM idempotency_keys
+    WHERE user_id = %(user_id)s AND key = %(key)s
+"""
+
+# The same, for a request about to record the key again: an expired answer is
+# deleted in the same statement so that the key can be recorded anew. Expiry
+# is read from the row itself, not from whether this DELETE removed it: the
+# purge, or another request bringing the key, may be deleting it at the same
+# moment.
 _RECORDED_ANSWER = """
     WITH expired AS (
         DELETE FROM idempotency_keys
@@ -197,7 +205,10 @@ def replay(
     owed the first answer. (Having made no attempt, this request gets no
     BookingOutcome of its own back.)
     """
-    return database.run(lambda conn: recorded_answer(conn, user_id, idempotency_key))
+    # Only reads: a refused request writes nothing, an expired key included.
+    return database.run(
+        lambda conn: recorded_answer(conn, user_id, idempotency_key, delete_expired=False)
+    )
 
 
 def new_booking_id() -> str:
@@ -251,15 +262,19 @@ def recorded_answer(
     user_id: str,
     idempotency_key: IdempotencyKey,
     booking_id: str | None = None,
+    *,
+    delete_expired: bool = True,
 ) -> BookingOutcome | Replayed | KeyReused | None:
     """The recorded outcome for the user's key; None if there is none (any more).
 
     Recorded by this very request (`booking_id`, the id of its attempt: the
     first one committed, then its connection died), it is the request's own
-    outcome, not a replay.
+    outcome, not a replay. An expired answer is deleted unless `delete_expired`
+    is False (a request that will not record the key again).
     """
+    statement = _RECORDED_ANSWER if delete_expired else _PEEK_RECORDED_ANSWER
     params = {"user_id": user_id, "key": idempotency_key.key, "ttl": IDEMPOTENCY_KEY_TTL}
-    row = conn.execute(_RECORDED_ANSWER, params).fetchone()
+    row = conn.execute(statement, params).fetchone()
     if row is None:
         return None
     fingerprint, outcome_name, attempt_id, expired = row

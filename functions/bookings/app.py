@@ -33,12 +33,12 @@ KEY_REUSED = ClientError(messages.IDEMPOTENCY_KEY_REUSED, outcome="KeyReused", s
 def create_booking() -> Any:
     caller = _caller()
     request = _booking_request(caller)
+    # The documented order: the time's grid, then the key, then the hours.
+    start = shop.start_on_grid(SCHEDULE, request.time.strftime("%H:%M"))
     header = app.current_event.headers.get("idempotency-key")
     key = booking_views.idempotency_key(header, request)
     try:
-        slot = shop.check_bookable(
-            SCHEDULE, request.date, request.time.strftime("%H:%M"), shop.now()
-        )
+        slot = shop.open_slot(SCHEDULE, request.date, start, shop.now())
     except ClientError:
         # A keyed retry whose first answer was lost is owed that answer, even
         # once the slot is too close to book or the hours have changed.

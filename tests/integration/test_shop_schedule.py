@@ -17,9 +17,10 @@ import psycopg
 import pytest
 
 from appointments import shop
-from tests.conftest import REPO, Invoke, load_function
+from tests.conftest import REPO, Invoke, bookings_in, load_function
 from tests.integration.test_booking_lifecycle import cancel, get
 from tests.integration.test_bookings import alice_at, post_booking
+from tests.integration.test_idempotency import post_keyed
 
 Configure = Callable[..., None]
 
@@ -97,6 +98,29 @@ def test_a_time_off_the_slot_grid_names_the_grid(invoke: Invoke, configure: Conf
         "error": "Time must be a slot start: slots are 45 minutes long, from each opening time"
     }
     assert booked(invoke, "09:45", MONDAY)["statusCode"] == 200
+
+
+@pytest.mark.parametrize(
+    ("settings", "time", "error"),
+    [
+        ({"SLOT_MINUTES": "30"}, "10:15", "Time must be a slot start: "
+         "slots are 30 minutes long, from each opening time"),
+        ({}, "10:30", "Time must be on the hour"),
+    ],
+)  # fmt: skip
+def test_a_time_off_the_grid_is_reported_before_a_bad_idempotency_key(
+    invoke: Invoke,
+    configure: Configure,
+    db: psycopg.Connection,
+    settings: dict[str, str],
+    time: str,
+    error: str,
+) -> None:
+    # The documented order: body, user_id, date, time (form, then grid), the key, the hours.
+    configure(**settings)
+    response = post_keyed(invoke, alice_at(time, MONDAY), key="k" * 256)
+    assert (response["statusCode"], response["json"]) == (400, {"error": error})
+    assert bookings_in(db) == []
 
 
 # Bays

@@ -316,14 +316,31 @@ def check_bookable(schedule: ShopSchedule, day: date, time_text: str, now: datet
     Checked in order of what the client got wrong first: the form, the grid, the
     shop's hours, and then, against `now` (aware), the notice and the horizon.
     """
-    now_utc = _utc(now)
+    return open_slot(schedule, day, start_on_grid(schedule, time_text), now)
+
+
+def start_on_grid(schedule: ShopSchedule, time_text: str) -> int:
+    """Minutes after midnight of the HH:MM start `time_text`: a ClientError unless on the grid.
+
+    The checks of a time that need no date: its form, then the week's slot grid.
+    """
     form = HH_MM.fullmatch(time_text)
     if not form:
         raise ClientError(messages.INVALID_TIME)
     minute = int(form[1]) * 60 + int(form[2])
     if not _on_slot_grid(schedule, minute):
         raise ClientError(_off_grid_message(schedule))
-    slot = next((slot for slot in slots_on(schedule, day) if slot.label == time_text), None)
+    return minute
+
+
+def open_slot(schedule: ShopSchedule, day: date, minute: int, now: datetime) -> Slot:
+    """The slot starting `minute` (on the grid) on `day`, or the ClientError saying why not.
+
+    The shop's hours, then, against `now` (aware), the notice and the horizon.
+    """
+    now_utc = _utc(now)
+    start = time(minute // 60, minute % 60)
+    slot = next((slot for slot in slots_on(schedule, day) if slot.start == start), None)
     if slot is None:
         raise ClientError(messages.SHOP_CLOSED, outcome="ShopClosed")
     earliest = _earliest_start(schedule, now_utc)

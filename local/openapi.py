@@ -271,13 +271,38 @@ IDEMPOTENCY_KEY = {
 
 
 def request_body(
-    model: type[BaseModel], description: str, example: dict[str, str]
+    schema: dict[str, Any], description: str, examples: dict[str, dict[str, Any]]
 ) -> dict[str, Any]:
     return {
         "required": True,
         "description": description,
-        "content": {JSON: {"schema": schema_ref(model), "example": example}},
+        "content": {JSON: {"schema": schema, "examples": examples}},
     }
+
+
+def example(summary: str, value: dict[str, str]) -> dict[str, Any]:
+    """One of a body's named examples: Swagger UI offers each, Try it out starts from it."""
+    return {"summary": summary, "value": value}
+
+
+A_SLOT = {"date": A_DAY, "time": "10:00"}
+# Either model: a generated client gets a body naming the user and, for sign-in
+# on, one that leaves the user to the token (SignedInBookingRequest accepts the
+# first as well: anyOf, not oneOf).
+BOOKING_BODY = request_body(
+    {"anyOf": [schema_ref(BookingRequest), schema_ref(SignedInBookingRequest)]},
+    "BookingRequest names the user: the body with sign-in off, where `user_id` is required."
+    " With sign-in on, SignedInBookingRequest may leave `user_id` out (or null): the booking"
+    " is the caller's; naming someone else takes an admin (403 otherwise). Extra fields are"
+    " ignored; a body over 4 KiB is refused.",
+    {
+        "forUser": example(
+            "Naming the user (sign-in off; signed in, oneself or as an admin)",
+            {"user_id": "user_alice", **A_SLOT},
+        ),
+        "asCaller": example("As the signed-in caller (sign-in on)", A_SLOT),
+    },
+)
 
 
 BODY_ERRORS = (
@@ -377,13 +402,7 @@ OPERATIONS: dict[str, Operation] = {
             **DATABASE_FAILURES,
         },
         [IDEMPOTENCY_KEY],
-        request_body(
-            BookingRequest,
-            "With sign-in on, `user_id` may be left out (the caller), as in"
-            " SignedInBookingRequest; naming another user takes an admin. Extra fields are"
-            " ignored; a body over 4 KiB is refused.",
-            {"user_id": "user_alice", "date": "2024-01-20", "time": "10:00"},
-        ),
+        BOOKING_BODY,
     ),
     "GET /bookings": Operation(
         "listBookings",
@@ -409,9 +428,10 @@ OPERATIONS: dict[str, Operation] = {
             query(
                 "user_id",
                 {"type": "string", "minLength": 1, "maxLength": 128},
-                "Whose bookings. With sign-in on it may be left out (the caller's);"
-                " another user's take an admin.",
-                required=True,
+                "Whose bookings. Required with sign-in off (400 "
+                + said(messages.USER_ID_REQUIRED)
+                + " without it). With sign-in on it may be left out: the caller's own;"
+                " another user's take an admin (403 otherwise).",
                 example="user_alice",
             ),
             query("from", DATE, "First slot date, included."),
@@ -469,7 +489,11 @@ OPERATIONS: dict[str, Operation] = {
             **DATABASE_FAILURES,
         },
         [USER_ID],
-        request_body(UserUpdate, "1 to 200 printable characters.", {"name": "Alice"}),
+        request_body(
+            schema_ref(UserUpdate),
+            "1 to 200 printable characters.",
+            {"name": example("A name", {"name": "Alice"})},
+        ),
     ),
     "GET /users/{user_id}": Operation(
         "getUser",

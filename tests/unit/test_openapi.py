@@ -8,7 +8,9 @@ from typing import Any
 
 import jsonschema_rs
 import pytest
+from pydantic import ValidationError
 
+from appointments.models import BookingRequest, SignedInBookingRequest
 from local import openapi
 from local.template import TEMPLATE_PATH, http_routes, load_template
 
@@ -91,3 +93,64 @@ def test_guarded_routes_carry_their_security(committed: dict[str, Any]) -> None:
         "x-amazon-apigateway-authtype": "awsSigv4",
         "description": openapi.SECURITY_SCHEMES["sigv4"]["description"],
     }
+
+
+def validates(document: dict[str, Any], schema: dict[str, Any]) -> Any:
+    """A validator of `schema`, its $refs resolved in the document's components."""
+    return jsonschema_rs.Draft202012Validator({**schema, "components": document["components"]})
+
+
+SLOT = {"date": "2024-01-20", "time": "10:00"}
+
+
+@pytest.mark.parametrize(
+    ("body", "signed_out", "signed_in"),
+    [
+        ({"user_id": "user_alice", **SLOT}, True, True),
+        (SLOT, False, True),
+        ({"user_id": None, **SLOT}, False, True),
+        ({"user_id": "", **SLOT}, False, False),
+        ({"user_id": "user_alice", "date": "2024-01-20"}, False, False),
+    ],
+)
+def test_the_booking_body_names_the_user_or_with_sign_in_on_leaves_it_to_the_token(
+    committed: dict[str, Any], body: dict[str, Any], signed_out: bool, signed_in: bool
+) -> None:
+    content = committed["paths"]["/bookings"]["post"]["requestBody"]["content"]["application/json"]
+    variants = content["schema"]["anyOf"]
+
+    # Each variant is the model the handler validates with, sign-in off and on.
+    assert variants == [
+        openapi.schema_ref(BookingRequest),
+        openapi.schema_ref(SignedInBookingRequest),
+    ]
+    assert [validates(committed, variant).is_valid(body) for variant in variants] == [
+        signed_out,
+        signed_in,
+    ]
+    assert validates(committed, content["schema"]).is_valid(body) == signed_in
+    for model, accepted in ((BookingRequest, signed_out), (SignedInBookingRequest, signed_in)):
+        try:
+            model.model_validate(body)
+        except ValidationError:
+            assert not accepted, model
+        else:
+            assert accepted, model
+
+
+def test_both_booking_examples_are_bodies_the_document_accepts(committed: dict[str, Any]) -> None:
+    content = committed["paths"]["/bookings"]["post"]["requestBody"]["content"]["application/json"]
+    validator = validates(committed, content["schema"])
+
+    examples = {name: entry["value"] for name, entry in content["examples"].items()}
+
+    assert examples == {"forUser": {"user_id": "user_alice", **SLOT}, "asCaller": SLOT}
+    assert all(validator.is_valid(value) for value in examples.values())
+
+
+def test_the_list_may_leave_user_id_to_the_signed_in_caller(committed: dict[str, Any]) -> None:
+    parameters = committed["paths"]["/bookings"]["get"]["parameters"]
+    (user_id,) = [parameter for parameter in parameters if parameter["name"] == "user_id"]
+
+    assert user_id["required"] is False
+    assert "Required with sign-in off" in user_id["description"]

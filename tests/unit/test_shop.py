@@ -449,6 +449,56 @@ class TestDaylightSaving:
         ]
         assert refusal(rules, date(2026, 3, 29), "02:30") == CLOSED
 
+    def test_a_whole_day_slot_on_a_23_hour_day_is_not_offered(self) -> None:
+        # 2026-03-29 in Berlin lasts 23 hours: a 24-hour slot from its midnight
+        # would end at 01:00 the next day, past closing and into the next slot.
+        rules = schedule(
+            SHOP_TIME_ZONE="Europe/Berlin", OPENING_HOURS="Daily 00:00-24:00", SLOT_MINUTES="1440"
+        )
+        assert slots_on(rules, date(2026, 3, 29)) == ()
+        assert refusal(rules, date(2026, 3, 29), "00:00") == CLOSED
+        assert spans(slots_on(rules, date(2026, 3, 28))) == [
+            ("00:00", "2026-03-28T00:00:00+01:00", "2026-03-29T00:00:00+01:00")
+        ]
+        assert spans(slots_on(rules, date(2026, 3, 30))) == [
+            ("00:00", "2026-03-30T00:00:00+02:00", "2026-03-31T00:00:00+02:00")
+        ]
+
+    @pytest.mark.parametrize(
+        ("zone", "day", "minutes", "left_out"),
+        [
+            ("Europe/Berlin", date(2026, 3, 29), "45", ["01:30", "02:15"]),
+            ("Europe/Berlin", date(2026, 3, 29), "90", ["01:30"]),
+            ("America/New_York", date(2026, 3, 8), "45", ["01:30", "02:15"]),
+            ("America/New_York", date(2026, 3, 8), "90", ["01:30"]),
+        ],
+    )
+    def test_a_slot_that_would_overlap_the_next_across_the_gap_is_not_offered(
+        self, zone: str, day: date, minutes: str, left_out: list[str]
+    ) -> None:
+        rules = schedule(
+            SHOP_TIME_ZONE=zone, OPENING_HOURS="Daily 00:00-06:00", SLOT_MINUTES=minutes
+        )
+        offered = labels(slots_on(rules, day))
+        grid = [_clock(m) for m in range(0, 6 * 60 - int(minutes) + 1, int(minutes))]
+        assert offered == [label for label in grid if label not in left_out]
+        for label in left_out:
+            assert refusal(rules, day, label) == CLOSED
+
+    def test_lord_howes_half_hour_gap(self) -> None:
+        # 2026-10-04: the clocks go from 02:00 to 02:30.
+        rules = schedule(
+            SHOP_TIME_ZONE="Australia/Lord_Howe",
+            OPENING_HOURS="Daily 01:00-04:00",
+            SLOT_MINUTES="45",
+        )
+        assert spans(slots_on(rules, date(2026, 10, 4))) == [
+            ("01:00", "2026-10-04T01:00:00+10:30", "2026-10-04T01:45:00+10:30"),
+            # 01:45 would end at 03:00, half an hour into 02:30's slot.
+            ("02:30", "2026-10-04T02:30:00+11:00", "2026-10-04T03:15:00+11:00"),
+            ("03:15", "2026-10-04T03:15:00+11:00", "2026-10-04T04:00:00+11:00"),
+        ]
+
     def test_a_day_the_clock_skips_offers_nothing(self) -> None:
         # Samoa crossed the date line: 29 December 2011 was followed by the 31st.
         rules = schedule(SHOP_TIME_ZONE="Pacific/Apia", OPENING_HOURS="Daily 00:00-24:00")
@@ -713,3 +763,96 @@ def original_rule(text: str) -> time:
     if not 9 <= int(form[1]) <= 16:
         raise ClientError(messages.SHOP_CLOSED, outcome="ShopClosed")
     return time(int(form[1]))
+
+
+# Every change of clocks of these zones over these years: on each, the day
+# before and the day after, no offered slot runs past its window's close, and
+# no two offered slots overlap in real time.
+TRANSITION_ZONES = [
+    "Europe/Berlin",
+    "America/New_York",
+    "Australia/Lord_Howe",  # half an hour
+    "America/Santiago",  # at midnight: the day after starts at 01:00
+    "America/Sao_Paulo",  # at midnight, until 2019
+]
+TRANSITION_YEARS = range(2000, 2041)
+
+
+def transition_days(zone_name: str) -> list[date]:
+    """The days of TRANSITION_YEARS on which the zone's clocks change."""
+    zone = zoneinfo.ZoneInfo(zone_name)
+    first, last = date(TRANSITION_YEARS[0], 1, 1), date(TRANSITION_YEARS[-1], 12, 31)
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+    def offset(day: date) -> timedelta | None:
+        return datetime.combine(day, time(), tzinfo=zone).utcoffset()
+
+    return [day for day in days if offset(day) != offset(day + timedelta(days=1))]
+
+
+TRANSITIONS = [(zone, day) for zone in TRANSITION_ZONES for day in transition_days(zone)]
+
+
+def first_instant(rules: ShopSchedule, day: date, minute: int) -> datetime:
+    """When the wall clock first shows `minute` after `day`'s midnight, or first passes it.
+
+    A time the clock skips is passed when the clock jumps: the instant of the
+    first minute after it that exists. Found by stepping a minute at a time.
+    """
+    wall = datetime.combine(day, time()) + timedelta(minutes=minute)
+    while True:
+        instant = wall.replace(tzinfo=rules.zone).astimezone(UTC)
+        if instant.astimezone(rules.zone).replace(tzinfo=None) == wall:
+            return instant
+        wall += timedelta(minutes=1)
+
+
+def check_no_overlap_and_within_hours(rules: ShopSchedule, day: date) -> int:
+    """Assert the rules on the day before, the day and the day after; the slots checked."""
+    around = [day + timedelta(days=n) for n in (-1, 0, 1)]
+    length = timedelta(minutes=rules.slot_minutes)
+    checked = []
+    for each in around:
+        for slot in slots_on(rules, each):
+            minute = slot.start.hour * 60 + slot.start.minute
+            (window,) = (
+                w for w in rules.weekly_hours[each.weekday()] if w.opens <= minute < w.closes
+            )
+            start, end = slot.starts_at.astimezone(UTC), slot.ends_at.astimezone(UTC)
+            assert end - start == length, (each, slot.label)
+            closes = first_instant(rules, each, window.closes)
+            assert end <= closes, (each, slot.label, "ends after its window closes")
+            checked.append((start, end, each, slot.label))
+    for earlier, later in pairwise(sorted(checked)):
+        assert earlier[1] <= later[0], ("overlap", earlier[2:], later[2:])
+    return len(checked)
+
+
+@pytest.mark.parametrize("minutes", ["45", "90", "1440", "50"])
+def test_on_every_change_of_clocks_slots_neither_overlap_nor_outlast_their_window(
+    minutes: str,
+) -> None:
+    assert len(TRANSITIONS) > 300  # two a year, for most of the zones
+    for zone, day in TRANSITIONS:
+        rules = schedule(
+            SHOP_TIME_ZONE=zone, OPENING_HOURS="Daily 00:00-24:00", SLOT_MINUTES=minutes
+        )
+        check_no_overlap_and_within_hours(rules, day)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    transition=st.sampled_from(TRANSITIONS),
+    hours=opening_hours(),
+    minutes=st.one_of(st.sampled_from([15, 30, 45, 60, 90, 1440]), st.integers(5, 24 * 60)),
+)
+def test_around_a_change_of_clocks_any_hours_give_slots_that_fit(
+    transition: tuple[str, date], hours: str, minutes: int
+) -> None:
+    zone, day = transition
+    rules = load_schedule(
+        {"SHOP_TIME_ZONE": zone, "OPENING_HOURS": hours, "SLOT_MINUTES": str(minutes)}
+    )
+    check_no_overlap_and_within_hours(rules, day)
+    key = "shop slots around a change of clocks"
+    EXAMPLES_RUN[key] = EXAMPLES_RUN.get(key, 0) + 1

@@ -281,7 +281,12 @@ def _cached_slots_on(schedule: ShopSchedule, day: date) -> tuple[Slot, ...]:
 
 
 def _slot_at(schedule: ShopSchedule, day: date, minute: int) -> Slot | None:
-    """The slot starting `minute` after midnight on the wall clock; None if the clock skips it."""
+    """The slot starting `minute` after midnight on the wall clock; None if it cannot be.
+
+    None when the clock skips its start, or when it spans a spring-forward
+    jump: lasting its length of real time, it would end, by the clock, after
+    the next start or the closing time (see docs/schedule.md).
+    """
     start = time(minute // 60, minute % 60)
     # fold=0: a time the clock shows twice when it falls back is offered at its first showing.
     wall = datetime.combine(day, start, tzinfo=schedule.zone)
@@ -290,12 +295,43 @@ def _slot_at(schedule: ShopSchedule, day: date, minute: int) -> Slot | None:
         starts_at = start_utc.astimezone(schedule.zone)
         # Durations in UTC: arithmetic within one zone is wall-clock arithmetic.
         ends_at = (start_utc + timedelta(minutes=schedule.slot_minutes)).astimezone(schedule.zone)
+        next_start = wall + timedelta(minutes=schedule.slot_minutes)  # or closing: on the clock
     except OverflowError:  # the first or last hours of 0001-01-01 or 9999-12-31 in UTC
         return None
     # A time in a spring-forward gap does not exist: through UTC it comes back as another.
     if starts_at.replace(tzinfo=None) != wall.replace(tzinfo=None):
         return None
+    # Its span on the clock holds its length of real time, except across a
+    # spring-forward jump: then it must end by the time the clock reaches the
+    # next start (see _first_instant), lest it overlap that slot or outlast closing.
+    if ends_at.replace(tzinfo=None) > next_start.replace(tzinfo=None) and ends_at > _first_instant(
+        schedule.zone, next_start
+    ):
+        return None
     return Slot(label=_clock(minute), start=start, starts_at=starts_at, ends_at=ends_at)
+
+
+def _first_instant(zone: ZoneInfo, wall: datetime) -> datetime:
+    """When the clock first shows `wall` (in `zone`, fold ignored); if it skips it, the jump.
+
+    Skipped, `wall` read with the offset before the jump is an instant after
+    it, and read with the offset after, an instant before it: the jump is
+    found between the two, to the second (zone rules change on whole seconds).
+    """
+    wall = wall.replace(tzinfo=zone, fold=0)
+    after_jump = wall.astimezone(UTC)
+    if after_jump.astimezone(zone).replace(tzinfo=None) == wall.replace(tzinfo=None):
+        return after_jump
+    before_jump = wall.replace(fold=1).astimezone(UTC)
+    offset_before = before_jump.astimezone(zone).utcoffset()
+    low, high = int(before_jump.timestamp()), int(after_jump.timestamp())
+    while high - low > 1:
+        middle = (low + high) // 2
+        if datetime.fromtimestamp(middle, zone).utcoffset() == offset_before:
+            low = middle
+        else:
+            high = middle
+    return datetime.fromtimestamp(high, UTC)
 
 
 def slots_between(schedule: ShopSchedule, first: date, last: date) -> dict[date, tuple[Slot, ...]]:

@@ -105,7 +105,7 @@ def test_the_bookings_function_reads_the_sign_in_settings_from_the_parameters() 
 
 
 def test_nothing_in_the_template_grants_invoking_the_users_routes() -> None:
-    # Whom to let in is the account's decision (README: Administration).
+    # Whom to let in is the account's decision (docs/authentication.md: Administration).
     assert "execute-api:Invoke" not in json.dumps(TEMPLATE["Resources"])
 
 

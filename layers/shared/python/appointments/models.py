@@ -48,7 +48,10 @@ UserId = Annotated[
 
 
 class BookingRequest(BaseModel):
-    """The body of POST /bookings. Extra fields are ignored."""
+    """The body of POST /bookings naming whom it books for; the only one with sign-in off.
+
+    Extra fields are ignored.
+    """
 
     # strict: a number is not a string, true is not a date.
     model_config = ConfigDict(strict=True, frozen=True)

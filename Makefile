@@ -7,6 +7,7 @@ PY := $(VENV)/bin/python
 SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 SAM_CLI_VERSION := 1.170.0
+PEERS_VENV := .venv-bench-peers
 export SAM_CLI_TELEMETRY := 0
 
 .DEFAULT_GOAL := help
@@ -67,11 +68,19 @@ verify-build: $(VENV)/.installed ## Run sam build's output on aarch64 CPython 3.
 	$(PY) -m local.verify_build
 	VERIFY_BUILD_SELFTEST=1 $(PY) -m pytest -q tests/verify_build
 
+# FastAPI+Mangum, the peer the cold start is measured beside: a virtualenv of
+# its own, so that neither FastAPI nor Mangum enters the layer or .venv.
+$(PEERS_VENV)/.installed: bench/peers/requirements.txt
+	@echo "make bench measures FastAPI+Mangum beside the functions: installing it into $(PEERS_VENV), a one-time step of under a minute..."
+	$(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/pip install --disable-pip-version-check -r bench/peers/requirements.txt
+	touch $@
+
 # The figures go under .local/bench/ (git-ignored): a run leaves the checkout clean.
-bench: build ## Benchmarks: cold start, warm latency, round trips, contention, HTTP load (~6 min)
+bench: build $(PEERS_VENV)/.installed ## Benchmarks: cold start beside the floor and FastAPI, warm latency, round trips, table growth, contention, HTTP load
 	$(PY) -m bench $(BENCH_ARGS)
 
-bench-publish: build ## As make bench, then rewrite the committed BENCHMARKS.md and bench/results.json
+bench-publish: build $(PEERS_VENV)/.installed ## As make bench, then rewrite the committed BENCHMARKS.md and bench/results.json
 	$(PY) -m bench --publish $(BENCH_ARGS)
 
 SOAK_SECONDS ?= 300

@@ -1,0 +1,98 @@
+"""FastAPI + Mangum: the four functions' routes as one app, the same SQL as the floor.
+
+What a Python team would write instead: pydantic for the body, psycopg with a
+module-level connection, the default shop. Runs only in .venv-bench-peers
+(bench/peers/requirements.txt), which .venv lacks: mypy skips this file.
+"""
+# mypy: ignore-errors
+
+import os
+import secrets
+from datetime import UTC, date, datetime, time, timedelta
+
+import psycopg
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from mangum import Mangum
+from pydantic import BaseModel
+
+conn = psycopg.connect(os.environ["DATABASE_URL"], autocommit=True, prepare_threshold=None)
+
+# Copied from store and user_records, as the floor copies them.
+_BUSY_BAYS = """
+    SELECT bay, lower(during), upper(during)
+    FROM bookings
+    WHERE status = 'confirmed' AND during && tstzrange(%(from)s, %(to)s)
+"""
+_BOOK_SLOT = """
+    SELECT user_exists, booked
+    FROM book_slot_v2(
+        %(booking_id)s, %(user_id)s, %(day)s, %(start)s, %(starts_at)s, %(ends_at)s,
+        %(capacity)s, %(key)s, %(fingerprint)s, %(new_user_name)s
+    )
+"""
+_FIND = "SELECT id, name, created_at FROM users WHERE id = %(user_id)s"
+app = FastAPI()
+SLOT = timedelta(hours=1)
+
+
+class BookingRequest(BaseModel):
+    user_id: str
+    date: date
+    time: time
+
+
+@app.get("/health")
+def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@app.get("/slots")
+def slots(date: date) -> dict[str, list[str]]:
+    opens = datetime(date.year, date.month, date.day, 9, tzinfo=UTC)
+    starts = [opens + n * SLOT for n in range(8)]
+    busy = conn.execute(_BUSY_BAYS, {"from": starts[0], "to": starts[-1] + SLOT}).fetchall()
+    free = [
+        start.strftime("%H:%M")
+        for start in starts
+        if not any(lower < start + SLOT and start < upper for _, lower, upper in busy)
+    ]
+    return {"available_times": free}
+
+
+@app.post("/bookings")
+def book(request: BookingRequest) -> JSONResponse:
+    starts_at = datetime.combine(request.date, request.time, UTC)
+    booking_id = "booking_" + secrets.token_urlsafe(16)
+    params = {
+        "booking_id": booking_id,
+        "user_id": request.user_id,
+        "day": request.date,
+        "start": request.time,
+        "starts_at": starts_at,
+        "ends_at": starts_at + SLOT,
+        "capacity": 1,
+        "key": None,
+        "fingerprint": None,
+        "new_user_name": None,
+    }
+    try:
+        user_exists, booked = conn.execute(_BOOK_SLOT, params).fetchone()
+    except psycopg.errors.ForeignKeyViolation:
+        user_exists, booked = False, False
+    if booked:
+        return JSONResponse({"booking_id": booking_id})
+    return JSONResponse({"error": "Slot full" if user_exists else "User not found"}, 400)
+
+
+@app.get("/users/{user_id}")
+def user(user_id: str) -> JSONResponse:
+    row = conn.execute(_FIND, {"user_id": user_id}).fetchone()
+    if row is None:
+        return JSONResponse({"error": "User not found"}, 404)
+    user_id, name, created_at = row
+    at = created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return JSONResponse({"user_id": user_id, "name": name, "created_at": at})
+
+
+handler = Mangum(app, lifespan="off")

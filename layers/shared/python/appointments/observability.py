@@ -12,6 +12,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 from appointments import redaction
 
@@ -38,6 +39,11 @@ def _redacted_json(record: dict[str, Any]) -> str:
 # POWERTOOLS_METRICS_NAMESPACE, set in template.yaml.
 logger = Logger(json_serializer=_redacted_json)
 metrics = Metrics()
+# POWERTOOLS_METRICS_DISABLED (make dev's quiet console), read as Powertools
+# reads it. With metrics off, Powertools still keeps every value added, never
+# clears them (its flush publishes nothing and keeps them), and prints them all
+# as EMF once one metric holds 100 values: so with metrics off none is added.
+_METRICS_DISABLED = is_metrics_disabled()
 # Most requests (a slot list, a health check) count nothing; Powertools warns
 # about each such invocation, which would fill the logs with noise.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
@@ -45,7 +51,8 @@ warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 def count(metric: str) -> None:
     """Add one to a business metric (emitted as EMF when the invocation ends)."""
-    metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
+    if not _METRICS_DISABLED:
+        metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
 
 
 def record_outcome(outcome: str) -> None:

@@ -18,18 +18,20 @@ help: ## List the targets
 
 # The virtualenv is rebuilt when a pin changes. The .pth file puts the layer's
 # package and the repository root on sys.path, as Lambda puts /opt/python.
+# pip is not --quiet: its lines are how a first install shows it is working.
 $(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt layers/shared/requirements-tracing.txt
-	@echo "Installing the pinned dependencies into $(VENV): a one-time step (again only when a pin changes), under a minute..."
+	@echo "Installing the pinned dependencies into $(VENV): a one-time step (again only when a pin changes), about a minute..."
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --disable-pip-version-check -r requirements-dev.txt
 	printf '%s\n%s\n' "$(CURDIR)/layers/shared/python" "$(CURDIR)" \
 		> "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/appointments-dev.pth"
 	touch $@
 
 # aws-sam-cli pins boto3, click and pydantic below what the app uses: own virtualenv.
 $(SAM):
+	@echo "make lint and make build need aws-sam-cli: installing $(SAM_CLI_VERSION) into $(SAM_VENV), a one-time step of about a minute..."
 	$(PYTHON) -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check aws-sam-cli==$(SAM_CLI_VERSION)
+	$(SAM_VENV)/bin/pip install --disable-pip-version-check aws-sam-cli==$(SAM_CLI_VERSION)
 
 install: $(VENV)/.installed ## Create the virtualenv with the pinned dependencies
 

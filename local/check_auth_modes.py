@@ -18,6 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from samcli.yamlhelper import yaml_parse  # type: ignore[import-not-found]
+from samtranslator.metrics.method_decorator import (  # type: ignore[import-not-found]
+    MetricsMethodWrapperSingleton,
+)
 from samtranslator.translator.transform import transform  # type: ignore[import-not-found]
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "template.yaml"
@@ -62,6 +65,9 @@ def guards(template: dict[str, Any], sign_in: bool) -> dict[str, str | None]:
             if uri in properties:
                 properties[uri] = "s3://bucket/key"
     translated = transform(template, {"JwtIssuer": "https://issuer.example"}, _NoPolicies())
+    # The translator counts what it did for AWS's own metrics, and warns when
+    # they are dropped unpublished: offline, publishing them sends nothing.
+    MetricsMethodWrapperSingleton.get_instance().publish()
     (api,) = [r for r in translated["Resources"].values() if r["Type"] == "AWS::ApiGatewayV2::Api"]
     found = {}
     for path, operations in api["Properties"]["Body"]["paths"].items():

@@ -42,7 +42,7 @@ import json
 import re
 import urllib.request
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -107,10 +107,14 @@ class Request:
 
 @dataclass(frozen=True)
 class Refused:
-    """API Gateway's own answer: status and {"message": ...}."""
+    """API Gateway's own answer: status and {"message": ...}; and, for the console only, why."""
 
     status: int
     message: str
+    # What API Gateway's access log shows as $context.authorizer.error: never
+    # sent to the client, and no part of the token in it. Not part of equality:
+    # the answer is the same whatever the reason.
+    reason: str = field(default="", compare=False)
 
 
 UNAUTHORIZED = Refused(401, "Unauthorized")
@@ -121,6 +125,11 @@ SIGNATURE_MISMATCH = Refused(
     " Check your AWS Secret Access Key and signing method."
     " Consult the service documentation for details.",
 )
+
+
+def _unauthorized(reason: str) -> Refused:
+    return replace(UNAUTHORIZED, reason=reason)
+
 
 # No shell settings: sign-in off, and the IAM routes take the default local key.
 DEFAULT_AUTHORIZATION = AuthorizationSettings(
@@ -177,14 +186,15 @@ def function_environment(
     return seen
 
 
-def describe(settings: AuthorizationSettings) -> str:
-    """One console line: whether sign-in is on, and with which issuer and audience."""
+def describe(settings: AuthorizationSettings, port: int) -> str:
+    """One console line: whether sign-in is on, with which issuer and audience, for `port`."""
     if settings.jwt is None:
         return "sign-in off (JWT_ISSUER=local turns it on with the local issuer)"
     audiences = ",".join(settings.jwt.audiences)
     line = f"sign-in on: issuer {settings.jwt.issuer}, audience {audiences}"
     if settings.jwt.local_key_dir is not None:
-        line += " (make token USER=user_alice prints a token)"
+        command = dev_issuer.token_command(port, settings.jwt.audiences[0])
+        line += f" ({command} prints a token)"
     return line
 
 
@@ -277,30 +287,58 @@ def _jwks_uri(issuer: str) -> str:
 def verify_jwt(
     authorization: str | None, settings: JwtSettings, find_key: KeyFinder
 ) -> AuthorizerContext | Refused:
-    """API Gateway's JWT authorizer: the claims for the function, or 401."""
+    """API Gateway's JWT authorizer: the claims for the function, or 401 saying why."""
     token = _bearer_token(authorization)
     if token is None:
-        return UNAUTHORIZED
+        return _unauthorized("no token in the Authorization header")
     try:
         header = jwt.get_unverified_header(token)
-        kid = header.get("kid")
-        # Checked before any key is looked up: alg none and HS256 (the
-        # public key as an HMAC secret) never reach a verifier.
-        if header.get("alg") != "RS256" or not isinstance(kid, str):
-            return UNAUTHORIZED
+    except jwt.PyJWTError:
+        return _unauthorized("the token is not a JWT")
+    kid = header.get("kid")
+    # Checked before any key is looked up: alg none and HS256 (the public key
+    # as an HMAC secret) never reach a verifier.
+    if header.get("alg") != "RS256":
+        return _unauthorized("the token is not signed with RS256")
+    if not isinstance(kid, str):
+        return _unauthorized("the token names no key (kid)")
+    try:
+        key = find_key(kid)
+    except jwt.PyJWKClientConnectionError:
+        return _unauthorized(f"cannot get the keys of {settings.issuer}")
+    except jwt.PyJWTError:
+        return _unauthorized(f"no key of {settings.issuer} has the token's kid")
+    try:
         claims: dict[str, Any] = jwt.decode(
             token,
-            find_key(kid).key,
+            key.key,
             algorithms=["RS256"],
             issuer=settings.issuer,
             # aud-or-client_id is API Gateway's own rule: checked below.
             options={"require": ["exp", "iss"], "verify_aud": False},
         )
-    except jwt.PyJWTError:
-        return UNAUTHORIZED
+    except jwt.PyJWTError as error:
+        return _unauthorized(_jwt_error_reason(error, settings))
     if not _audience_accepted(claims, settings.audiences):
-        return UNAUTHORIZED
+        return _unauthorized(f"the token's audience is not {' or '.join(settings.audiences)}")
     return jwt_authorizer_context(claims)  # claims flattened to strings, as API Gateway does
+
+
+def _jwt_error_reason(error: jwt.PyJWTError, settings: JwtSettings) -> str:
+    """Why PyJWT refused a token, in words that name no claim's value."""
+    match error:
+        case jwt.ExpiredSignatureError():
+            return "the token has expired"
+        case jwt.ImmatureSignatureError():
+            return "the token is not valid yet (nbf or iat in the future)"
+        case jwt.InvalidIssuerError():
+            return f"the token's issuer is not {settings.issuer}"
+        case jwt.MissingRequiredClaimError(claim=claim):
+            return f"the token has no {claim} claim"
+        case jwt.InvalidSignatureError():
+            return f"the signature does not verify with the key of {settings.issuer}"
+        case _:
+            return "the token cannot be read"
 
 
 def _bearer_token(authorization: str | None) -> str | None:
@@ -336,7 +374,7 @@ def verify_sigv4(
     """API Gateway's IAM authorizer, as far as it can be checked without AWS (module doc)."""
     authorization = request.headers.get("authorization", "")
     if not authorization.startswith(f"{_SIGV4_ALGORITHM} "):
-        return FORBIDDEN
+        return replace(FORBIDDEN, reason="no SigV4 signature in the Authorization header")
     header = _parse_sigv4(authorization)
     if header is None:
         return Refused(

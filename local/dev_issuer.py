@@ -15,6 +15,7 @@ import base64
 import hashlib
 import json
 import os
+import shlex
 import sys
 import time
 import uuid
@@ -26,6 +27,8 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
+
+from local.dev_settings import DEFAULT_PORT, StartupError, port_from_environment
 
 REPO = Path(__file__).resolve().parent.parent
 KEY_DIR = REPO / ".local" / "dev-issuer"
@@ -53,6 +56,18 @@ def issuer_url(port: int) -> str:
 def audience(environ: Mapping[str, str]) -> str:
     """The audience the local issuer's tokens name: JWT_AUDIENCE's first, else the default."""
     return environ.get("JWT_AUDIENCE", "").split(",")[0].strip() or DEFAULT_AUDIENCE
+
+
+def token_command(port: int, audience: str, user: str = "user_alice") -> str:
+    """`make token` as typed in another terminal, for `make dev` on `port` accepting `audience`.
+
+    That terminal has none of this one's settings: the ones a token depends on
+    (its iss names the port, its aud the first audience) are spelled out.
+    """
+    settings = [f"PORT={port}"] if port != DEFAULT_PORT else []
+    if audience != DEFAULT_AUDIENCE:
+        settings.append(f"JWT_AUDIENCE={shlex.quote(audience)}")
+    return " ".join([*settings, f"make token USER={user}"])
 
 
 def admin_scope(environ: Mapping[str, str]) -> str:
@@ -161,9 +176,6 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--admin", action="store_true", help="add the admin scope to `scope`")
     token.add_argument("--minutes", type=_minutes, default=DEFAULT_MINUTES, help="lifetime")
     args = parser.parse_args(argv)
-    # Late: dev_server imports this module, and its port rules are the ones to share.
-    from local.dev_server import StartupError, port_from_environment
-
     try:
         port = port_from_environment()
     except StartupError as error:

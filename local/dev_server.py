@@ -8,20 +8,29 @@ at a time with its own warm handlers and database connection, as Lambda
 containers do, so simultaneous requests really race in the database.
 
 The console gets one line per request (time, method, path, status, outcome,
-duration, function); DEV_LOGS=json adds the handlers' JSON logs and metrics.
+duration, function), each in one write; a request an authorizer refused says
+why, and the database going away and coming back is said once each.
+DEV_LOGS=json adds the handlers' JSON logs and metrics.
 """
 
 from __future__ import annotations
+
+import signal
+import sys
+
+if __name__ == "__main__":
+    # Ctrl-C during the imports below (about a second of them) ends `make dev`
+    # quietly, as it does later; main() takes over from its first line.
+    signal.signal(signal.SIGINT, lambda number, _: sys.exit(128 + number))
 
 import argparse
 import errno
 import http.client
 import io
+import json
 import os
-import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -35,6 +44,7 @@ from appointments import connection_url, redaction
 from appointments.errors import ConfigurationError
 from local import authorizers, embedded_db
 from local.api_docs import with_api_docs
+from local.dev_settings import DEFAULT_PORT, StartupError, port_from_environment, port_number
 from local.gateway import Gateway
 from local.migrate import describe_database_error, register_passwords
 from local.template import (
@@ -47,7 +57,6 @@ from local.template import (
 )
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_PORT = 3000
 DEFAULT_WORKERS = 4
 # The handlers' own output on the default, one-line-per-request console: their
 # warnings and errors only, and no EMF metrics (each a JSON line of hundreds of
@@ -55,21 +64,84 @@ DEFAULT_WORKERS = 4
 QUIET_HANDLERS = {"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"}
 
 
-class StartupError(Exception):
-    """Something the developer must fix before the server can start."""
+class DatabaseWatch:
+    """Says on the console when the database stops answering, and when it answers again: once each.
+
+    The functions answer 503 meanwhile, one console line per request, which
+    does not say why. Checked from gunicorn's master with a connection of its
+    own, opened and closed at each check: none is open when a worker forks.
+    """
+
+    def __init__(self, url: str, every_seconds: float = 2.0) -> None:
+        self._url = url
+        self._every_seconds = every_seconds
+        self._next_check = time.monotonic() + every_seconds
+        self._away = False
+
+    def check(self) -> None:
+        """Connect, if a check is due; say so when the answer differs from the last one."""
+        if time.monotonic() < self._next_check:
+            return
+        try:
+            conninfo = connection_url.conninfo_from_url(self._url)
+            psycopg.connect(conninfo, connect_timeout=2).close()
+        except (psycopg.Error, ConfigurationError) as error:
+            if not self._away:
+                reason = describe_database_error(self._url, error)
+                log(f"{reason}; requests answer 503 until it is back")
+            self._away = True
+        else:
+            if self._away:
+                log("the database answers again")
+            self._away = False
+        self._next_check = time.monotonic() + self._every_seconds
 
 
 class _Arbiter(Arbiter):  # type: ignore[misc]  # gunicorn has no type hints
+    def __init__(self, app: _Gunicorn, database: DatabaseWatch) -> None:
+        super().__init__(app)
+        self._database = database
+
     def handle_hup(self) -> None:
         # gunicorn reloads on SIGHUP; a closed terminal should stop the server.
         self.handle_term()
+
+    def manage_workers(self) -> None:
+        # Called on each turn of the master's loop (a second at most apart).
+        super().manage_workers()
+        self._database.check()
+
+
+# A terminal's Ctrl-C reaches the workers with the master, and the master then
+# sends them SIGQUIT. gunicorn's workers answer both with SystemExit, raised
+# wherever they are: mid-request (a traceback), in an atexit callback
+# ("Exception ignored ... SystemExit: 0"). Late in the interpreter's exit,
+# Python's own handlers are gone and SIGQUIT kills the worker ("was sent
+# SIGQUIT!"). So a worker finishes its request and leaves, as on SIGTERM, and
+# once leaving takes no more signals; the master SIGKILLs one still there
+# after graceful_timeout.
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM)
+
+
+def _finish_the_request_on_ctrl_c(worker: Any) -> None:
+    """gunicorn's post_worker_init: Ctrl-C stops a worker after its request, as SIGTERM does."""
+    for number in (signal.SIGINT, signal.SIGQUIT):
+        signal.signal(number, worker.handle_exit)
+
+
+def _leave_undisturbed(_arbiter: Any, _worker: Any) -> None:
+    """gunicorn's worker_exit, run in the worker as it leaves: no signal interrupts that."""
+    for number in _STOP_SIGNALS:
+        signal.signal(number, signal.SIG_IGN)
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
     """gunicorn run from code, with our options instead of its command line."""
 
-    def __init__(self, app: Callable[..., Any], options: dict[str, Any]) -> None:
-        self._app, self._options = app, options
+    def __init__(
+        self, app: Callable[..., Any], options: dict[str, Any], database: DatabaseWatch
+    ) -> None:
+        self._app, self._options, self._database = app, options, database
         super().__init__()
 
     def load_config(self) -> None:
@@ -80,7 +152,7 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         return self._app
 
     def run(self) -> None:
-        _Arbiter(self).run()
+        _Arbiter(self, self._database).run()
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -107,27 +179,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.json_logs is None:
         args.json_logs = json_logs_from_environment()
     return args
-
-
-def port_number(text: str) -> int:
-    """`text` as a TCP port to listen on (argparse type)."""
-    try:
-        port = int(text)
-    except ValueError:
-        port = 0
-    if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1 to 65535)")
-    return port
-
-
-def port_from_environment() -> int:
-    value = os.environ.get("PORT", "")
-    if not value:
-        return DEFAULT_PORT
-    try:
-        return port_number(value)
-    except argparse.ArgumentTypeError:
-        raise StartupError(f"PORT={value!r} is not a port number (1 to 65535)") from None
 
 
 def json_logs_from_environment() -> bool:
@@ -164,13 +215,49 @@ def bind(host: str, port: int) -> socket.socket:
     except OSError as error:
         listener.close()
         if error.errno == errno.EADDRINUSE:
+            holder = listening_pid(port)
+            by = f" by pid {holder}" if holder is not None else ""
             raise StartupError(
-                f"port {port} is in use: stop what runs there, or set PORT"
+                f"port {port} is in use{by}: stop what runs there, or set PORT"
             ) from None
         raise StartupError(f"cannot listen on {host}:{port}: {error.strerror}") from None
     listener.listen(128)
     listener.set_inheritable(True)
     return listener
+
+
+def listening_pid(port: int) -> int | None:
+    """The process listening on TCP `port`, when this user may see it.
+
+    Of a server whose workers share the socket (gunicorn's), the master: the
+    eldest in the line of parents that all listen on it.
+    """
+    # Only on this error path: a development dependency, with no type hints.
+    import psutil  # type: ignore[import-untyped]
+
+    def listens(process: Any) -> bool:
+        return any(
+            c.status == psutil.CONN_LISTEN and c.laddr.port == port
+            for c in process.net_connections(kind="tcp")
+        )
+
+    try:
+        found = next(
+            (
+                c.pid
+                for c in psutil.net_connections(kind="tcp")
+                if c.status == psutil.CONN_LISTEN and c.laddr.port == port and c.pid is not None
+            ),
+            None,
+        )
+        if found is None:
+            return None
+        process = psutil.Process(found)
+        while (parent := process.parent()) is not None and listens(parent):
+            process = parent
+        return int(process.pid)
+    except psutil.Error:  # another user's sockets, on some systems; or gone meanwhile
+        return None
 
 
 def spawn(
@@ -229,20 +316,26 @@ def migrate_and_seed(url: str) -> None:
         register_passwords(url)
         message = redaction.scrub(result.stderr.strip()).removeprefix("error: ")
         raise StartupError(f"make seed: {message}")
-    log(f"database ready: {result.stdout.strip()}")
+    log(f"database ready: {describe_migrations(json.loads(result.stdout))}")
 
 
-_READ_THE_SCHEDULE = "import os; from appointments import shop; shop.load_schedule(os.environ)"
+def describe_migrations(result: dict[str, Any]) -> str:
+    """The migrate function's result in a few words: how many files it applied."""
+    applied = len(result["applied"])
+    if not applied:
+        return "schema up to date"
+    return f"{applied} migration{'s' if applied != 1 else ''} applied"
 
 
-def check_schedule(environment: dict[str, str]) -> None:
-    """Refuse to start on a shop setting the functions would refuse at cold start.
+def check_schedule(environment: dict[str, str]) -> str:
+    """The shop in one line; refuse to start on a setting the functions would refuse at cold start.
 
     Read in a process of its own, as migrate_and_seed is, so the workers still
     import the layer themselves, as a cold start does.
     """
-    result = subprocess.run(  # noqa: S603 (our own code)
-        [sys.executable, "-c", _READ_THE_SCHEDULE],
+    result = subprocess.run(
+        [sys.executable, "-m", "local.shop_summary"],
+        cwd=REPO,
         env=environment,
         capture_output=True,
         text=True,
@@ -250,7 +343,8 @@ def check_schedule(environment: dict[str, str]) -> None:
     )
     if result.returncode != 0:
         last_line = (result.stderr.strip().splitlines() or ["cannot read the shop's settings"])[-1]
-        raise StartupError(last_line.removeprefix("appointments.errors.ConfigurationError: "))
+        raise StartupError(last_line)
+    return result.stdout.strip()
 
 
 def set_handler_environment(environment: dict[str, str], *, json_logs: bool) -> None:
@@ -281,7 +375,10 @@ def line_buffered_stdout() -> None:
 
 
 def log(message: str) -> None:
-    print(f"{time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
+    # One write per line: print() writes the text and its newline apart, and
+    # another worker's line would land between them.
+    sys.stderr.write(f"{time.strftime('%H:%M:%S')} {message}\n")
+    sys.stderr.flush()
 
 
 def serve(
@@ -289,6 +386,7 @@ def serve(
     routes: list[Route],
     workers: int,
     authorization: authorizers.AuthorizationSettings,
+    database_url: str,
 ) -> None:
     timeout = max(route.function.timeout for route in routes) + 5
     options = {
@@ -301,17 +399,21 @@ def serve(
         "errorlog": "-",
         "loglevel": "warning",
         "proc_name": "appointments-dev",
+        "post_worker_init": _finish_the_request_on_ctrl_c,
+        "worker_exit": _leave_undisturbed,
     }
-    _Gunicorn(with_api_docs(Gateway(routes, log, authorization), log), options).run()
+    app = with_api_docs(Gateway(routes, log, authorization), log)
+    _Gunicorn(app, options, DatabaseWatch(database_url)).run()
 
 
-def hold_data_dir(data_dir: Path) -> IO[str]:
+def hold_data_dir(data_dir: Path, url: str) -> IO[str]:
     """This server's claim on the embedded database's folder, held until closed."""
     try:
-        return embedded_db.claim(data_dir)
+        return embedded_db.claim(data_dir, url)
     except embedded_db.InUse as in_use:
+        serving = f", serving {in_use.url}" if in_use.url else ""
         raise StartupError(
-            f"make dev is already running on {data_dir} (pid {in_use.pid or '?'}):"
+            f"make dev is already running on {data_dir} (pid {in_use.pid or '?'}{serving}):"
             " use that one, or stop it first"
         ) from None
 
@@ -356,18 +458,20 @@ def main(argv: list[str] | None = None) -> int:
     # gunicorn forks the workers inside serve(): when one exits, its SystemExit
     # unwinds through this function too, and must not stop the database.
     master_pid = os.getpid()
-    # Until gunicorn installs its own handlers: a SIGTERM or a closed terminal
-    # during start-up still unwinds through `finally` and stops the database.
+    # Until gunicorn installs its own handlers: Ctrl-C is a KeyboardInterrupt
+    # (answered below), and a SIGTERM or a closed terminal during start-up
+    # still unwinds through `finally` and stops the database.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     for stop_signal in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(stop_signal, lambda number, _: sys.exit(128 + number))
     try:
         args = parse_args(argv)
         routes, environment = read_routes(args.template.resolve())
         authorization = sign_in_settings(args.port)
-        check_schedule({**environment, **os.environ})
+        shop_line = check_schedule({**environment, **os.environ})
         url = os.environ.get("DATABASE_URL")
         if not url:  # before bind: a second `make dev` hears why, not "port in use"
-            held = hold_data_dir(args.data_dir.resolve())
+            held = hold_data_dir(args.data_dir.resolve(), f"http://{args.host}:{args.port}")
         listener = bind(args.host, args.port)
         if not url:
             embedded = start_database(args.data_dir.resolve())
@@ -377,9 +481,10 @@ def main(argv: list[str] | None = None) -> int:
         set_handler_environment(environment, json_logs=args.json_logs)
         os.environ["DATABASE_URL"] = url
         line_buffered_stdout()
-        log(authorizers.describe(authorization))
+        log(shop_line)
+        log(authorizers.describe(authorization, args.port))
         announce(args, routes)
-        serve(listener, routes, args.workers, authorization)
+        serve(listener, routes, args.workers, authorization, url)
     except StartupError as error:
         log(f"error: {error}")
         return 1

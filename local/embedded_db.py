@@ -12,7 +12,8 @@ the data folder keep them honest:
 - <data>.lock: held while a command finds out whether the server runs, starts
   it, stops it, or (`make migrate`, `make seed`) uses it for a moment;
 - <data>.dev-server.pid: held by the one `make dev` on the folder for its whole
-  life (and by `make stop` while it stops), with that process's id inside.
+  life (and by `make stop` while it stops), with that process's id inside,
+  and the URL it serves on the next line.
 
 `python -m local.embedded_db stop` (`make stop`) stops a server left running.
 """
@@ -39,9 +40,9 @@ DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / ".local" / "pgdata"
 class InUse(Exception):
     """Another process holds the data folder for itself (a running `make dev`)."""
 
-    def __init__(self, data_dir: Path, pid: int | None) -> None:
+    def __init__(self, data_dir: Path, pid: int | None, url: str = "") -> None:
         super().__init__(f"{data_dir} is held by pid {pid}")
-        self.data_dir, self.pid = data_dir, pid
+        self.data_dir, self.pid, self.url = data_dir, pid, url
 
 
 def start(data_dir: Path = DEFAULT_DATA_DIR, *, stop_at_exit: bool = False) -> Any:
@@ -106,21 +107,22 @@ def for_one_command(data_dir: Path) -> Iterator[Embedded]:
                 embedded.server.stop()
 
 
-def claim(data_dir: Path) -> IO[str]:
+def claim(data_dir: Path, url: str = "") -> IO[str]:
     """Hold `data_dir` as its one long-lived user, until the returned file is closed.
 
-    Raises InUse, naming the holder, when another process holds it. Forked
-    children (gunicorn's workers) share the claim; programs run with exec do not.
+    Raises InUse, naming the holder (and the URL it serves, if it said), when
+    another process holds it. Forked children (gunicorn's workers) share the
+    claim; programs run with exec do not.
     """
     holder = _lock_file(data_dir, "dev-server.pid")
     try:
         fcntl.flock(holder, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        text = holder.read().strip()
+        pid, _, holders_url = holder.read().strip().partition("\n")
         holder.close()
-        raise InUse(data_dir, int(text) if text.isdecimal() else None) from None
+        raise InUse(data_dir, int(pid) if pid.isdecimal() else None, holders_url.strip()) from None
     holder.truncate(0)
-    holder.write(f"{os.getpid()}\n")
+    holder.write(f"{os.getpid()}\n{url}\n" if url else f"{os.getpid()}\n")
     holder.flush()
     return holder
 

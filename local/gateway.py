@@ -160,6 +160,15 @@ def to_http_response(result: Any) -> Response:
     return int(result["statusCode"]), headers, payload
 
 
+@dataclass(frozen=True)
+class _Answer:
+    """A request's response, who gave it, and why an authorizer refused it."""
+
+    response: Response
+    served_by: str = "-"  # a function, or "-" for API Gateway itself
+    refusal_reason: str = ""  # as $context.authorizer.error in API Gateway's access log
+
+
 class Gateway:
     """The WSGI app: one request in, one Lambda invocation, one response out."""
 
@@ -178,25 +187,27 @@ class Gateway:
         started = time.perf_counter()
         method = environ["REQUEST_METHOD"]
         raw_path, _, raw_query = environ.get("RAW_URI", environ["PATH_INFO"]).partition("?")
-        (status, headers, body), served_by = self._answer(method, raw_path, raw_query, environ)
+        answer = self._answer(method, raw_path, raw_query, environ)
+        status, headers, body = answer.response
         start_response(f"{status} {_reason(status)}", headers)
         elapsed_ms = (time.perf_counter() - started) * 1000
         said = outcome(status, body)
-        self._log(f"{method} {raw_path} {status} {said} {elapsed_ms:.1f}ms {served_by}")
+        if answer.refusal_reason:
+            said += f" ({answer.refusal_reason})"
+        self._log(f"{method} {raw_path} {status} {said} {elapsed_ms:.1f}ms {answer.served_by}")
         return [body]
 
     def _answer(
         self, method: str, raw_path: str, raw_query: str, environ: dict[str, Any]
-    ) -> tuple[Response, str]:
-        """The response, and who gave it: a function, or "-" for API Gateway itself."""
+    ) -> _Answer:
         if (issuer_document := self._local_issuer_document(method, raw_path)) is not None:
-            return issuer_document, _DEV_ISSUER
+            return _Answer(issuer_document, _DEV_ISSUER)
         matched = self._table.match(method, unquote(raw_path))
         request_body = _request_body(environ)
         if matched is None:
-            return _gateway_error(*_NO_ROUTE), "-"
+            return _Answer(_gateway_error(*_NO_ROUTE))
         if request_body is not None and len(request_body) > MAX_PAYLOAD_BYTES:
-            return _gateway_error(*_TOO_LARGE), "-"
+            return _Answer(_gateway_error(*_TOO_LARGE))
         route, path_parameters = matched
         headers = _request_headers(environ)
         request = Request(
@@ -204,7 +215,8 @@ class Gateway:
         )
         verdict = self._authorizers.authorize(route.authorizer, request)
         if isinstance(verdict, Refused):
-            return _gateway_error(verdict.status, {"message": verdict.message}), "-"
+            refusal = _gateway_error(verdict.status, {"message": verdict.message})
+            return _Answer(refusal, refusal_reason=verdict.reason)
         event = http_api_event(
             method,
             raw_path,
@@ -231,7 +243,7 @@ class Gateway:
             return None
         return 200, [("Content-Type", "application/json")], json.dumps(document).encode()
 
-    def _invoke(self, function: Function, event: dict[str, Any]) -> tuple[Response, str]:
+    def _invoke(self, function: Function, event: dict[str, Any]) -> _Answer:
         served_by = function.logical_id
         try:
             # Importing it is the cold start: a failure there (a setting the
@@ -239,10 +251,10 @@ class Gateway:
             handler, cold = self._functions.get(function)
             context = LocalLambdaContext(function.logical_id, timeout_seconds=function.timeout)
             served_by += " (cold start)" if cold else ""
-            return to_http_response(handler(event, context)), served_by
+            return _Answer(to_http_response(handler(event, context)), served_by)
         except Exception as error:  # a crashed invocation, as Lambda reports it
             self._log(f"{function.logical_id} raised {type(error).__name__}: {error}")
-            return _gateway_error(*_FUNCTION_FAILED), served_by
+            return _Answer(_gateway_error(*_FUNCTION_FAILED), served_by)
 
 
 def outcome(status: int, body: bytes) -> str:

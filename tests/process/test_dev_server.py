@@ -446,9 +446,10 @@ def test_a_second_dev_server_on_the_same_data_is_refused_in_one_line(server: Loc
     result = run_to_exit("--port", str(free_port()), "--data-dir", str(data_dir))
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1
-    assert f"make dev is already running on {data_dir} (pid {server.process.pid})" in (
-        result.stderr
-    )
+    assert (
+        f"make dev is already running on {data_dir}"
+        f" (pid {server.process.pid}, serving {server.base_url}): use that one, or stop it first"
+    ) in result.stderr
     assert server.request("GET", "/health").status == 200
 
 
@@ -483,7 +484,10 @@ class TestStartupErrors:
         # A data folder of its own: the checkout's may be a running `make dev`'s.
         result = run_to_exit("--port", str(server.port), "--data-dir", str(tmp_path / "pgdata"))
         assert result.returncode == 1
-        assert f"port {server.port} is in use" in result.stderr
+        assert result.stderr.endswith(
+            f" error: port {server.port} is in use by pid {server.process.pid}:"
+            " stop what runs there, or set PORT\n"
+        )
 
     def test_an_unreadable_template_is_reported(self, tmp_path: Path) -> None:
         broken = tmp_path / "template.yaml"

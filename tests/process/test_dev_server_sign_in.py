@@ -7,8 +7,11 @@ IAM requests are signed by botocore, as an operator's client signs them.
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import jwt
 import pytest
@@ -95,36 +98,88 @@ def test_the_console_says_sign_in_is_on_with_the_local_issuer(server: LocalServe
 
 @pytest.mark.parametrize(("method", "path", "body"), GUARDED)
 @pytest.mark.parametrize(
-    "authorization",
-    [None, "Bearer not.a.token", "Bearer expired"],
-    ids=["no-token", "garbage", "expired"],
+    ("authorization", "reason"),
+    [
+        (None, "no token in the Authorization header"),
+        ("Bearer not.a.token", "the token is not a JWT"),
+        ("expired", "the token has expired"),
+        ("for port 3000", "the token's issuer is not {issuer}"),
+        ("for another audience", "the token's audience is not appointments-local"),
+        ("signed by another key", "the signature does not verify with the key of {issuer}"),
+    ],
+    ids=["no-token", "garbage", "expired", "issuer", "audience", "signature"],
 )
-def test_guarded_routes_refuse_a_missing_or_bad_token_before_the_function(
-    server: LocalServer, method: str, path: str, body: bytes | None, authorization: str | None
+def test_guarded_routes_refuse_a_missing_or_bad_token_before_the_function_saying_why(
+    server: LocalServer,
+    method: str,
+    path: str,
+    body: bytes | None,
+    authorization: str | None,
+    reason: str,
+    tmp_path: Path,
 ) -> None:
     headers = {"Content-Type": "application/json"}
-    if authorization == "Bearer expired":
-        headers["Authorization"] = f"Bearer {_expired_token(server)}"
-    elif authorization is not None:
-        headers["Authorization"] = authorization
+    if authorization is not None:
+        headers["Authorization"] = _bad_authorization(server, authorization, tmp_path)
 
     response = server.request(method, path, body, headers)
 
     assert (response.status, response.body) == (401, UNAUTHORIZED)
     assert response.headers["Content-Type"] == "application/json"
-    # "-": API Gateway answered; the function was not invoked.
-    assert console_line(server, method, path.partition("?")[0]) == (401, "Unauthorized", "-")
+    # Why, as API Gateway's access log says it ($context.authorizer.error);
+    # "-": API Gateway answered, the function was not invoked.
+    why = reason.format(issuer=dev_issuer.issuer_url(server.port))
+    assert console_line(server, method, path.partition("?")[0]) == (
+        401,
+        f"Unauthorized ({why})",
+        "-",
+    )
 
 
-def _expired_token(server: LocalServer) -> str:
+def _bad_authorization(server: LocalServer, kind: str, tmp_path: Path) -> str:
+    """An Authorization header the JWT authorizer refuses for one reason."""
     # Signed with the local issuer's own key (the server reads the same file):
-    # only exp is wrong.
+    # only the named claim, or the key, is wrong.
     valid = token_for(server, "user_alice")
     header = jwt.get_unverified_header(valid)
     claims = jwt.decode(valid, options={"verify_signature": False})
-    expired = {**claims, "iat": claims["iat"] - 7200, "nbf": claims["iat"] - 7200}
-    expired["exp"] = claims["iat"] - 3600
-    return jwt.encode(expired, dev_issuer.signing_key(), algorithm="RS256", headers=header)
+    key = dev_issuer.signing_key()
+    if kind == "expired":
+        claims = {**claims, "iat": claims["iat"] - 7200, "nbf": claims["iat"] - 7200}
+        claims["exp"] = claims["iat"] + 3600
+    elif kind == "for port 3000":  # what `make token` prints in a shell without PORT
+        claims["iss"] = dev_issuer.issuer_url(3000)
+    elif kind == "for another audience":
+        claims["aud"] = "another-app"
+    elif kind == "signed by another key":
+        key = dev_issuer.signing_key(tmp_path)
+    else:
+        return kind
+    return f"Bearer {jwt.encode(claims, key, algorithm='RS256', headers=header)}"
+
+
+def test_the_token_hint_works_for_this_servers_port(server: LocalServer) -> None:
+    """`JWT_ISSUER=local PORT=... make dev` names the `make token` that works in another shell."""
+    hint = re.search(r"\((.*make token USER=user_alice) prints a token\)", server.log())
+    assert hint is not None
+    *settings, make, target, user = shlex.split(hint[1])
+    assert (settings, make, target, user) == (
+        [f"PORT={server.port}"],
+        "make",
+        "token",
+        "USER=user_alice",
+    )
+    # What `make token` runs, in a shell with only the hint's settings.
+    made = run_module(
+        "local.dev_issuer",
+        "token",
+        "user_alice",
+        env={"PORT": "", **dict(setting.split("=", 1) for setting in settings)},
+    )
+    token = made.stdout.strip()
+
+    response = server.request("GET", "/bookings?user_id=user_alice", None, with_token(token))
+    assert response.status == 200
 
 
 def test_public_routes_answer_without_a_token(server: LocalServer) -> None:
@@ -177,7 +232,11 @@ class TestUsersRoutesNeedSigV4:
         for method, body in (("GET", None), ("PUT", b'{"name": "Zed"}')):
             response = server.request(method, "/users/user_zed", body)
             assert (response.status, response.body) == (403, FORBIDDEN)
-            assert console_line(server, method, "/users/user_zed") == (403, "Forbidden", "-")
+            assert console_line(server, method, "/users/user_zed") == (
+                403,
+                "Forbidden (no SigV4 signature in the Authorization header)",
+                "-",
+            )
 
     def test_a_token_is_no_signature(self, server: LocalServer) -> None:
         headers = with_token(token_for(server, "ops", "--admin"))

@@ -32,6 +32,7 @@ from local.authorizers import (
     LocalIssuerKeys,
     Refused,
     Request,
+    describe,
     function_environment,
     settings_from_environment,
     verify_jwt,
@@ -218,6 +219,101 @@ class TestJwtAuthorizer:
         assert isinstance(found, dict)
         assert found["jwt"]["claims"]["sub"] == "ops"
         assert found["jwt"]["claims"]["scope"] == "openid x/admin"
+
+
+class TestRefusalReasons:
+    """Why a request was refused, for the console only: never a token's or a claim's value."""
+
+    @pytest.mark.parametrize(
+        ("header", "reason"),
+        [
+            (None, "no token in the Authorization header"),
+            ("", "no token in the Authorization header"),
+            ("not-a-jwt", "the token is not a JWT"),
+        ],
+    )
+    def test_a_missing_or_unreadable_token(
+        self, settings: JwtSettings, header: str | None, reason: str
+    ) -> None:
+        refused = verdict(header, settings)
+        assert isinstance(refused, Refused)
+        assert (refused, refused.reason) == (UNAUTHORIZED, reason)
+
+    @pytest.mark.parametrize(
+        ("changes", "reason"),
+        [
+            ({"exp": int(time.time()) - 5}, "the token has expired"),
+            (
+                {"nbf": int(time.time()) + 600},
+                "the token is not valid yet (nbf or iat in the future)",
+            ),
+            ({"iss": "http://127.0.0.1:3711/dev-issuer"}, f"the token's issuer is not {ISSUER}"),
+            ({"exp": None}, "the token has no exp claim"),
+            ({"iss": None}, "the token has no iss claim"),
+            (
+                {"aud": "someone-else"},
+                f"the token's audience is not {AUDIENCE} or another-client",
+            ),
+        ],
+    )
+    def test_a_failed_claim_check_names_the_check(
+        self, key_dir: Path, settings: JwtSettings, changes: dict[str, Any], reason: str
+    ) -> None:
+        refused = verdict(signed_token(key_dir, claims(**changes)), settings)
+        assert isinstance(refused, Refused)
+        assert (refused, refused.reason) == (UNAUTHORIZED, reason)
+        assert "someone-else" not in refused.reason and "3711" not in refused.reason
+
+    def test_a_bad_signature_an_unknown_key_and_another_alg_are_told_apart(
+        self, key_dir: Path, settings: JwtSettings, tmp_path: Path
+    ) -> None:
+        kid = dev_issuer.public_jwk(dev_issuer.signing_key(key_dir))["kid"]
+        impostor = jwt.encode(
+            claims(), dev_issuer.signing_key(tmp_path), algorithm="RS256", headers={"kid": kid}
+        )
+        unknown_kid = signed_token(key_dir, claims(), kid="not-ours")
+        alg_none = b64(json.dumps({"alg": "none", "kid": kid}).encode()) + ".e30."
+
+        reasons = [
+            refused.reason
+            for refused in (verdict(t, settings) for t in (impostor, unknown_kid, alg_none))
+            if isinstance(refused, Refused)
+        ]
+        assert reasons == [
+            f"the signature does not verify with the key of {ISSUER}",
+            f"no key of {ISSUER} has the token's kid",
+            "the token is not signed with RS256",
+        ]
+
+    def test_an_unsigned_iam_request_is_forbidden_for_want_of_a_signature(self) -> None:
+        refused = verify_sigv4(Request("GET", "/users/u1", "", {}, None), LOCAL_KEY)
+        assert isinstance(refused, Refused)
+        assert (refused, refused.reason) == (
+            FORBIDDEN,
+            "no SigV4 signature in the Authorization header",
+        )
+
+
+class TestTokenHint:
+    """The `make token` command make dev prints: what works in another terminal, for this server."""
+
+    def test_on_the_default_port_and_audience_it_is_the_plain_command(self) -> None:
+        assert dev_issuer.token_command(3000, AUDIENCE) == "make token USER=user_alice"
+
+    def test_another_port_is_spelled_out(self) -> None:
+        assert dev_issuer.token_command(3711, AUDIENCE) == "PORT=3711 make token USER=user_alice"
+
+    def test_another_audience_is_spelled_out_quoted_for_the_shell(self) -> None:
+        assert dev_issuer.token_command(3711, "my app") == (
+            "PORT=3711 JWT_AUDIENCE='my app' make token USER=user_alice"
+        )
+
+    def test_the_sign_in_line_carries_the_hint_for_its_port(self) -> None:
+        settings = settings_from_environment({"JWT_ISSUER": "local"}, 3711)
+        assert describe(settings, 3711) == (
+            "sign-in on: issuer http://127.0.0.1:3711/dev-issuer, audience appointments-local"
+            " (PORT=3711 make token USER=user_alice prints a token)"
+        )
 
 
 class TestDevIssuer:

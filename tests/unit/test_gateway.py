@@ -102,3 +102,21 @@ def test_the_console_outcome_is_an_errors_own_words_or_the_status_phrase() -> No
     assert outcome(502, b"<html>bad gateway</html>") == "Bad Gateway"
     assert outcome(400, b'{"error": "two\\nlines"}') == "two lines"
     assert len(outcome(400, b'{"error": "%s"}' % (b"word " * 100))) <= 80
+
+
+def test_a_refused_request_says_why_on_its_console_line_and_nowhere_else() -> None:
+    """As API Gateway's access log shows $context.authorizer.error; the client gets only 403."""
+    users = template_with_events(
+        UsersFunction={
+            "Users": {"Method": "GET", "Path": "/users/{id}", "Auth": {"Authorizer": "AWS_IAM"}}
+        }
+    )
+    lines: list[str] = []
+    gateway = Gateway(routes_of(users), log=lines.append)
+
+    assert call(gateway, "GET", "/users/u1") == ("403 Forbidden", b'{"message":"Forbidden"}')
+    (line,) = lines
+    assert line.startswith(
+        "GET /users/u1 403 Forbidden (no SigV4 signature in the Authorization header) "
+    )
+    assert line.endswith("ms -")

@@ -4,7 +4,7 @@ Runs against a fresh embedded PostgreSQL over its Unix socket, in a temporary
 folder. An ordinary run writes .local/bench/results.json (git-ignored), so a
 checkout stays clean; `--publish` (`make bench-publish`) also refreshes the
 committed bench/results.json and BENCHMARKS.md. `--quick` runs fewer, shorter
-rounds (a smoke test) into .local/bench/results-quick.json. `--render` runs
+rounds and a smaller table (a smoke test) into .local/bench/results-quick.json. `--render` runs
 nothing: it renders BENCHMARKS.md again from bench/results.json.
 """
 
@@ -20,7 +20,7 @@ from typing import Any
 
 import psycopg
 
-from bench import cold_start, contention, http_load, list_plan, round_trips, warm
+from bench import cold_start, contention, growth, http_load, list_plan, round_trips, warm
 from bench.environment import (
     REPO,
     BenchDatabase,
@@ -112,6 +112,9 @@ def run_all(database: BenchDatabase, *, quick: bool) -> dict[str, Any]:
     step("HTTP load through the local server")
     seconds, runs = (3, 1) if quick else (10, 3)
     results["http"] = http_load.measure(database, seconds=seconds, runs=runs, workers=4)
+    step("table growth")  # last: it leaves a table of a million bookings
+    sizes = (1_000, 10_000) if quick else (1_000, 100_000, 1_000_000)
+    results["growth"] = growth.measure(database, sizes, calls=100 if quick else 500)
     return results
 
 

@@ -88,9 +88,9 @@ def _timed_process(args: list[str], env: dict[str, str]) -> tuple[float, str]:
     return elapsed, result.stderr
 
 
-def _imports(module: str, env: dict[str, str]) -> list[dict[str, Any]]:
-    """Every import under `module`: name, cumulative ms, nesting depth (`-X importtime`)."""
-    _, stderr = _timed_process([sys.executable, "-X", "importtime", "-c", f"import {module}"], env)
+def _imports(code: str, env: dict[str, str]) -> list[dict[str, Any]]:
+    """Every import running `code` makes: name, cumulative ms, nesting depth (`-X importtime`)."""
+    _, stderr = _timed_process([sys.executable, "-X", "importtime", "-c", code], env)
     rows: list[dict[str, Any]] = []
     for line in stderr.splitlines():
         fields = line.removeprefix("import time:").split("|")
@@ -103,12 +103,19 @@ def _imports(module: str, env: dict[str, str]) -> list[dict[str, Any]]:
 
 
 def top_imports(function: str, env: dict[str, str], count: int = 8) -> list[dict[str, Any]]:
-    """The slowest imports under the handler, by cumulative ms; `floor_too` if its floor pays it."""
-    floor = {row["module"] for row in _imports(f"bench.floor.{function}", env)}
+    """The slowest imports under the handler, by cumulative ms; `floor_too` if its floor pays it.
+
+    Those of the interpreter's own start (site, encodings) are left out: the
+    bare interpreter subtracted from every cold start pays them.
+    """
+    started = {row["module"] for row in _imports("pass", env)}
+    floor = {row["module"] for row in _imports(f"import bench.floor.{function}", env)}
     rows = [
         {**row, "floor_too": row["module"] in floor}
-        for row in _imports(f"functions.{function}.app", env)
-        if not row["module"].startswith("functions") and row["depth"] <= 2
+        for row in _imports(f"import functions.{function}.app", env)
+        if row["depth"] <= 2
+        and row["module"] not in started
+        and not row["module"].startswith("functions")
     ]
     return sorted(rows, key=lambda row: float(row["cumulative_ms"]), reverse=True)[:count]
 

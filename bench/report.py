@@ -12,6 +12,16 @@ START, END = "<!-- figures:start -->", "<!-- figures:end -->"
 # The functions a cold start was measured for (older results lack the later ones).
 FUNCTIONS = ("health", "slots", "bookings", "users")
 
+# Issue 18's targets: a function's cold start within this of its floor's, this
+# many times faster than FastAPI+Mangum's; a warm handler within this of its
+# raw SQL on these routes; each statement's p50 on the largest table within
+# this many times its p50 on the smallest.
+OVER_FLOOR_MS = 25
+AHEAD_OF_FASTAPI = 3
+WARM_OVERHEAD_MS = 0.05
+WARM_TARGET_ROUTES = ("GET /slots", "POST /bookings (booked)", "POST /bookings (Slot full)")
+GROWTH_RATIO = 2
+
 
 def sections(results: dict[str, Any]) -> list[str]:
     """The figures as markdown: where they were measured, then one table per benchmark."""
@@ -19,6 +29,8 @@ def sections(results: dict[str, Any]) -> list[str]:
     for section in (
         _cold_start(results["cold_start"]),
         _warm_latency(results["warm"]),
+        # Results from before the table-growth run have no growth to show.
+        _growth(results["growth"]) if "growth" in results else [],
         _round_trips(results["round_trips"]),
         # Results from before the list of bookings existed have no plan to show.
         _list_plan(results["list_plan"]) if "list_plan" in results else [],
@@ -54,6 +66,58 @@ def _measured_on(results: dict[str, Any]) -> list[str]:
 
 
 def _cold_start(cold: dict[str, Any]) -> list[str]:
+    # Results from before the floor was measured have no side-by-side table.
+    floored = "floor" in cold.get("slots", {})
+    return [
+        *_heading(f"Cold start ({cold['runs']} fresh processes per function)"),
+        *(_beside_floor_and_fastapi(cold) if floored else []),
+        *_cold_start_details(cold),
+        "",
+        "Where the milliseconds go: the slowest imports (cumulative ms, `-X importtime`, "
+        "nested entries included"
+        + ("; *floor too*: the floor pays it as well):" if floored else "):"),
+        "",
+        *_slowest_imports(cold),
+    ]
+
+
+def _beside_floor_and_fastapi(cold: dict[str, Any]) -> list[str]:
+    """Each function beside its floor and FastAPI+Mangum, measured interleaved, with the targets."""
+    header = [
+        "function",
+        "ours",
+        "floor",
+        f"ours - floor (≤ {OVER_FLOOR_MS})",
+        "FastAPI+Mangum",
+        f"FastAPI ÷ ours (≥ {AHEAD_OF_FASTAPI}×)",
+    ]
+    rows = []
+    for name in FUNCTIONS:
+        if name not in cold:
+            continue
+        ours, floor = cold[name]["cold_start_ms"], cold[name]["floor"]["cold_start_ms"]
+        over = ours["median"] - floor["median"]
+        row = [name, _range(ours), _range(floor), _against(f"{over:.1f}", over <= OVER_FLOOR_MS)]
+        if "fastapi_mangum" in cold[name]:
+            fastapi = cold[name]["fastapi_mangum"]["cold_start_ms"]
+            ahead = fastapi["median"] / ours["median"]
+            row += [_range(fastapi), _against(f"{ahead:.2f}×", ahead >= AHEAD_OF_FASTAPI)]
+        else:
+            row += ["—", "—"]
+        rows.append(row)
+    peers = cold.get("fastapi_mangum_skipped")
+    return [
+        "Whole-process wall time minus a bare interpreter's (each its own: FastAPI+Mangum runs "
+        "in .venv-bench-peers), the three interleaved; the floor is a bare json + psycopg "
+        "handler sending the same statement (bench/floor):",
+        "",
+        *_table(header, rows),
+        *(["", f"FastAPI+Mangum skipped: {peers}"] if peers else []),
+        "",
+    ]
+
+
+def _cold_start_details(cold: dict[str, Any]) -> list[str]:
     table = _table(
         [
             "function",
@@ -82,24 +146,25 @@ def _cold_start(cold: dict[str, Any]) -> list[str]:
         f".pyc files runs on Lambda (read-only /opt): {_range(without)} ms. The layer ships "
         "python3.13 bytecode (see `layers/shared/compile_bytecode.mjs`)."
     )
-    slowest = [
+    return [*table, "", bytecode]
+
+
+def _slowest_imports(cold: dict[str, Any]) -> list[str]:
+    return [
         f"- {name}: "
         + ", ".join(
-            f"{t['module']} {t['cumulative_ms']:.0f}" for t in cold[name]["top_imports"][:6]
+            f"{t['module']} {t['cumulative_ms']:.0f}"
+            + (" *floor too*" if t.get("floor_too") else "")
+            for t in cold[name]["top_imports"][:6]
         )
         for name in FUNCTIONS
         if name in cold
     ]
-    return [
-        *_heading(f"Cold start ({cold['runs']} fresh processes per function)"),
-        *table,
-        "",
-        bytecode,
-        "",
-        "Slowest imports (cumulative ms, `-X importtime`, nested entries included):",
-        "",
-        *slowest,
-    ]
+
+
+def _against(figure: str, met: bool) -> str:
+    """A figure measured against its target: in bold, and said, when the target is missed."""
+    return figure if met else f"**{figure}** (missed)"
 
 
 def _warm_latency(warm: dict[str, Any]) -> list[str]:
@@ -119,10 +184,49 @@ def _warm_latency(warm: dict[str, Any]) -> list[str]:
             ]
         )
     header = ["route", "p50", "p99", "raw SQL p50", "raw SQL p99", "handler overhead p50", "ratio"]
+    targets = [
+        f"{route} "
+        + _against(
+            f"{warm[route]['overhead_p50_ms']:.3f}",
+            warm[route]["overhead_p50_ms"] <= WARM_OVERHEAD_MS,
+        )
+        for route in WARM_TARGET_ROUTES
+        if route in warm
+    ]
     return [
         *_heading(
             f"Warm latency (in-process, {warm['calls_per_run']} calls × {warm['runs']} runs)"
         ),
+        *_table(header, rows),
+        "",
+        f"Target: handler overhead ≤ {WARM_OVERHEAD_MS} ms p50 over the raw SQL: "
+        + "; ".join(targets)
+        + ".",
+    ]
+
+
+def _growth(growth: dict[str, Any]) -> list[str]:
+    """Each statement's p50 as the table grows, against the smallest table's."""
+    sizes = [str(size) for size in growth["sizes"]]
+    header = [
+        "statement",
+        *(f"p50 at {int(size):,}" for size in sizes),
+        f"largest ÷ smallest (≤ {GROWTH_RATIO}×)",
+    ]
+    rows = [
+        [
+            name,
+            *(f"{p50[size]:.3f}" for size in sizes),
+            _against(f"{growth['ratio'][name]:.2f}×", growth["ratio"][name] <= GROWTH_RATIO),
+        ]
+        for name, p50 in growth["p50_ms"].items()
+    ]
+    loads = ", ".join(f"{int(size):,} in {growth['load_s'][size]} s" for size in sizes)
+    return [
+        *_heading(f"Cost as the table grows ({growth['calls']} calls per statement and size)"),
+        "Bookings bulk-loaded in one INSERT … SELECT per step, then VACUUM ANALYZE and "
+        f"CHECKPOINT (loaded: {loads}); each statement as the functions send it:",
+        "",
         *_table(header, rows),
     ]
 

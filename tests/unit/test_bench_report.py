@@ -205,3 +205,105 @@ def test_the_capacity_race_is_shown_when_measured_below_the_other_contention_run
         "",
     ]
     assert lines[at + 11] == "### Through the local server (`make dev`)"
+
+
+def _ms(median: float) -> dict[str, float]:
+    return {"median": median, "min": median - 1, "max": median + 1}
+
+
+def test_each_function_is_shown_beside_its_floor_and_fastapi_against_the_targets() -> None:
+    results: dict[str, Any] = copy.deepcopy(RESULTS)
+    cold = results["cold_start"]
+    for name, ours, floor, fastapi in (
+        ("health", 20.0, 10.0, 400.0),
+        ("slots", 180.0, 150.0, 420.0),
+        ("bookings", 170.0, 150.0, 600.0),
+        ("users", 160.0, 150.0, None),
+    ):
+        cold[name]["cold_start_ms"] = _ms(ours)
+        cold[name]["floor"] = {"cold_start_ms": _ms(floor)}
+        if fastapi is not None:
+            cold[name]["fastapi_mangum"] = {"cold_start_ms": _ms(fastapi)}
+        cold[name]["top_imports"] = [
+            {"module": "psycopg", "cumulative_ms": 74.2, "depth": 2, "floor_too": True},
+            {"module": "pydantic", "cumulative_ms": 51.0, "depth": 2, "floor_too": False},
+        ]
+
+    lines = sections(results)
+
+    at = lines.index("### Cold start (15 fresh processes per function)")
+    assert lines[at + 4 : at + 10] == [
+        "| function | ours | floor | ours - floor (≤ 25) | FastAPI+Mangum"
+        " | FastAPI ÷ ours (≥ 3×) |",
+        "|---|---|---|---|---|---|",
+        "| health | 20.00 [19.00–21.00] | 10.00 [9.00–11.00] | 10.0"
+        " | 400.00 [399.00–401.00] | 20.00× |",
+        "| slots | 180.00 [179.00–181.00] | 150.00 [149.00–151.00] | **30.0** (missed)"
+        " | 420.00 [419.00–421.00] | **2.33×** (missed) |",
+        "| bookings | 170.00 [169.00–171.00] | 150.00 [149.00–151.00] | 20.0"
+        " | 600.00 [599.00–601.00] | 3.53× |",
+        "| users | 160.00 [159.00–161.00] | 150.00 [149.00–151.00] | 10.0 | — | — |",
+    ]
+    assert "- bookings: psycopg 74 *floor too*, pydantic 51" in lines
+
+
+def test_older_cold_starts_without_a_floor_render_without_the_side_by_side_table() -> None:
+    lines = sections(RESULTS)
+
+    assert not any(line.startswith("| function | ours | floor") for line in lines)
+    assert not any("*floor too*" in line for line in lines)
+
+
+def test_the_warm_overhead_of_slots_and_bookings_is_shown_against_its_target() -> None:
+    results: dict[str, Any] = copy.deepcopy(RESULTS)
+    results["warm"]["GET /slots"]["overhead_p50_ms"] = 0.031
+    results["warm"]["POST /bookings (booked)"]["overhead_p50_ms"] = 0.05
+    results["warm"]["POST /bookings (Slot full)"]["overhead_p50_ms"] = 0.288
+
+    lines = sections(results)
+
+    assert (
+        "Target: handler overhead ≤ 0.05 ms p50 over the raw SQL: GET /slots 0.031;"
+        " POST /bookings (booked) 0.050; POST /bookings (Slot full) **0.288** (missed)."
+    ) in lines
+
+
+def test_the_growth_of_each_statement_is_shown_when_measured() -> None:
+    results: dict[str, Any] = copy.deepcopy(RESULTS)
+    results["growth"] = {
+        "calls": 500,
+        "sizes": [1000, 100000, 1000000],
+        "load_s": {"1000": 0.1, "100000": 2.5, "1000000": 31.0},
+        "p50_ms": {
+            "POST /bookings: the booking statement (booked)": {
+                "1000": 0.33,
+                "100000": 0.41,
+                "1000000": 0.58,
+            },
+            "GET /bookings: a page from a date mid-table": {
+                "1000": 0.4,
+                "100000": 0.9,
+                "1000000": 1.2,
+            },
+        },
+        "ratio": {
+            "POST /bookings: the booking statement (booked)": 1.76,
+            "GET /bookings: a page from a date mid-table": 3.0,
+        },
+    }
+
+    lines = sections(results)
+
+    at = lines.index("### Cost as the table grows (500 calls per statement and size)")
+    assert "(loaded: 1,000 in 0.1 s, 100,000 in 2.5 s, 1,000,000 in 31.0 s)" in lines[at + 2]
+    assert lines[at + 4 : at + 8] == [
+        "| statement | p50 at 1,000 | p50 at 100,000 | p50 at 1,000,000"
+        " | largest ÷ smallest (≤ 2×) |",
+        "|---|---|---|---|---|",
+        "| POST /bookings: the booking statement (booked) | 0.330 | 0.410 | 0.580 | 1.76× |",
+        "| GET /bookings: a page from a date mid-table | 0.400 | 0.900 | 1.200"
+        " | **3.00×** (missed) |",
+    ]
+    assert lines[at + 9].startswith("### Database round trips")
+    del results["growth"]
+    assert not any(line.startswith("### Cost as the table grows") for line in sections(results))

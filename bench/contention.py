@@ -48,7 +48,7 @@ def _worker(
 
     os.environ.update(env)
     import functions.bookings.app as bookings_function
-    from appointments import database
+    from appointments.data import database
     from functions.bookings.app import handler
     from local.http_api_event import http_api_event
     from local.lambda_context import LocalLambdaContext

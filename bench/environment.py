@@ -13,7 +13,7 @@ from typing import Any
 
 import psycopg
 
-from appointments import migrations
+from appointments.data import migrations
 from local import embedded_db
 from local.template import TEMPLATE_PATH, functions, load_template, local_environment
 
@@ -70,7 +70,7 @@ def apply_lambda_environment(database_url: str) -> None:
 @contextmanager
 def quiet_handlers() -> Iterator[None]:
     """Send the handlers' logs and EMF lines to /dev/null: they are still written, unseen."""
-    from appointments import observability
+    from appointments.platform import observability
 
     with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
         previous = observability.logger.registered_handler.setStream(devnull)  # type: ignore[attr-defined]

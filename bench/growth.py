@@ -101,8 +101,8 @@ Statement = Callable[[int], tuple[str, dict[str, Any]]]
 
 def _statements(size: int, calls: int) -> dict[str, Statement]:
     """Each statement timed, as (SQL, parameters) for its i-th call: a different day each."""
-    from appointments import store
-    from appointments.booking_records import ListQuery
+    from appointments.data import store
+    from appointments.data.booking_records import ListQuery
 
     days = size // 7
 

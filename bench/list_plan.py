@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 
 if TYPE_CHECKING:  # imported when used: the layer reads Lambda's environment on import
-    from appointments.booking_records import ListQuery
+    from appointments.data.booking_records import ListQuery
 
 INDEX = "bookings_by_user"
 
@@ -60,7 +60,7 @@ def fill(conn: psycopg.Connection, users: int, bookings: int, busy_every: int) -
 
 def list_statement(query: ListQuery) -> tuple[str, dict[str, Any]]:
     """The SQL and parameters booking_records.select_page sends for `query`, unsent."""
-    from appointments import booking_records
+    from appointments.data import booking_records
 
     sent: list[tuple[str, dict[str, Any]]] = []
 
@@ -126,7 +126,7 @@ def only_through(reads: list[dict[str, Any]], index: str = INDEX) -> bool:
 
 def plans(conn: psycopg.Connection, users: int, bookings: int) -> dict[str, dict[str, Any]]:
     """The plans of three pages, on a table fill() filled: name -> explain()."""
-    from appointments.booking_records import ListQuery, select_page
+    from appointments.data.booking_records import ListQuery, select_page
 
     per_user = round(bookings / users)
     busy_first = ListQuery(BUSY_USER, limit=50)

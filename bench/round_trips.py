@@ -23,7 +23,7 @@ import psycopg
 from bench.environment import LONGEST_RUN_S, quiet_handlers
 
 if TYPE_CHECKING:  # imported in count_per_route(), once Lambda's environment is set
-    from appointments.shop import ShopSchedule
+    from appointments.domain.shop import ShopSchedule
 
 T = TypeVar("T")
 
@@ -90,7 +90,8 @@ def count_per_route(database_url: str, log_path: Path) -> dict[str, int]:
     """
     import functions.bookings.app as bookings_function
     import functions.slots.app as slots_function
-    from appointments import auth, shop
+    from appointments.api import auth
+    from appointments.domain import shop
     from functions.bookings.app import handler as bookings
     from functions.health.app import handler as health
     from functions.slots.app import handler as slots

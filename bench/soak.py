@@ -27,7 +27,7 @@ from pathlib import Path
 
 import psycopg
 
-from appointments import migrations
+from appointments.data import migrations
 from local import embedded_db
 from local.dev_server import free_port, spawn
 

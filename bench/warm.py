@@ -36,8 +36,8 @@ from bench.environment import (
 )
 
 if TYPE_CHECKING:  # imported in measure(), once Lambda's environment is set
-    from appointments.shop import Slot
-    from appointments.store import IdempotencyKey
+    from appointments.data.store import IdempotencyKey
+    from appointments.domain.shop import Slot
 
 
 def _timings(call: Callable[[int], Any], calls: int, first: int = 0) -> list[float]:
@@ -74,10 +74,12 @@ _TO_CANCEL = """
 
 def measure(database: BenchDatabase, calls: int, runs: int) -> dict[str, Any]:
     apply_lambda_environment(database.url)
-    from appointments import booking_records, booking_views, shop, store
-    from appointments import database as warm_connection
-    from appointments.booking_records import ListQuery
-    from appointments.models import parse_booking_request
+    from appointments.api import booking_views
+    from appointments.api.models import parse_booking_request
+    from appointments.data import booking_records, store
+    from appointments.data import database as warm_connection
+    from appointments.data.booking_records import ListQuery
+    from appointments.domain import shop
     from functions.bookings.app import handler as bookings
     from functions.health.app import handler as health
     from functions.slots.app import handler as slots

@@ -18,10 +18,12 @@ from __future__ import annotations
 import signal
 import sys
 
+from local.ctrl_c import CtrlC
+
 if __name__ == "__main__":
     # Ctrl-C during the imports below (about a second of them) ends `make dev`
     # quietly, as it does later; main() takes over from its first line.
-    signal.signal(signal.SIGINT, lambda number, _: sys.exit(128 + number))
+    signal.signal(signal.SIGINT, CtrlC.exit_while_importing)
 
 import argparse
 import errno
@@ -40,8 +42,8 @@ import psycopg
 from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
 from gunicorn.arbiter import Arbiter  # type: ignore[import-untyped]
 
-from appointments import connection_url, redaction
 from appointments.errors import ConfigurationError
+from appointments.platform import connection_url, redaction
 from local import authorizers, embedded_db
 from local.api_docs import with_api_docs
 from local.dev_settings import DEFAULT_PORT, StartupError, port_from_environment, port_number
@@ -424,14 +426,28 @@ def start_database(data_dir: Path) -> embedded_db.Embedded:
             log(f"starting the embedded PostgreSQL in {data_dir}")
         else:
             log(f"using the embedded PostgreSQL already running in {data_dir} (pid {pid})")
-        try:
-            return embedded_db.attach_or_start(data_dir)
-        except BaseException as error:  # Ctrl-C while pg_ctl starts it, above all
-            if pid is None and embedded_db.running_pid(data_dir) is not None:
-                embedded_db.start(data_dir).stop()  # half-started for us: not left behind
-            if isinstance(error, subprocess.CalledProcessError):  # pg_ctl failed, or was stopped
-                raise StartupError(f"the embedded PostgreSQL did not start: {error}") from None
-            raise
+        # A terminal's Ctrl-C reaches initdb, pg_ctl and PostgreSQL too: let
+        # them finish with it (initdb removes what it wrote), then answer it.
+        with CtrlC.deferred():
+            try:
+                embedded = embedded_db.attach_or_start(data_dir)
+            except BaseException as error:
+                _stop_if_started_here(data_dir, found_running=pid is not None)
+                if CtrlC.pressed:
+                    raise KeyboardInterrupt from None
+                if isinstance(error, subprocess.CalledProcessError):  # pg_ctl failed
+                    raise StartupError(f"the embedded PostgreSQL did not start: {error}") from None
+                raise
+        if CtrlC.pressed:
+            _stop_if_started_here(data_dir, found_running=pid is not None)
+            CtrlC.answer()
+        return embedded
+
+
+def _stop_if_started_here(data_dir: Path, *, found_running: bool) -> None:
+    """Half-started or started for us, and interrupted: not left behind."""
+    if not found_running and (starting := embedded_db.running_pid(data_dir)) is not None:
+        embedded_db.stop_starting(data_dir, starting)
 
 
 def stop_database(embedded: embedded_db.Embedded) -> None:
@@ -461,10 +477,11 @@ def main(argv: list[str] | None = None) -> int:
     # Until gunicorn installs its own handlers: Ctrl-C is a KeyboardInterrupt
     # (answered below), and a SIGTERM or a closed terminal during start-up
     # still unwinds through `finally` and stops the database.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGINT, CtrlC.raise_it)
     for stop_signal in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(stop_signal, lambda number, _: sys.exit(128 + number))
     try:
+        CtrlC.answer()
         args = parse_args(argv)
         routes, environment = read_routes(args.template.resolve())
         authorization = sign_in_settings(args.port)
@@ -473,11 +490,14 @@ def main(argv: list[str] | None = None) -> int:
         if not url:  # before bind: a second `make dev` hears why, not "port in use"
             held = hold_data_dir(args.data_dir.resolve(), f"http://{args.host}:{args.port}")
         listener = bind(args.host, args.port)
+        CtrlC.answer()
         if not url:
             embedded = start_database(args.data_dir.resolve())
             url = embedded.url
+        CtrlC.answer()
         check_database(url)
         migrate_and_seed(url)
+        CtrlC.answer()
         set_handler_environment(environment, json_logs=args.json_logs)
         os.environ["DATABASE_URL"] = url
         line_buffered_stdout()
@@ -486,6 +506,9 @@ def main(argv: list[str] | None = None) -> int:
         announce(args, routes)
         serve(listener, routes, args.workers, authorization, url)
     except StartupError as error:
+        if CtrlC.pressed:
+            log("interrupted while starting")
+            return 130
         log(f"error: {error}")
         return 1
     except KeyboardInterrupt:  # Ctrl-C before gunicorn took over the signal

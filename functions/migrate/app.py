@@ -23,10 +23,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from appointments import cloudformation, credentials, database, migrations, redaction
-from appointments.deadline import from_context
-from appointments.observability import logger
-from appointments.settings import get_settings
+from appointments.data import database, migrations
+from appointments.platform import cloudformation, credentials, redaction
+from appointments.platform.deadline import from_context
+from appointments.platform.observability import logger
+from appointments.platform.settings import get_settings
 
 DB_FOLDER = Path(__file__).resolve().parent / "db"
 PHYSICAL_ID = "database-migrations"

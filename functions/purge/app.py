@@ -8,8 +8,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from appointments import deadline, store
-from appointments.observability import logger
+from appointments.data import store
+from appointments.platform import deadline
+from appointments.platform.observability import logger
 
 
 class PurgeFailed(RuntimeError):

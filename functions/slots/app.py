@@ -4,10 +4,11 @@ import os
 from datetime import timedelta
 from typing import Any
 
-from appointments import availability, messages, schedule, shop
+from appointments import messages
+from appointments.api.web import create_resolver, entrypoint
+from appointments.domain import availability, schedule, shop
+from appointments.domain.schedule import rfc3339_in
 from appointments.errors import ClientError
-from appointments.schedule import rfc3339_in
-from appointments.web import create_resolver, entrypoint
 
 # Read once, at cold start: a malformed setting stops the function from starting.
 SCHEDULE = shop.load_schedule(os.environ)
@@ -19,14 +20,14 @@ app = create_resolver()
 
 @app.get("/slots")
 def list_slots() -> Any:
-    day = schedule.parse_date(app.current_event.get_query_string_value("date", ""))
+    day = schedule.parse_date(app.request.query.get("date", ""))
     free = availability.free_on(SCHEDULE, day, shop.now())
     return {"available_times": [slot.label for slot in free]}
 
 
 @app.get("/availability")
 def list_availability() -> Any:
-    query = app.current_event.query_string_parameters or {}
+    query = app.request.query
     first = schedule.parse_date(query.get("from", ""))
     last = schedule.parse_date(query.get("to", ""))
     if last < first:

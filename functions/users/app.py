@@ -9,13 +9,15 @@ refused, not served), then the request; who the principal is, is IAM's call.
 from http import HTTPStatus
 from typing import Any
 
-from appointments import auth, messages, user_records
+from appointments import messages
+from appointments.api import auth
+from appointments.api.models import UserUpdate, parse_body
+from appointments.api.web import create_resolver, entrypoint, json_response
+from appointments.data import user_records
+from appointments.domain.schedule import rfc3339_utc
+from appointments.domain.user_ids import is_user_id
 from appointments.errors import ClientError
-from appointments.models import UserUpdate, parse_body
-from appointments.observability import record_outcome
-from appointments.schedule import rfc3339_utc
-from appointments.user_ids import is_user_id
-from appointments.web import body_bytes, create_resolver, entrypoint, json_response
+from appointments.platform.observability import record_outcome
 
 app = create_resolver()
 
@@ -24,11 +26,11 @@ USER_NOT_FOUND = ClientError(messages.USER_NOT_FOUND, outcome="UserNotFound", st
 
 @app.put("/users/<user_id>")
 def put_user(user_id: str) -> Any:
-    auth.require_iam(app.current_event.raw_event)
+    auth.require_iam(app.request.event)
     user_id = _decoded(user_id)
     if not is_user_id(user_id):
         raise ClientError(messages.INVALID_USER_ID)
-    update = parse_body(body_bytes(app.current_event), UserUpdate)
+    update = parse_body(app.request.body(), UserUpdate)
     user, created = user_records.save(user_id, update.name)
     record_outcome("UserCreated" if created else "UserRenamed")
     return json_response(HTTPStatus.CREATED if created else HTTPStatus.OK, _user_body(user))
@@ -36,7 +38,7 @@ def put_user(user_id: str) -> Any:
 
 @app.get("/users/<user_id>")
 def get_user(user_id: str) -> Any:
-    auth.require_iam(app.current_event.raw_event)
+    auth.require_iam(app.request.event)
     user_id = _decoded(user_id)
     # An id no user could have is not looked up: it is not found all the same.
     user = user_records.find(user_id) if is_user_id(user_id) else None
@@ -50,7 +52,7 @@ def _decoded(raw_segment: str) -> str:
 
     The router matches the raw path, so its argument is still percent-encoded.
     """
-    return str((app.current_event.path_parameters or {}).get("user_id", raw_segment))
+    return str(app.request.path_parameters.get("user_id", raw_segment))
 
 
 def _user_body(user: user_records.User) -> dict[str, Any]:

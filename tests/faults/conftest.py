@@ -17,7 +17,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from appointments import database, migrations, settings, shop, store
+from appointments.data import database, migrations, store
+from appointments.domain import shop
+from appointments.platform import settings
 from local import embedded_db
 from tests.conftest import DB_FOLDER
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import psycopg
 
-from appointments import store
+from appointments.data import store
 from tests.conftest import bookings_in
 from tests.faults.conftest import slot_request
 from tests.faults.test_connection_faults import wait_until_blocked_on_a_lock

@@ -12,7 +12,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from appointments import database, settings, store
+from appointments.data import database, store
+from appointments.platform import settings
 from tests.conftest import Invoke, Printed
 from tests.faults.conftest import (
     STATEMENT_TIMEOUT_MS,

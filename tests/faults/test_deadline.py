@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from psycopg.conninfo import make_conninfo
 
-from appointments import database, deadline, settings
+from appointments.data import database
+from appointments.platform import deadline, settings
 from local.http_api_event import http_api_event
 from local.lambda_context import LocalLambdaContext
 from tests.conftest import load_function

@@ -23,10 +23,10 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from appointments import booking_records, database
-from appointments.booking_views import request_fingerprint
-from appointments.models import parse_booking_request
-from appointments.schedule import rfc3339_utc
+from appointments.api.booking_views import request_fingerprint
+from appointments.api.models import parse_booking_request
+from appointments.data import booking_records, database
+from appointments.domain.schedule import rfc3339_utc
 from local.http_api_event import http_api_event
 from local.lambda_context import LocalLambdaContext
 from tests.conftest import Invoke, Printed, load_function

@@ -6,7 +6,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from appointments import migrations
+from appointments.data import migrations
 
 
 def tables(conn: psycopg.Connection) -> list[str]:

@@ -14,7 +14,8 @@ from datetime import date, time
 import psycopg
 import pytest
 
-from appointments import booking_records, shop, store
+from appointments.data import booking_records, store
+from appointments.domain import shop
 
 DAY = date(2030, 5, 6)
 TEN = time(10)

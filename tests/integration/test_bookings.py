@@ -151,7 +151,8 @@ def test_a_body_that_is_not_utf8_is_invalid_json(
 def test_a_database_that_cannot_be_reached_is_a_json_503_without_detail(
     invoke: Invoke, db: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from appointments import database, settings
+    from appointments.data import database
+    from appointments.platform import settings
 
     secret_url = "postgresql://app:s3cret-password@/appointments?host=/nonexistent"
     monkeypatch.setenv("DATABASE_URL", secret_url)

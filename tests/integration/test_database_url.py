@@ -10,7 +10,8 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from appointments import database, redaction, settings
+from appointments.data import database
+from appointments.platform import redaction, settings
 from tests.conftest import Invoke, Printed
 from tests.unit.test_credentials import AWKWARD_PASSWORDS
 

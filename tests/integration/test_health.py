@@ -16,7 +16,8 @@ def test_health_does_not_touch_the_database(
     invoke: Invoke, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@/nowhere?host=/nonexistent")
-    from appointments import database, settings
+    from appointments.data import database
+    from appointments.platform import settings
 
     settings.get_settings.cache_clear()
     database.close()

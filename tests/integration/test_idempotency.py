@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from appointments import store
+from appointments.data import store
 from local.lambda_context import LocalLambdaContext
 from tests.conftest import Invoke, bookings_in, load_function
 from tests.integration.test_booking_lifecycle import cancel

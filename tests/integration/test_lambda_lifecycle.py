@@ -9,7 +9,7 @@ from collections.abc import Callable
 import psycopg
 import pytest
 
-from appointments import database, migrations
+from appointments.data import database, migrations
 from tests.conftest import Invoke
 
 

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import psycopg
 import pytest
 
-from appointments import booking_records, migrations, store
+from appointments.data import booking_records, migrations, store
 from tests.conftest import DB_FOLDER
 
 MIGRATIONS = migrations.load_migrations(DB_FOLDER / "migrations")

@@ -15,8 +15,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from appointments import migrations
-from appointments.booking_records import ListQuery, select_page
+from appointments.data import migrations
+from appointments.data.booking_records import ListQuery, select_page
 from bench import list_plan
 from tests.conftest import DB_FOLDER
 

@@ -19,7 +19,7 @@ from tests.process.local_server import REPO
 WARM_INVOCATIONS = 250
 # One warm container: the handler counts a business metric on each invocation.
 _CONTAINER = f"""
-from appointments import observability
+from appointments.platform import observability
 
 @observability.metrics.log_metrics
 def handler(event, context):

@@ -14,8 +14,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from appointments import migrations
-from appointments.settings import get_settings
+from appointments.data import migrations
+from appointments.platform.settings import get_settings
 from local.lambda_context import LocalLambdaContext
 from tests.conftest import DB_FOLDER, load_function
 

@@ -17,8 +17,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from appointments import migrations, redaction
-from appointments.settings import get_settings
+from appointments.data import migrations
+from appointments.platform import redaction
+from appointments.platform.settings import get_settings
 from local.lambda_context import LocalLambdaContext
 from tests.conftest import load_function
 

@@ -18,8 +18,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from appointments import migrations
-from appointments.settings import get_settings
+from appointments.data import migrations
+from appointments.platform.settings import get_settings
 from local.lambda_context import LocalLambdaContext
 from tests.conftest import DB_FOLDER, load_function
 from tests.integration.test_migrate import session_state

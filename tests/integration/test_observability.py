@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from appointments import database, settings, tracing
+from appointments.data import database
+from appointments.platform import settings, tracing
 from tests.conftest import Invoke, Printed
 
 BOOKING = {"user_id": "user_alice", "date": "2024-01-20", "time": "10:00"}
@@ -136,7 +137,7 @@ def test_a_database_error_is_logged_and_counted_without_the_password(
 def test_an_unexpected_error_is_logged_in_full_and_answered_without_detail(
     invoke: Invoke, stdout_json: Printed, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from appointments import store
+    from appointments.data import store
 
     def broken(*_: Any) -> Any:
         raise RuntimeError("SELECT secret_column FROM internals")

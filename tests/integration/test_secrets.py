@@ -17,7 +17,8 @@ from moto import mock_aws
 from moto.core import enable_iam_authentication
 from psycopg.conninfo import conninfo_to_dict
 
-from appointments import credentials, database, settings
+from appointments.data import database
+from appointments.platform import credentials, settings
 from tests.conftest import Invoke, Printed
 
 SLOTS_OK = {

@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from appointments import shop
+from appointments.domain import shop
 from tests.conftest import REPO, Invoke, bookings_in, load_function
 from tests.integration.test_booking_lifecycle import cancel, get
 from tests.integration.test_bookings import alice_at, post_booking

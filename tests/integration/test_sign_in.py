@@ -15,7 +15,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from appointments import auth, store
+from appointments.api import auth
+from appointments.data import store
 from local.http_api_event import jwt_authorizer_context
 from tests.conftest import Invoke, bookings_in, load_function
 

@@ -8,8 +8,9 @@ from contextlib import suppress
 import psycopg
 import pytest
 
-from appointments import database, deadline, settings, watchdog
+from appointments.data import database
 from appointments.errors import DatabaseUnavailable
+from appointments.platform import deadline, settings, watchdog
 
 
 def test_a_statement_running_at_the_deadline_is_cancelled(database_url: str) -> None:

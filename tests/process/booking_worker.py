@@ -22,7 +22,7 @@ def book_each_slot_when_released(
     """Warm up like a container, then book each slot the moment all workers are ready."""
     os.environ["DATABASE_URL"] = database_url
     os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
-    from appointments import database
+    from appointments.data import database
     from functions.bookings.app import handler
     from local.http_api_event import http_api_event
     from local.lambda_context import LocalLambdaContext

@@ -77,7 +77,7 @@ def warm_container(database_url: str) -> Call:
     """Import the handler and open the connection, as a warm container holds them."""
     os.environ["DATABASE_URL"] = database_url
     os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
-    from appointments import database
+    from appointments.data import database
     from functions.bookings.app import handler
     from local.http_api_event import http_api_event
     from local.lambda_context import LocalLambdaContext

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from local import embedded_db
+from local import dev_server, embedded_db
+from local.ctrl_c import CtrlC
 from tests.process.local_server import (
     REPO,
     LocalServer,
@@ -158,7 +159,7 @@ def test_ctrl_c_under_load_stops_quietly(server: LocalServer) -> None:
     assert processes_using(server.log_path.with_name("pgdata")) == []
 
 
-@pytest.mark.parametrize("after_seconds", [0.2, 0.5, 0.8, 1.1, 1.5])
+@pytest.mark.parametrize("after_seconds", [0.2, 0.5, 0.8, 0.9, 1.0, 1.1, 1.2, 1.5])
 def test_ctrl_c_in_the_first_moments_stops_quietly(tmp_path: Path, after_seconds: float) -> None:
     """While Python imports, while the database starts, while migrations run: no traceback."""
     data_dir = tmp_path / "pgdata"
@@ -176,10 +177,40 @@ def test_ctrl_c_in_the_first_moments_stops_quietly(tmp_path: Path, after_seconds
     os.killpg(process.pid, signal.SIGINT)
     said, _ = process.communicate(timeout=30)
 
-    assert process.returncode in (0, 130)
+    assert process.returncode in (0, 130), said
     assert "Traceback" not in said and "KeyboardInterrupt" not in said
     assert [line for line in said.splitlines() if not re.match(r"\d\d:\d\d:\d\d ", line)] == []
     assert processes_using(data_dir) == []
+
+
+def test_ctrl_c_that_a_child_fails_from_first_is_still_an_interruption(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ctrl-C reaches PostgreSQL too; its failure can surface before our KeyboardInterrupt does."""
+
+    def database_fails_first(_data_dir: Path) -> None:
+        try:
+            os.kill(os.getpid(), signal.SIGINT)  # the terminal's Ctrl-C, to the whole group
+            time.sleep(1)
+        except KeyboardInterrupt:
+            pass  # swallowed on the way (a library's cleanup, say), and its failure reported
+        raise dev_server.StartupError("the database closed the connection")
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setattr(dev_server, "start_database", database_fails_first)
+    monkeypatch.setattr(CtrlC, "pressed", False)
+    handlers = {
+        number: signal.getsignal(number)
+        for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    }
+    try:
+        code = dev_server.main(["--port", str(free_port()), "--data-dir", str(tmp_path / "pgdata")])
+    finally:
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+
+    said = capsys.readouterr().err
+    assert (code, said[9:]) == (130, "interrupted while starting\n")
 
 
 def test_start_up_names_the_shop_and_the_migrations_in_a_line_each(tmp_path: Path) -> None:

@@ -23,9 +23,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from appointments.booking_views import request_fingerprint
-from appointments.models import parse_booking_request
-from appointments.schedule import rfc3339_utc
+from appointments.api.booking_views import request_fingerprint
+from appointments.api.models import parse_booking_request
+from appointments.domain.schedule import rfc3339_utc
 from tests.conftest import Invoke
 from tests.process.lifecycle_worker import (
     Request,

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from appointments import auth
+from appointments.api import auth
 from appointments.errors import ClientError
 from local.http_api_event import jwt_authorizer_context
 

@@ -7,7 +7,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from appointments import cloudformation, redaction
+from appointments.platform import cloudformation, redaction
 from tests.conftest import EXAMPLES_RUN
 
 EVENT = {

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from appointments import redaction
-from appointments.connection_url import conninfo_from_url
+from appointments.platform import redaction
+from appointments.platform.connection_url import conninfo_from_url
 
 # Each holds characters a URL gives a meaning to, written raw, as people paste them.
 AWKWARD_PASSWORDS = [

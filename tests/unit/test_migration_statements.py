@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from appointments.migrations import Migration, MigrationError, check_runnable
+from appointments.data.migrations import Migration, MigrationError, check_runnable
 
 NO_TRANSACTION = "-- migrate: no-transaction\n"
 

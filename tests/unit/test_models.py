@@ -6,8 +6,8 @@ from datetime import date, time
 import pytest
 
 from appointments import messages
+from appointments.api.models import MAX_BODY_BYTES, parse_booking_request
 from appointments.errors import ClientError
-from appointments.models import MAX_BODY_BYTES, parse_booking_request
 
 VALID = {"user_id": "user_alice", "date": "2024-01-20", "time": "10:00"}
 

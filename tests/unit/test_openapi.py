@@ -10,7 +10,7 @@ import jsonschema_rs
 import pytest
 from pydantic import ValidationError
 
-from appointments.models import BookingRequest, SignedInBookingRequest
+from appointments.api.schema import BookingRequest, SignedInBookingRequest
 from local import openapi
 from local.template import TEMPLATE_PATH, http_routes, load_template
 

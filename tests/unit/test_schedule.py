@@ -5,8 +5,8 @@ from datetime import date, time
 import pytest
 
 from appointments import messages
+from appointments.domain.schedule import parse_date, parse_time_of_day
 from appointments.errors import ClientError
-from appointments.schedule import parse_date, parse_time_of_day
 
 
 class TestParseDate:

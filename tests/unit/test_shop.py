@@ -14,9 +14,9 @@ import tzdata  # type: ignore[import-untyped]
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from appointments import messages, shop
-from appointments.errors import ClientError, ConfigurationError
-from appointments.shop import (
+from appointments import messages
+from appointments.domain import shop
+from appointments.domain.shop import (
     OpeningWindow,
     ShopSchedule,
     Slot,
@@ -26,6 +26,7 @@ from appointments.shop import (
     slots_between,
     slots_on,
 )
+from appointments.errors import ClientError, ConfigurationError
 from tests.conftest import EXAMPLES_RUN
 
 ALL_TIMES = ["09:00", "10:00", "11:00", "12:00", "13:00", "14:00", "15:00", "16:00"]

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import tzdata  # type: ignore[import-untyped]
 
-from appointments import shop
+from appointments.domain import shop
 from appointments.errors import ConfigurationError
 from local.template import TEMPLATE_PATH, functions, load_template, local_environment
 

@@ -1,19 +1,20 @@
-"""Domain and data access for the appointment-booking service.
+"""Domain and data access for the appointment-booking service: the shared Lambda layer.
 
-This package is the shared Lambda layer. Modules are layered so each import only
-points downward, and a handler pays at cold start only for what it touches:
+Laid out by floor; an import points only down a floor (tests/unit/test_layer_floors.py):
 
-    web             HTTP glue shared by the handlers (resolver, every error answered once)
-    models          pydantic request bodies, built on the rules below
-    store           each request's database conversation; booking outcomes
-    database        the warm connection holder (psycopg 3), within the invocation's deadline
-    schedule        the shop's rules: opening hours, slot length
-    deadline        the invocation's deadline; watchdog cancels a statement at it
-    observability   logger (passwords masked) and metrics
-    credentials     where to connect: DATABASE_URL or a secret; connection_url reads URLs
-    redaction       masks passwords in any text
-    errors          ClientError and the failures that cross layers
-    messages        the error strings of the HTTP contract
-    settings        configuration, read once from the environment
-    migrations      the migration runner; cloudformation its answer on deploy
+    api        HTTP: the resolver glue (web), request bodies (models), sign-in claims
+               (auth), the bookings routes' views (booking_views)
+    domain     the shop's rules: dates and times (schedule), opening hours and slots
+               (shop), user ids, and availability (slots against the bookings)
+    data       PostgreSQL: the warm connection (database), each request's statements
+               (store, booking_records, user_records), the migration runner
+    platform   what any Lambda function needs: settings, credentials and URLs,
+               redaction, logging and metrics, the deadline and its watchdog,
+               tracing, the CloudFormation answer
+
+and at the root the vocabulary every floor shares: `errors` (ClientError and the
+failures that cross floors) and `messages` (the contract's error strings).
+
+A handler imports its own route's modules, directly; the floors' `__init__`s are
+empty so that importing one module never imports its neighbours.
 """

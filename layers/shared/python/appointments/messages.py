@@ -29,7 +29,7 @@ INVALID_LIMIT = "limit must be a whole number from 1 to 100"
 INVALID_CURSOR = "cursor is not valid: pass the next_cursor of the previous page"
 DATE_RANGE_REVERSED = "to must not be before from"
 
-# Sign-in and administration (appointments.auth, the users function).
+# Sign-in and administration (appointments.api.auth, the users function).
 FORBIDDEN = "Forbidden"
 UNAUTHORIZED = "Unauthorized"
 INVALID_NAME = "name must be 1 to 200 printable characters"
@@ -39,7 +39,7 @@ def invalid_date_parameter(name: str) -> str:
     return f"{name} must be a date written YYYY-MM-DD"
 
 
-# The shop's configured rules (appointments.shop).
+# The shop's configured rules (appointments.domain.shop).
 TOO_LATE = "Too late to book this slot"
 TOO_FAR_AHEAD = "Too far in advance"
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from appointments import messages
+from appointments.domain.user_ids import MAX_NAME_CHARS, is_user_id
 from appointments.errors import ClientError
-from appointments.user_ids import MAX_NAME_CHARS, is_user_id
 
 # Where scopes are: "scope" (OAuth 2, Cognito access tokens), "scp" (Entra ID, Okta).
 _SCOPE_CLAIMS: Final = ("scope", "scp")

@@ -13,8 +13,8 @@ from urllib.parse import unquote
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from appointments import redaction
 from appointments.errors import ConfigurationError
+from appointments.platform import redaction
 
 URL_SCHEMES = ("postgresql://", "postgres://")
 _PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")

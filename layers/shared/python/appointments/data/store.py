@@ -18,8 +18,9 @@ from datetime import date, datetime, time, timedelta
 
 import psycopg
 
-from appointments import database, deadline
+from appointments.data import database
 from appointments.errors import DatabaseUnavailable
+from appointments.platform import deadline
 
 
 @dataclass(frozen=True)

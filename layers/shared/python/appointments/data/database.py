@@ -15,10 +15,10 @@ from typing import TypeVar
 
 import psycopg
 
-from appointments import credentials, deadline, tracing, watchdog
 from appointments.errors import ConfigurationError, DatabaseUnavailable
-from appointments.observability import logger
-from appointments.settings import get_settings
+from appointments.platform import credentials, deadline, tracing, watchdog
+from appointments.platform.observability import logger
+from appointments.platform.settings import get_settings
 
 T = TypeVar("T")
 

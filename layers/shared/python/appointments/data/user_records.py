@@ -12,7 +12,7 @@ from datetime import datetime
 
 import psycopg
 
-from appointments import database
+from appointments.data import database
 
 
 @dataclass(frozen=True)

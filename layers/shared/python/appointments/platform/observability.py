@@ -14,7 +14,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
-from appointments import redaction
+from appointments.platform import redaction
 
 # The fields that carry free text, where libpq or botocore may have quoted a
 # piece of a password they could not parse. The others (timestamp, service,

@@ -33,11 +33,11 @@ from zoneinfo import ZoneInfo
 import tzdata  # type: ignore[import-untyped]  # no py.typed; only its folder is used
 
 from appointments import messages
-from appointments.errors import ClientError, ConfigurationError
 
 # The HH:MM form and the date form of the HTTP contract, defined once in schedule.
-from appointments.schedule import CLOSING_HOUR, OPENING_HOUR, SLOT_HOURS, parse_date
-from appointments.schedule import TIME_FORM as HH_MM
+from appointments.domain.schedule import CLOSING_HOUR, OPENING_HOUR, SLOT_HOURS, parse_date
+from appointments.domain.schedule import TIME_FORM as HH_MM
+from appointments.errors import ClientError, ConfigurationError
 
 # Today's rules, taken from the module that states them, so the defaults cannot drift.
 DEFAULT_OPENING_HOURS: Final = f"Daily {OPENING_HOUR:02d}:00-{CLOSING_HOUR:02d}:00"

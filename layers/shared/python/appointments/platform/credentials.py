@@ -16,11 +16,11 @@ from typing import Any
 
 from psycopg.conninfo import make_conninfo
 
-from appointments import redaction
-from appointments.connection_url import URL_SCHEMES, conninfo_from_url
 from appointments.errors import ConfigurationError, DatabaseUnavailable
-from appointments.observability import logger
-from appointments.settings import Settings
+from appointments.platform import redaction
+from appointments.platform.connection_url import URL_SCHEMES, conninfo_from_url
+from appointments.platform.observability import logger
+from appointments.platform.settings import Settings
 
 # With a secret configured, boto3 and Powertools Parameters load during INIT
 # (inside a SnapStart snapshot, before the first request) rather than in it.

@@ -51,7 +51,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from appointments import watchdog
+from appointments.platform import watchdog
 
 # Any constant works as long as nothing else in the database uses it; this one
 # is the ASCII for "appt-mig". Public so that operators and tests can see who

@@ -14,7 +14,7 @@ from typing import Any, Final, Literal
 
 import psycopg
 
-from appointments import database
+from appointments.data import database
 
 Status = Literal["confirmed", "cancelled"]
 

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from appointments import shop, store
+from appointments.data import store
+from appointments.domain import shop
 
 
 @dataclass(frozen=True)

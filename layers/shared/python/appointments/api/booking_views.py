@@ -16,13 +16,14 @@ from collections.abc import Mapping
 from datetime import date, time, tzinfo
 from typing import Any, Final
 
-from appointments import messages, schedule
-from appointments.booking_records import START, Booking, ListQuery, Page, Position, Status
+from appointments import messages
+from appointments.api.models import BookingRequest
+from appointments.data.booking_records import START, Booking, ListQuery, Page, Position, Status
+from appointments.data.store import IdempotencyKey
+from appointments.domain import schedule
+from appointments.domain.schedule import rfc3339_in, rfc3339_utc
+from appointments.domain.user_ids import is_user_id
 from appointments.errors import ClientError
-from appointments.models import BookingRequest
-from appointments.schedule import rfc3339_in, rfc3339_utc
-from appointments.store import IdempotencyKey
-from appointments.user_ids import is_user_id
 
 # Booking ids are "booking_" and 22 URL-safe characters; older or hand-made
 # ones may differ, so only what no id can be is turned away unasked.

@@ -10,7 +10,7 @@ import json
 import urllib.request
 from typing import Any
 
-from appointments import redaction
+from appointments.platform import redaction
 
 # CloudFormation refuses a larger response body, and then fails the resource
 # however well the work went.

@@ -1,0 +1,1 @@
+"""PostgreSQL: the warm connection, each request's statements, the migration runner."""

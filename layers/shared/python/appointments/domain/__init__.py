@@ -1,0 +1,1 @@
+"""The shop's rules: dates, opening hours and slots, user ids, availability."""

@@ -1,0 +1,1 @@
+"""What any function needs: settings, credentials, redaction, logs, metrics, deadlines, tracing."""

@@ -13,7 +13,8 @@ import os
 import shutil
 from pathlib import Path
 
-import pydantic_core._pydantic_core
+import psycopg  # noqa: F401  (psycopg_binary refuses to load before it)
+import psycopg_binary._psycopg
 import pytest
 
 from local import verify_build
@@ -46,8 +47,8 @@ def verify_fails(build_dir: Path, functions: list[str], capsys: pytest.CaptureFi
 def test_x86_64_extension_in_the_layer_fails_the_functions_that_import_it(
     build_copy: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (aarch64,) = (build_copy / "SharedLayer" / "python" / "pydantic_core").glob("*.so")
-    shutil.copyfile(pydantic_core._pydantic_core.__file__, aarch64)  # this machine's x86_64 build
+    (aarch64,) = (build_copy / "SharedLayer" / "python" / "psycopg_binary").glob("_psycopg.*.so")
+    shutil.copyfile(psycopg_binary._psycopg.__file__, aarch64)  # this machine's x86_64 build
 
     report = verify_fails(build_copy, ["MigrateFunction", "BookingsFunction"], capsys)
 

@@ -222,6 +222,7 @@ def test_each_function_is_shown_beside_its_floor_and_fastapi_against_the_targets
     ):
         cold[name]["cold_start_ms"] = _ms(ours)
         cold[name]["floor"] = {"cold_start_ms": _ms(floor)}
+        cold[name].pop("fastapi_mangum", None)  # as a run without the peers' virtualenv
         if fastapi is not None:
             cold[name]["fastapi_mangum"] = {"cold_start_ms": _ms(fastapi)}
         cold[name]["top_imports"] = [
@@ -248,7 +249,15 @@ def test_each_function_is_shown_beside_its_floor_and_fastapi_against_the_targets
 
 
 def test_older_cold_starts_without_a_floor_render_without_the_side_by_side_table() -> None:
-    lines = sections(RESULTS)
+    results: dict[str, Any] = copy.deepcopy(RESULTS)
+    for entry in results["cold_start"].values():
+        if isinstance(entry, dict) and "top_imports" in entry:  # as recorded before issue 18
+            entry.pop("floor", None)
+            entry.pop("fastapi_mangum", None)
+            for row in entry["top_imports"]:
+                row.pop("floor_too", None)
+
+    lines = sections(results)
 
     assert not any(line.startswith("| function | ours | floor") for line in lines)
     assert not any("*floor too*" in line for line in lines)

@@ -33,7 +33,9 @@ class CtrlC:
             raise KeyboardInterrupt
 
     @classmethod
-    def note_it(cls, _number: int, _frame: FrameType | None) -> None:
+    def note_it(cls, number: int, frame: FrameType | None) -> None:
+        if cls.pressed:  # pressed again: something hangs, so interrupt it
+            cls.raise_it(number, frame)
         cls.pressed = True
 
     @classmethod
@@ -63,6 +65,11 @@ class CtrlC:
 
 
 def _in_finalizer(frame: FrameType | None) -> bool:
-    # An exception raised in a __del__ is printed ("Exception ignored in") and
-    # lost, and start-up would go on: such a Ctrl-C is answered at the next step.
-    return frame is not None and frame.f_code.co_name == "__del__"
+    # An exception raised in a __del__, or in what it calls, is printed
+    # ("Exception ignored in") and lost, and start-up would go on: such a
+    # Ctrl-C is answered at the next step.
+    while frame is not None:
+        if frame.f_code.co_name == "__del__":
+            return True
+        frame = frame.f_back
+    return False

@@ -438,9 +438,6 @@ def start_database(data_dir: Path) -> embedded_db.Embedded:
                 if isinstance(error, subprocess.CalledProcessError):  # pg_ctl failed
                     raise StartupError(f"the embedded PostgreSQL did not start: {error}") from None
                 raise
-        if CtrlC.pressed:
-            _stop_if_started_here(data_dir, found_running=pid is not None)
-            CtrlC.answer()
         return embedded
 
 
@@ -456,7 +453,10 @@ def stop_database(embedded: embedded_db.Embedded) -> None:
         log(f"embedded PostgreSQL left running (pid {embedded.pid}), as found: make stop stops it")
         return
     with embedded_db.exclusive(embedded.data_dir):  # after a `make seed` in progress, say
-        embedded.server.stop()
+        if CtrlC.pressed:  # during start-up: the terminal's Ctrl-C already stops it too
+            _stop_if_started_here(embedded.data_dir, found_running=False)
+        else:
+            embedded.server.stop()
     log("embedded PostgreSQL stopped")
 
 
@@ -474,13 +474,13 @@ def main(argv: list[str] | None = None) -> int:
     # gunicorn forks the workers inside serve(): when one exits, its SystemExit
     # unwinds through this function too, and must not stop the database.
     master_pid = os.getpid()
-    # Until gunicorn installs its own handlers: Ctrl-C is a KeyboardInterrupt
-    # (answered below), and a SIGTERM or a closed terminal during start-up
-    # still unwinds through `finally` and stops the database.
-    signal.signal(signal.SIGINT, CtrlC.raise_it)
-    for stop_signal in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(stop_signal, lambda number, _: sys.exit(128 + number))
     try:
+        # Until gunicorn installs its own handlers: Ctrl-C is a KeyboardInterrupt
+        # (answered below), and a SIGTERM or a closed terminal during start-up
+        # still unwinds through `finally` and stops the database.
+        signal.signal(signal.SIGINT, CtrlC.raise_it)
+        for stop_signal in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(stop_signal, lambda number, _: sys.exit(128 + number))
         CtrlC.answer()
         args = parse_args(argv)
         routes, environment = read_routes(args.template.resolve())
@@ -492,7 +492,8 @@ def main(argv: list[str] | None = None) -> int:
         listener = bind(args.host, args.port)
         CtrlC.answer()
         if not url:
-            embedded = start_database(args.data_dir.resolve())
+            with CtrlC.deferred():  # until `embedded` holds what `finally` must stop
+                embedded = start_database(args.data_dir.resolve())
             url = embedded.url
         CtrlC.answer()
         check_database(url)
@@ -504,6 +505,7 @@ def main(argv: list[str] | None = None) -> int:
         log(shop_line)
         log(authorizers.describe(authorization, args.port))
         announce(args, routes)
+        CtrlC.answer()
         serve(listener, routes, args.workers, authorization, url)
     except StartupError as error:
         if CtrlC.pressed:
@@ -517,6 +519,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as stop:  # gunicorn exits this way on Ctrl-C and SIGTERM
         return int(stop.code or 0)
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # stopping already: another Ctrl-C waits
         if embedded is not None and os.getpid() == master_pid:
             stop_database(embedded)
         if held is not None:

@@ -9,6 +9,7 @@ count too: a deferred import is still a dependency.
 from __future__ import annotations
 
 import ast
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,8 @@ ROOT_LEVEL = len(FLOORS)
 def level(module: str) -> int:
     """How far down `appointments.<...>` sits: 0 for api, ROOT_LEVEL for errors and messages."""
     parts = module.split(".")
+    if len(parts) == 1:
+        raise AssertionError("import a module of appointments, not the package itself")
     if parts[1] in FLOORS:
         return FLOORS.index(parts[1])
     if parts[1] in ROOT_MODULES:
@@ -29,24 +32,29 @@ def level(module: str) -> int:
     raise AssertionError(f"{module} is on no floor: put it in one of {FLOORS}")
 
 
-def imported(source: str) -> list[str]:
-    """Every `appointments` module the source imports, at module level or in a function."""
+def imported(source: str, module: str) -> list[str]:
+    """Every `appointments` module the source of `module` imports, relative imports included,
+    at module level or in a function."""
     names: list[str] = []
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             names += [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            if node.module in ("appointments", *(f"appointments.{floor}" for floor in FLOORS)):
-                names += [f"{node.module}.{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            relative = "." * node.level + (node.module or "")
+            target = importlib.util.resolve_name(relative, module.rpartition(".")[0])
+            if target in ("appointments", *(f"appointments.{floor}" for floor in FLOORS)):
+                names += [f"{target}.{alias.name}" for alias in node.names]
             else:
-                names.append(node.module)
+                names.append(target)
     return [name for name in names if name.split(".")[0] == "appointments"]
 
 
 def upward_imports(module: str, source: str) -> list[str]:
     """The imports of `module` that point up a floor."""
     own = level(module)
-    return [f"{module} imports {target}" for target in imported(source) if level(target) < own]
+    return [
+        f"{module} imports {target}" for target in imported(source, module) if level(target) < own
+    ]
 
 
 def layer_modules() -> list[tuple[str, Path]]:
@@ -76,7 +84,7 @@ def test_the_floors_packages_import_nothing() -> None:
 
 def test_the_root_vocabulary_imports_no_floor() -> None:
     for name in ROOT_MODULES:
-        assert imported((PACKAGE / f"{name}.py").read_text()) == []
+        assert imported((PACKAGE / f"{name}.py").read_text(), f"appointments.{name}") == []
 
 
 @pytest.mark.parametrize(
@@ -86,6 +94,8 @@ def test_the_root_vocabulary_imports_no_floor() -> None:
         ("appointments.data.store", "def f():\n    from appointments.domain.shop import now\n"),
         ("appointments.platform.redaction", "import appointments.data.database\n"),
         ("appointments.errors", "from appointments.platform import settings\n"),
+        ("appointments.domain.shop", "from ..api import web\n"),
+        ("appointments.data.store", "from ..domain.shop import now\n"),
     ],
 )
 def test_the_check_sees_an_upward_import(module: str, source: str) -> None:

@@ -33,8 +33,9 @@ if TYPE_CHECKING:
 
 LambdaHandler = Callable[[dict[str, Any], "LambdaContext"], dict[str, Any]]
 
-# A path parameter, as Powertools reads `<name>`: one segment of RFC 3986's
-# characters, still percent-encoded.
+# A path parameter, as Powertools reads `<name>`: one segment, still
+# percent-encoded, of RFC 3986's characters, the unsafe ones and any word
+# character (Powertools' _SAFE_URI, _UNSAFE_URI and \w).
 _PARAMETER = re.compile(r"<\w+>")
 _SEGMENT_CHARACTERS = r"[-._~()'!*:@,;=+&$%<> \[\]{}|^\w]+"
 

@@ -73,11 +73,11 @@ def quiet_handlers() -> Iterator[None]:
     from appointments.platform import observability
 
     with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
-        previous = observability.logger.registered_handler.setStream(devnull)  # type: ignore[attr-defined]
+        previous = observability.logger.set_stream(devnull)
         try:
             yield
         finally:
-            observability.logger.registered_handler.setStream(previous)  # type: ignore[attr-defined]
+            observability.logger.set_stream(previous)
 
 
 def percentile(samples: Sequence[float], fraction: float) -> float:

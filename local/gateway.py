@@ -47,15 +47,12 @@ MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's request size limit
 # Longer error texts are cut on the console, so a request stays one line.
 _MAX_OUTCOME_CHARS = 80
 
-# Powertools' cold-start flags: one per process, which is one per container on
+# The cold-start flags: one per process, which is one per container on
 # Lambda. A worker here hosts every function, so each function's first
 # invocation in it must find them set again, or its log record and its
 # ColdStart metric say warm while the console says cold.
-_COLD_START_FLAGS = (
-    "aws_lambda_powertools.logging.logger",
-    "aws_lambda_powertools.metrics.provider.cold_start",
-    "aws_lambda_powertools.tracing.tracer",
-)
+_OBSERVABILITY = "appointments.platform.observability"
+_TRACER = "aws_lambda_powertools.tracing.tracer"  # only loaded with tracing on
 
 
 @dataclass(frozen=True)
@@ -113,26 +110,19 @@ class WarmFunctions:
         module_name, attribute = function.handler.rsplit(".", 1)
         module = _import_file(function.logical_id, function.code_dir / f"{module_name}.py")
         self._handlers[function.logical_id] = getattr(module, attribute)
-        _start_powertools_cold()
+        _start_cold()
         return self._handlers[function.logical_id], True
 
 
-def _start_powertools_cold() -> None:
-    """Make Powertools take the next invocation for its container's first."""
-    # Looked up, not imported: a module Powertools has not loaded yet still
-    # holds its initial, cold, value, and importing it here would move its
-    # import time out of the function's cold start.
-    for name in _COLD_START_FLAGS:
-        if (module := sys.modules.get(name)) is not None:
-            vars(module)["is_cold_start"] = True
-    metrics_flag = sys.modules.get("aws_lambda_powertools.metrics.provider.cold_start")
-    if metrics_flag is not None:
-        # Loaded with the metrics package, which this module belongs to.
-        from aws_lambda_powertools.metrics.functions import is_metrics_disabled
-
-        if is_metrics_disabled():
-            # Powertools prints its ColdStart metric even with metrics disabled.
-            vars(metrics_flag)["is_cold_start"] = False
+def _start_cold() -> None:
+    """Make the logger, the metrics and the tracer take the next invocation for the first."""
+    # Looked up, not imported: a module not loaded yet still holds its
+    # initial, cold, value, and importing it here would move its import time
+    # out of the function's cold start.
+    if (observability := sys.modules.get(_OBSERVABILITY)) is not None:
+        observability.start_cold()
+    if (tracer := sys.modules.get(_TRACER)) is not None:
+        vars(tracer)["is_cold_start"] = True
 
 
 def _import_file(logical_id: str, path: Any) -> ModuleType:

@@ -64,7 +64,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # The logger binds its stream when created; make it follow pytest's capture.
     from appointments.platform.observability import logger
 
-    logger.registered_handler.setStream(_CurrentStdout())  # type: ignore[attr-defined]
+    logger.set_stream(_CurrentStdout())  # type: ignore[arg-type]
 
 
 @pytest.fixture(autouse=True)

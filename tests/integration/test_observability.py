@@ -91,11 +91,11 @@ def test_a_bad_slots_query_counts_invalid_request(invoke: Invoke, stdout_json: P
 
 
 def test_the_first_invocation_of_a_container_counts_a_cold_start(
-    invoke: Invoke, stdout_json: Printed, monkeypatch: pytest.MonkeyPatch
+    invoke: Invoke, stdout_json: Printed
 ) -> None:
-    from aws_lambda_powertools.metrics.provider import cold_start
+    from appointments.platform import observability
 
-    monkeypatch.setattr(cold_start, "is_cold_start", True)  # as in a fresh container
+    observability.start_cold()  # as in a fresh container
     invoke("health", "GET", "/health")
     invoke("health", "GET", "/health")
     cold = [r for r in stdout_json() if "ColdStart" in r]

@@ -21,8 +21,6 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.logging import correlation_paths
-
 from appointments import messages
 from appointments.errors import ClientError, ConfigurationError, DatabaseUnavailable
 from appointments.platform import deadline, tracing
@@ -192,9 +190,7 @@ def entrypoint(app: Router) -> LambdaHandler:
     """The Lambda handler for `app`: correlation id, request log line, metrics, deadline."""
 
     @metrics.log_metrics(capture_cold_start_metric=True)
-    @logger.inject_lambda_context(
-        correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True
-    )
+    @logger.inject_lambda_context(correlation_id=request_id, clear_state=True)
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         logger.append_keys(route=event.get("routeKey"))
         started = time.perf_counter()
@@ -204,6 +200,12 @@ def entrypoint(app: Router) -> LambdaHandler:
         return response
 
     return tracing.trace_handler(handler)
+
+
+def request_id(event: dict[str, Any]) -> Any:
+    """API Gateway's id of the request: the log's correlation_id (None if it has none)."""
+    context = event.get("requestContext")
+    return context.get("requestId") if isinstance(context, dict) else None
 
 
 def _log_request(response: dict[str, Any], started: float) -> None:

@@ -18,7 +18,11 @@ here:
   and a ColdStart one (function_name, service) after a container's first
   successful invocation.
 Where they differ: POWERTOOLS_METRICS_DISABLED prints no ColdStart metric
-either (Powertools printed it), and POWERTOOLS_DEV does not indent lines.
+either (Powertools printed it); Powertools' own stderr warnings (POWERTOOLS_DEV,
+a Lambda log level stricter than ours) are not printed; and what this service
+never sets is not read: sampling, event logging, provisioned concurrency's
+warm first invocation, the WARN and FATAL level aliases (an unknown level
+reads as INFO; Powertools refused it).
 The migrate function, which only logs, imports this module alone.
 """
 
@@ -37,7 +41,8 @@ from appointments.platform import redaction
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 _LEVELS: Final = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
-# Lambda's advanced logging controls name levels their own way (Powertools' mapping).
+# Lambda's advanced logging controls name levels their own way (Powertools maps
+# TRACE to NOTSET; here it is DEBUG, the most verbose level this logger has).
 _LAMBDA_LEVELS: Final = {
     "TRACE": "DEBUG",
     "DEBUG": "DEBUG",

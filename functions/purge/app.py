@@ -4,8 +4,6 @@ Expiry does not wait for this: a key older than 24 hours is treated as unused
 when a request brings it again. The purge only keeps the table small.
 """
 
-from __future__ import annotations
-
 from typing import TYPE_CHECKING, Any
 
 from appointments.data import store
@@ -21,7 +19,7 @@ class PurgeFailed(RuntimeError):
 
 
 @logger.inject_lambda_context(clear_state=True)
-def handler(event: dict[str, Any] | None, context: LambdaContext) -> dict[str, int]:
+def handler(event: dict[str, Any] | None, context: "LambdaContext") -> dict[str, int]:
     try:
         with deadline.within(context):
             purged = store.purge_expired_keys()

@@ -69,9 +69,11 @@ class UserUpdate:
         name = fields.get("name", _MISSING)
         if name is _MISSING:
             raise ClientError("name: Field required")
-        if not isinstance(name, str) or not 1 <= len(name) <= MAX_NAME_CHARS:
-            raise ClientError(messages.INVALID_NAME)
-        if not name.isprintable():
+        if (
+            not isinstance(name, str)
+            or not 1 <= len(name) <= MAX_NAME_CHARS
+            or not name.isprintable()
+        ):
             raise ClientError(messages.INVALID_NAME)
         return cls(name)
 

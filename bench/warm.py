@@ -3,6 +3,8 @@
 Each route is timed over many calls; the baseline is the same SQL sent raw with
 psycopg on the same connection, so the difference is what the handler adds
 (event parsing, validation, routing, logging, metrics, response building).
+Where bench/floor has the route, its bare handler is timed too, in the same
+runs: what a handler that adds next to nothing measures here.
 
 Every run starts from the seed users alone, plus what its route needs: a
 booking to look up; a booking per call to cancel, so that each cancel timed
@@ -60,6 +62,8 @@ class Route:
     prepare: Callable[[psycopg.Connection], Any] | None = None
     # Whether an answer's body is the one timed, beyond its status (for the warm-up's first).
     body_is: Callable[[Any], bool] | None = None
+    # The floor's bare handler for the same request (bench/floor), answering the same status.
+    floor: Callable[[int], Any] | None = None
 
 
 # Bookings to cancel, one slot each: the handler cancels handler_<i>, the
@@ -80,6 +84,11 @@ def measure(database: BenchDatabase, calls: int, runs: int) -> dict[str, Any]:
     from appointments.data import database as warm_connection
     from appointments.data.booking_records import ListQuery
     from appointments.domain import shop
+
+    # Each floor module connects to DATABASE_URL as it is imported, as on a cold start.
+    from bench.floor import bookings as floor_bookings
+    from bench.floor import health as floor_health
+    from bench.floor import slots as floor_slots
     from functions.bookings.app import handler as bookings
     from functions.health.app import handler as health
     from functions.slots.app import handler as slots
@@ -176,10 +185,14 @@ def measure(database: BenchDatabase, calls: int, runs: int) -> dict[str, Any]:
         return (len(body["days"]), len(offered), full) == (31, len(month_slots), len(month_booked))
 
     routes: dict[str, Route] = {
-        "GET /health": Route(lambda i: health(health_event, context)),
+        "GET /health": Route(
+            lambda i: health(health_event, context),
+            floor=lambda i: floor_health.handler(health_event, context),
+        ),
         "GET /slots": Route(
             lambda i: slots(slots_event, context),
             lambda i: raw(store._BUSY_BAYS, slots_span),
+            floor=lambda i: floor_slots.handler(slots_event, context),
         ),
         "GET /availability (31 days, half the slots booked)": Route(
             lambda i: slots(month_event, context),
@@ -192,6 +205,7 @@ def measure(database: BenchDatabase, calls: int, runs: int) -> dict[str, Any]:
             lambda i: raw(
                 store._BOOK_SLOT, _params(store.new_booking_id(), "user_alice", raw_booked_slots[i])
             ),
+            floor=lambda i: floor_bookings.handler(booking("user_alice", day(i, 400)), context),
         ),
         "POST /bookings (Slot full)": Route(
             lambda i: bookings(taken, context),
@@ -199,6 +213,7 @@ def measure(database: BenchDatabase, calls: int, runs: int) -> dict[str, Any]:
                 store._BOOK_SLOT, _params(store.new_booking_id(), "user_alice", taken_slot)
             ),
             status=400,
+            floor=lambda i: floor_bookings.handler(taken, context),
         ),
         "POST /bookings (User not found)": Route(
             lambda i: bookings(booking("user_nobody", "2039-01-02"), context),
@@ -249,7 +264,7 @@ def measure(database: BenchDatabase, calls: int, runs: int) -> dict[str, Any]:
     results: dict[str, Any] = {"calls_per_run": calls, "runs": runs}
     with quiet_handlers():
         for name, route in routes.items():
-            p50s, p99s, base50s, base99s = [], [], [], []
+            p50s, p99s, base50s, base99s, floor50s = [], [], [], [], []
             for _ in range(runs):
                 database.reset()
                 bookings(taken, context)  # takes the slot the Slot-full cases hit
@@ -258,6 +273,8 @@ def measure(database: BenchDatabase, calls: int, runs: int) -> dict[str, Any]:
                         route.prepare(conn)
                 # warm-up on other slots and bookings, not timed: each must be this outcome
                 answers = [route.handler(i) for i in range(calls, calls + _WARM_UP)]
+                if route.floor:
+                    answers += [route.floor(i) for i in range(calls, calls + _WARM_UP)]
                 if wrong := [a for a in answers if a["statusCode"] != route.status]:
                     raise RuntimeError(f"{name}: expected {route.status}, got {wrong[0]}")
                 if route.body_is and not route.body_is(json.loads(answers[0]["body"])):
@@ -269,6 +286,8 @@ def measure(database: BenchDatabase, calls: int, runs: int) -> dict[str, Any]:
                     raw_times = _timings(route.baseline, calls)
                     base50s.append(percentile(raw_times, 0.50))
                     base99s.append(percentile(raw_times, 0.99))
+                if route.floor:
+                    floor50s.append(percentile(_timings(route.floor, calls), 0.50))
             entry: dict[str, Any] = {"p50_ms": spread(p50s), "p99_ms": spread(p99s)}
             if base50s:
                 entry["raw_sql_p50_ms"] = spread(base50s)
@@ -280,6 +299,10 @@ def measure(database: BenchDatabase, calls: int, runs: int) -> dict[str, Any]:
                 )
             else:
                 entry["overhead_p50_ms"] = entry["p50_ms"]["median"]  # no SQL: all of it is handler
+            if floor50s:
+                entry["floor_p50_ms"] = spread(floor50s)
+                baseline = entry["raw_sql_p50_ms"]["median"] if base50s else 0.0
+                entry["floor_overhead_p50_ms"] = round(spread(floor50s)["median"] - baseline, 3)
             results[name] = entry
     return results
 

@@ -32,6 +32,18 @@ def test_a_guard_says_whether_it_sent_a_cancel(database_url: str) -> None:
         assert due.fired is True
 
 
+def test_a_later_deadline_armed_while_the_watchdog_sleeps_is_still_kept(database_url: str) -> None:
+    """Arming does not wake a watchdog sleeping to an earlier deadline: it looks again then."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        with watchdog.cancel_after(conn, 0.3):  # the watchdog now sleeps to this deadline
+            conn.execute("SELECT 1")
+        started = time.monotonic()
+        with pytest.raises(psycopg.errors.QueryCanceled), watchdog.cancel_after(conn, 0.6) as due:
+            conn.execute("SELECT pg_sleep(5)")
+        assert 0.5 < time.monotonic() - started < 2
+        assert due.fired is True
+
+
 def test_a_cancel_that_missed_its_statement_never_reaches_the_next_one(
     database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -268,13 +268,19 @@ def test_the_warm_overhead_of_slots_and_bookings_is_shown_against_its_target() -
     results["warm"]["GET /slots"]["overhead_p50_ms"] = 0.031
     results["warm"]["POST /bookings (booked)"]["overhead_p50_ms"] = 0.05
     results["warm"]["POST /bookings (Slot full)"]["overhead_p50_ms"] = 0.288
+    results["warm"]["POST /bookings (Slot full)"]["floor_overhead_p50_ms"] = 0.021
+    results["warm"]["GET /slots"].pop("floor_overhead_p50_ms", None)
+    results["warm"]["POST /bookings (booked)"].pop("floor_overhead_p50_ms", None)
 
     lines = sections(results)
 
     assert (
         "Target: handler overhead ≤ 0.05 ms p50 over the raw SQL: GET /slots 0.031;"
-        " POST /bookings (booked) 0.050; POST /bookings (Slot full) **0.288** (missed)."
+        " POST /bookings (booked) 0.050; POST /bookings (Slot full) **0.288** (missed)"
+        " (floor 0.021)."
     ) in lines
+    slot_full_row = next(line for line in lines if line.startswith("| POST /bookings (Slot full)"))
+    assert slot_full_row.split(" | ")[-2] == "0.021"  # the floor's column, before the ratio
 
 
 def test_the_growth_of_each_statement_is_shown_when_measured() -> None:

@@ -45,6 +45,9 @@ def invocation(logger: Any, count: Any, event: dict[str, Any], number: int) -> N
         count("BookingCreated")
     logger.info("request handled", extra={"status": 200, "duration_ms": 0.25})
     logger.warning("123")  # JSON text: logged as the number
+    # Logged as JSON or as text, whichever Powertools chose: the shortcut for prose must agree.
+    for text in (' \n{"a": [1, null]}', "-Infinity", "true", "tru", "[1, 2", "\u00a0{}", "", "I"):
+        logger.info(text)
     logger.warning("cannot connect to the database", extra={"cause": "password=s3cr3t-pw x"})
     logger.info("ünïcode \u2028 and a quote \"'")
     try:

@@ -52,6 +52,8 @@ _LAMBDA_LEVELS: Final = {
     "FATAL": "CRITICAL",
 }
 _TRUE: Final = frozenset({"1", "y", "yes", "t", "true", "on"})
+# What json.loads can find first, past whitespace: NaN, Infinity and -Infinity included.
+_JSON_OPENERS: Final = frozenset('{["-0123456789tfnNI')
 
 # The fields that carry free text, where libpq or botocore may have quoted a
 # piece of a password they could not parse. The others (timestamp, service,
@@ -61,12 +63,13 @@ _FREE_TEXT_FIELDS = frozenset({"message", "exception", "cause", "reason", "trace
 
 
 def _redacted_json(record: dict[str, Any]) -> str:
-    """A log record as Powertools writes it, with database passwords masked in its free text."""
+    """A log record as Powertools writes it: None values left out, passwords masked in free text."""
     redacted = {
         key: redaction.scrub(value)
         if key in _FREE_TEXT_FIELDS and isinstance(value, str)
         else value
         for key, value in record.items()
+        if value is not None
     }
     return json.dumps(redacted, default=str, separators=(",", ":"), ensure_ascii=False)
 
@@ -169,7 +172,7 @@ class Logger:
             record.update(_exception_fields(exc_info))
         trace = os.environ.get("_X_AMZN_TRACE_ID")
         record["xray_trace_id"] = trace.split(";")[0].replace("Root=", "") if trace else None
-        line = _redacted_json({key: value for key, value in record.items() if value is not None})
+        line = _redacted_json(record)
         self.stream.write(line + "\n")
         self.stream.flush()
 
@@ -182,7 +185,9 @@ def _level_name() -> str:
 
 def _as_logged(message: Any) -> Any:
     """Powertools logs a message that is JSON text as that JSON value."""
-    if not isinstance(message, str):
+    # Most messages are prose: one that cannot open a JSON value skips the
+    # parse and the ValueError it would raise (a few µs of every request).
+    if not isinstance(message, str) or message.lstrip()[:1] not in _JSON_OPENERS:
         return message
     try:
         return json.loads(message)

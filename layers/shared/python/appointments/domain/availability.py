@@ -69,7 +69,9 @@ class _TakenBays:
         self._longest = max((end - start for start, end, _ in self._busy), default=0.0)
 
     def during(self, slot: shop.Slot) -> int:
-        slot_start, slot_end = slot.starts_at.timestamp(), slot.ends_at.timestamp()
+        if not self._busy:
+            return 0
+        slot_start, slot_end = slot.posix_bounds
         first = bisect_left(self._starts, slot_start - self._longest)
         last = bisect_left(self._starts, slot_end)
         return len({bay for _, end, bay in self._busy[first:last] if end > slot_start})

@@ -71,7 +71,12 @@ def _redacted_json(record: dict[str, Any]) -> str:
         for key, value in record.items()
         if value is not None
     }
-    return json.dumps(redacted, default=str, separators=(",", ":"), ensure_ascii=False)
+    return _LOG_ENCODER.encode(redacted)
+
+
+# What json.dumps(default=str, separators=(",", ":"), ensure_ascii=False) would
+# build for every line, built once.
+_LOG_ENCODER: Final = json.JSONEncoder(default=str, separators=(",", ":"), ensure_ascii=False)
 
 
 class _ColdStart:

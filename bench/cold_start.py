@@ -66,6 +66,13 @@ def _event(function: str, run: int) -> dict[str, Any]:
         body = json.dumps({"user_id": "user_alice", "date": day, "time": "10:00"})
         headers = {"Content-Type": "application/json"}  # FastAPI reads no body without it
         return http_api_event("POST", "/bookings", body=body, headers=headers)
+    if function == "catalogue":
+        return http_api_event(
+            "GET",
+            "/shops/default/services",
+            route_key="GET /shops/{shop_id}/services",
+            path_parameters={"shop_id": "default"},
+        )
     if function == "users":
         return http_api_event(
             "GET",

@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 
 from appointments.data import migrations
+from appointments.domain import default_shop, shop
 from local import embedded_db
 from local.template import TEMPLATE_PATH, functions, load_template, local_environment
 
@@ -49,6 +50,8 @@ def bench_database(data_dir: Path) -> Iterator[BenchDatabase]:
         with psycopg.connect(url, autocommit=True) as conn:
             migrations.apply_migrations(conn, migrations.load_migrations(DB_FOLDER / "migrations"))
             migrations.store_statement_timeout(conn, 5000)
+            # As the migrate function writes it, from the template's parameters.
+            default_shop.write_default_shop(conn, shop.load_schedule(lambda_environment(url)))
         database = BenchDatabase(url, data_dir / "log")
         database.reset()
         yield database

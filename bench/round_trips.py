@@ -93,6 +93,7 @@ def count_per_route(database_url: str, log_path: Path) -> dict[str, int]:
     from appointments.api import auth
     from appointments.domain import shop
     from functions.bookings.app import handler as bookings
+    from functions.catalogue.app import handler as catalogue
     from functions.health.app import handler as health
     from functions.slots.app import handler as slots
     from functions.users.app import handler as users
@@ -144,6 +145,15 @@ def count_per_route(database_url: str, log_path: Path) -> dict[str, int]:
         event = http_api_event("GET", "/bookings", raw_query=raw_query)
         return lambda: bookings(event, context)
 
+    def catalogue_route(shop_id: str, route: str = "") -> Callable[[], Any]:
+        event = http_api_event(
+            "GET",
+            f"/shops/{shop_id}{route}",
+            route_key=f"GET /shops/{{shop_id}}{route}",
+            path_parameters={"shop_id": shop_id},
+        )
+        return lambda: catalogue(event, context)
+
     def availability(
         first: str, last: str, schedule: ShopSchedule | None = None
     ) -> Callable[[], Any]:
@@ -170,6 +180,11 @@ def count_per_route(database_url: str, log_path: Path) -> dict[str, int]:
             availability(CLOSED_DATES[0], CLOSED_DATES[-1], closed_schedule),
             200,
         ),
+        "GET /shops/{id} (found)": (catalogue_route("default"), 200),
+        "GET /shops/{id} (not found)": (catalogue_route("nowhere"), 404),
+        "GET /shops/{id} (impossible id)": (catalogue_route("No Such"), 404),
+        "GET /shops/{id}/services": (catalogue_route("default", "/services"), 200),
+        "GET /shops/{id}/resources": (catalogue_route("default", "/resources"), 200),
         "POST /bookings (booked)": (book("user_alice", "2038-01-01"), 200),
         "POST /bookings (Slot full)": (book("user_bob", "2038-01-01"), 400),
         "POST /bookings (User not found)": (book("user_nobody", "2038-01-02"), 400),
@@ -228,7 +243,11 @@ def _check_answer(name: str, response: dict[str, Any], status: int) -> None:
     if response["statusCode"] != status:
         raise RuntimeError(f"{name}: expected {status}, got {response}")
     body = json.loads(response["body"])
-    if status == 404 and body not in ({"error": "Booking not found"}, {"error": "User not found"}):
+    if status == 404 and body not in (
+        {"error": "Booking not found"},
+        {"error": "User not found"},
+        {"error": "Shop not found"},
+    ):
         raise RuntimeError(f"{name}: expected the handler's 404, got {body}")  # not routing's
     if "page of 50" in name and (len(body["bookings"]) != 50 or not body["next_cursor"]):
         raise RuntimeError(f"{name}: expected 50 bookings and a next page, got {body}")

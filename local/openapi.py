@@ -133,6 +133,46 @@ class User(BaseModel):
     created_at: datetime.datetime = Field(description="RFC 3339, UTC")
 
 
+class Shop(BaseModel):
+    """A shop and the settings its availability follows."""
+
+    shop_id: str
+    name: str
+    time_zone: str = Field(description="IANA time zone, e.g. Europe/Lisbon")
+    opening_hours: str = Field(
+        description="Weekly hours on the shop's wall clock, as the OpeningHours parameter"
+        " writes them",
+        examples=["Mon-Fri 08:00-12:00, 13:00-18:00; Sat 09:00-13:00"],
+    )
+    closed_dates: list[datetime.date] = Field(description="In order")
+    minimum_notice_minutes: int | None = Field(description="null: none asked")
+    booking_horizon_days: int | None = Field(description="null: no limit")
+
+
+class Service(BaseModel):
+    service_id: str
+    name: str
+    duration_minutes: int = Field(ge=5, le=1440)
+    buffer_before_minutes: int = Field(ge=0, le=1440, description="The resource is busy first")
+    buffer_after_minutes: int = Field(ge=0, le=1440, description="The resource is busy after")
+    step_minutes: int = Field(ge=5, le=1440, description="How often starts step from an opening")
+    resource_ids: list[str] = Field(description="The resources that can perform it, by id")
+
+
+class Services(BaseModel):
+    services: list[Service] = Field(description="By id")
+
+
+class Resource(BaseModel):
+    resource_id: str
+    name: str
+    opening_hours: str = Field(description="Its own weekly hours, or else the shop's")
+
+
+class Resources(BaseModel):
+    resources: list[Resource] = Field(description="By id")
+
+
 # (model, mode): request bodies are what the handlers accept, responses what they write.
 MODELS: list[tuple[type[BaseModel], JsonSchemaMode]] = [
     (BookingRequest, "validation"),
@@ -144,6 +184,7 @@ MODELS: list[tuple[type[BaseModel], JsonSchemaMode]] = [
     ),
     (BookingPage, "serialization"),
     (User, "serialization"),
+    *((model, "serialization") for model in (Shop, Services, Resources)),
 ]
 
 
@@ -260,6 +301,9 @@ BOOKING_ID = path_parameter(
     "As POST /bookings answered it. An id no booking has, or could have, is 404.",
 )
 USER_ID = path_parameter("user_id", "1 to 128 printable characters.")
+SHOP_ID = path_parameter(
+    "shop_id", "1 to 64 characters of a-z, 0-9, - and _; `default` is the template's shop."
+)
 IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",
     "in": "header",
@@ -326,6 +370,23 @@ class Operation:
     responses: dict[str, Any]
     parameters: list[dict[str, Any]] = field(default_factory=list)
     body: dict[str, Any] | None = None
+
+
+def catalogue_read(
+    operation_id: str, summary: str, description: str, model: type[BaseModel]
+) -> Operation:
+    """A public read of a shop's catalogue: the model, or "Shop not found"."""
+    return Operation(
+        operation_id,
+        summary,
+        "catalogue",
+        {
+            "200": json_response(description, schema_ref(model)),
+            "404": refusal(said(messages.SHOP_NOT_FOUND)),
+            **DATABASE_FAILURES,
+        },
+        [SHOP_ID],
+    )
 
 
 OPERATIONS: dict[str, Operation] = {
@@ -497,6 +558,18 @@ OPERATIONS: dict[str, Operation] = {
             {"name": example("A name", {"name": "Alice"})},
         ),
     ),
+    "GET /shops/{shop_id}": catalogue_read(
+        "getShop", "A shop: its name, zone and hours", "The shop.", Shop
+    ),
+    "GET /shops/{shop_id}/services": catalogue_read(
+        "listServices", "What a shop's clients can book", "Its services.", Services
+    ),
+    "GET /shops/{shop_id}/resources": catalogue_read(
+        "listResources",
+        "What a booking at a shop occupies: bays, staff",
+        "Its resources.",
+        Resources,
+    ),
     "GET /users/{user_id}": Operation(
         "getUser",
         "Look a user up (administrators)",
@@ -515,6 +588,7 @@ OPERATIONS: dict[str, Operation] = {
 TAGS = [
     {"name": "health", "description": "Whether the service is up"},
     {"name": "slots", "description": "The shop's free slots"},
+    {"name": "catalogue", "description": "Shops, their services and resources"},
     {"name": "bookings", "description": "Booking, looking up, listing and cancelling"},
     {"name": "users", "description": "Administration: IAM-only (SigV4)"},
 ]

@@ -14,8 +14,9 @@ sources), it:
    start; the functions run as an unprivileged user, for whom that holds;
 4. starts a fresh embedded PostgreSQL and runs each function's handler in its
    own emulated process (one container): migrate with the seed, then health,
-   bookings (booked, Slot full, refused, keyed, listed), users and slots, with API Gateway HTTP API
-   2.0 events and the environment the template gives the function;
+   bookings (booked, Slot full, refused, keyed, listed), users, slots and the
+   catalogue, with API Gateway HTTP API 2.0 events and the environment the
+   template gives the function;
 5. fails, naming the function and why, on a wrong answer, a handler that
    cannot be imported, or a layer module compiled from source.
 
@@ -38,6 +39,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from local import embedded_db, emulator
 from local.check_layer import elf_machine
@@ -102,6 +104,7 @@ def http_call(
         raw_query=query,
         headers=headers,
         body=json.dumps(json_body) if json_body is not None else None,
+        path_parameters=_path_parameters(route, path) if route else None,
         authorizer=authorizer,
     )
 
@@ -123,6 +126,15 @@ def http_call(
 
     label = f"{method} {path}{'?' + query if query else ''}{f' ({case})' if case else ''}"
     return Call(label, event, check)
+
+
+def _path_parameters(route: str, path: str) -> dict[str, str]:
+    """What API Gateway hands on for `path` matched by `route`: {name} segments, decoded."""
+    return {
+        name[1:-1]: unquote(segment)
+        for name, segment in zip(route.split("/"), path.split("/"), strict=True)
+        if name.startswith("{")
+    }
 
 
 def _matches(expected: Any, got: Any) -> bool:
@@ -274,6 +286,49 @@ def calls_for(build_dir: Path) -> dict[str, list[Call]]:
                     ],
                 },
                 query=f"from={DAY}&to={DAY}",
+            ),
+        ],
+        "CatalogueFunction": [
+            http_call(
+                "GET",
+                "/shops/default",
+                200,
+                {
+                    "shop_id": "default",
+                    "name": "Default shop",
+                    "time_zone": "UTC",
+                    "opening_hours": "Mon-Sun 09:00-17:00",
+                    "closed_dates": [],
+                    "minimum_notice_minutes": None,
+                    "booking_horizon_days": None,
+                },
+                route="/shops/{shop_id}",
+            ),
+            http_call(
+                "GET",
+                "/shops/default/services",
+                200,
+                {
+                    "services": [
+                        {
+                            "service_id": "appointment",
+                            "name": "Appointment",
+                            "duration_minutes": 60,
+                            "buffer_before_minutes": 0,
+                            "buffer_after_minutes": 0,
+                            "step_minutes": 60,
+                            "resource_ids": ["bay-1"],
+                        }
+                    ]
+                },
+                route="/shops/{shop_id}/services",
+            ),
+            http_call(
+                "GET",
+                "/shops/nowhere/resources",
+                404,
+                {"error": "Shop not found"},
+                route="/shops/{shop_id}/resources",
             ),
         ],
         "PurgeFunction": [Call("purge of expired keys", {}, purge_result)],

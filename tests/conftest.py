@@ -39,6 +39,7 @@ def _give_handlers_the_template_environment() -> None:
 _give_handlers_the_template_environment()
 
 from appointments.data import database, migrations  # noqa: E402
+from appointments.domain import default_shop, shop  # noqa: E402
 from appointments.platform import redaction  # noqa: E402
 from appointments.platform.settings import get_settings  # noqa: E402
 from local import embedded_db  # noqa: E402
@@ -89,6 +90,7 @@ def database_url(embedded_data_dir: Path | None) -> Iterator[str]:
         url = embedded_db.start(embedded_data_dir, stop_at_exit=True).get_uri()
     with psycopg.connect(url, autocommit=True) as conn:
         migrations.apply_migrations(conn, migrations.load_migrations(DB_FOLDER / "migrations"))
+        default_shop.write_default_shop(conn, shop.load_schedule(os.environ))
     previous = os.environ.get("DATABASE_URL")
     os.environ["DATABASE_URL"] = url
     get_settings.cache_clear()

@@ -1,4 +1,4 @@
-"""FastAPI + Mangum: the four functions' routes as one app, the same SQL as the floor.
+"""FastAPI + Mangum: the five functions' routes as one app, the same SQL as the floor.
 
 What a Python team would write instead: pydantic for the body, psycopg with a
 module-level connection, the default shop. Runs only in .venv-bench-peers
@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 conn = psycopg.connect(os.environ["DATABASE_URL"], autocommit=True, prepare_threshold=None)
 
-# Copied from store and user_records, as the floor copies them.
+# Copied from store, user_records and catalogue_records, as the floor copies them.
 _BUSY_BAYS = """
     SELECT bay, lower(during), upper(during)
     FROM bookings
@@ -32,6 +32,20 @@ _BOOK_SLOT = """
     )
 """
 _FIND = "SELECT id, name, created_at FROM users WHERE id = %(user_id)s"
+_LIST_SERVICES = """
+    SELECT services.service_id, services.name, services.duration_minutes,
+           services.buffer_before_minutes, services.buffer_after_minutes,
+           coalesce(services.step_minutes, services.duration_minutes),
+           ARRAY(
+               SELECT eligible.resource_id FROM service_resources AS eligible
+               WHERE eligible.shop_id = services.shop_id
+                 AND eligible.service_id = services.service_id
+               ORDER BY eligible.resource_id COLLATE "C"
+           )
+    FROM shops LEFT JOIN services ON services.shop_id = shops.shop_id
+    WHERE shops.shop_id = %(shop_id)s
+    ORDER BY services.service_id COLLATE "C"
+"""
 app = FastAPI()
 SLOT = timedelta(hours=1)
 
@@ -83,6 +97,17 @@ def book(request: BookingRequest) -> JSONResponse:
     if booked:
         return JSONResponse({"booking_id": booking_id})
     return JSONResponse({"error": "Slot full" if user_exists else "User not found"}, 400)
+
+
+@app.get("/shops/{shop_id}/services")
+def services(shop_id: str) -> JSONResponse:
+    rows = conn.execute(_LIST_SERVICES, {"shop_id": shop_id}).fetchall()
+    if not rows:
+        return JSONResponse({"error": "Shop not found"}, 404)
+    fields = ("service_id", "name", "duration_minutes", "buffer_before_minutes")
+    fields += ("buffer_after_minutes", "step_minutes", "resource_ids")
+    services = [dict(zip(fields, row, strict=True)) for row in rows if row[0] is not None]
+    return JSONResponse({"services": services})
 
 
 @app.get("/users/{user_id}")

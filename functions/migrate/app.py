@@ -7,7 +7,11 @@ Invoked three ways, all handled here:
   Update migrate, Delete does nothing, and so does the Update of a rollback
   (migrations are forward-only); the answer goes to its ResponseURL.
 
-The whole run -- every migration, the stored statement_timeout, the seed --
+Every run also writes the default shop from the template's schedule parameters
+(domain/default_shop.py), so a deploy that changes them changes the shop.
+
+The whole run -- every migration, the stored statement_timeout, the default
+shop, the seed --
 has one deadline: the invocation's remaining time less a margin kept back to
 answer. CloudFormation in particular must get its answer: it would otherwise
 wait for one that never comes.
@@ -16,12 +20,14 @@ The SQL travels with this function: `db` here links to the repository's db/
 folder, and the build copies its contents.
 """
 
+import os
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from appointments.data import database, migrations
+from appointments.domain import default_shop, shop
 from appointments.platform import cloudformation, credentials, redaction
 from appointments.platform.deadline import from_context
 from appointments.platform.observability import logger
@@ -73,6 +79,7 @@ def deadline_of(context: "LambdaContext", margin_ms: int) -> float:
 
 def migrate(*, seed: bool, deadline: float) -> dict[str, Any]:
     settings = get_settings()
+    schedule = shop.load_schedule(os.environ)  # a malformed parameter stops the run first
     wanted = migrations.load_migrations(DB_FOLDER / "migrations")
     if migrations.seconds_left(deadline) <= 0:
         raise migrations.OutOfTime("out of time before connecting")
@@ -82,6 +89,8 @@ def migrate(*, seed: bool, deadline: float) -> dict[str, Any]:
         applied = migrations.apply_migrations(conn, wanted, deadline=deadline)
         with migrations.within_deadline(conn, deadline, "storing the statement_timeout"):
             migrations.store_statement_timeout(conn, settings.statement_timeout_ms)
+        with migrations.within_deadline(conn, deadline, "writing the default shop"):
+            default_shop.write_default_shop(conn, schedule)
         if seed:
             with migrations.within_deadline(conn, deadline, "loading the seed"):
                 migrations.apply_seed(conn, DB_FOLDER / "seed.sql")

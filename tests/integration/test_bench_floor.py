@@ -77,3 +77,15 @@ def test_the_users_floor_finds_a_user_and_not_a_stranger(invoke: Invoke) -> None
         expected = real(invoke, "users", "GET", f"/users/{user_id}", **request)
         assert expected["status"] == status
         assert floor("users", "GET", f"/users/{user_id}", **request) == expected
+
+
+def test_the_catalogue_floor_lists_the_services_and_knows_no_other_shop(invoke: Invoke) -> None:
+    for shop_id, status in (("default", 200), ("nowhere", 404)):
+        request: dict[str, Any] = {
+            "route_key": "GET /shops/{shop_id}/services",
+            "path_parameters": {"shop_id": shop_id},
+        }
+        path = f"/shops/{shop_id}/services"
+        expected = real(invoke, "catalogue", "GET", path, **request)
+        assert expected["status"] == status
+        assert floor("catalogue", "GET", path, **request) == expected

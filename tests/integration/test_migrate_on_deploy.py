@@ -23,6 +23,8 @@ from appointments.platform.settings import get_settings
 from local.lambda_context import LocalLambdaContext
 from tests.conftest import load_function
 
+REPO = Path(__file__).resolve().parents[2]
+
 
 class ResponseUrl:
     """Records each PUT CloudFormation's ResponseURL would receive."""
@@ -231,6 +233,11 @@ def test_eighty_files_applied_at_once_fit_in_the_answer(
     for number in range(1, 81):
         name = f"{number:04d}_create_the_table_for_feature_number_{number}_of_the_roadmap.sql"
         (folder / name).write_text(f"CREATE TABLE feature_{number} (id int);")
+    # The catalogue's tables too: every successful run writes the default shop.
+    catalogue = REPO / "db" / "migrations" / "0015_create_shop_catalogue.sql"
+    (folder / "0001_create_the_table_for_feature_number_1_of_the_roadmap.sql").write_text(
+        catalogue.read_text()
+    )
     monkeypatch.setattr(load_function("migrate"), "DB_FOLDER", tmp_path)
     monkeypatch.setenv("DATABASE_URL", empty_schema_url)
     get_settings.cache_clear()

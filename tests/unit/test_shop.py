@@ -857,3 +857,33 @@ def test_around_a_change_of_clocks_any_hours_give_slots_that_fit(
     check_no_overlap_and_within_hours(rules, day)
     key = "shop slots around a change of clocks"
     EXAMPLES_RUN[key] = EXAMPLES_RUN.get(key, 0) + 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(hours=opening_hours())
+def test_formatted_hours_read_back_as_the_same_week(hours: str) -> None:
+    week = load_schedule({"OPENING_HOURS": hours}).weekly_hours
+    formatted = shop.format_weekly_hours(week)
+    assert load_schedule({"OPENING_HOURS": formatted}).weekly_hours == week
+    key = "formatted opening hours"
+    EXAMPLES_RUN[key] = EXAMPLES_RUN.get(key, 0) + 1
+
+
+@pytest.mark.parametrize(
+    ("hours", "formatted"),
+    [
+        ("Daily 09:00-17:00", "Mon-Sun 09:00-17:00"),
+        (
+            "Sat 10:00-14:00; Mon-Fri 13:00-18:00,08:00-12:00",
+            "Mon-Fri 08:00-12:00, 13:00-18:00; Sat 10:00-14:00",
+        ),
+        (
+            "Sun 00:00-24:00; Tue 09:00-10:00; Wed 09:00-10:00",
+            "Tue-Wed 09:00-10:00; Sun 00:00-24:00",
+        ),
+    ],
+)
+def test_hours_are_formatted_in_runs_of_days_monday_first(hours: str, formatted: str) -> None:
+    assert (
+        shop.format_weekly_hours(load_schedule({"OPENING_HOURS": hours}).weekly_hours) == formatted
+    )

@@ -19,6 +19,10 @@ ROUTES = {
     "POST /bookings": "BookingsFunction",
     # The shop's schedule
     "GET /availability": "SlotsFunction",
+    # The catalogue, public
+    "GET /shops/{shop_id}": "CatalogueFunction",
+    "GET /shops/{shop_id}/services": "CatalogueFunction",
+    "GET /shops/{shop_id}/resources": "CatalogueFunction",
     # A booking's life
     "GET /bookings": "BookingsFunction",
     "GET /bookings/{booking_id}": "BookingsFunction",
@@ -34,6 +38,9 @@ AUTHORIZERS = {
     "GET /health": "NONE",
     "GET /slots": "NONE",
     "GET /availability": "NONE",
+    "GET /shops/{shop_id}": "NONE",
+    "GET /shops/{shop_id}/services": "NONE",
+    "GET /shops/{shop_id}/resources": "NONE",
     "POST /bookings": "JwtAuthorizer",
     "GET /bookings": "JwtAuthorizer",
     "GET /bookings/{booking_id}": "JwtAuthorizer",

@@ -22,7 +22,13 @@ REPO = TEMPLATE_PATH.parent
 TEMPLATE = load_template()
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
 PARAMETERS: dict[str, Any] = TEMPLATE["Parameters"]
-API_FUNCTIONS = ["HealthFunction", "SlotsFunction", "BookingsFunction", "UsersFunction"]
+API_FUNCTIONS = [
+    "HealthFunction",
+    "SlotsFunction",
+    "CatalogueFunction",
+    "BookingsFunction",
+    "UsersFunction",
+]
 ALL_FUNCTIONS = [*API_FUNCTIONS, "MigrateFunction", "PurgeFunction"]
 
 
@@ -90,7 +96,7 @@ def test_cors_lets_browsers_send_a_token_and_an_idempotency_key() -> None:
 def test_the_vpc_is_optional_and_only_for_functions_that_reach_the_database() -> None:
     assert "VpcConfig" not in TEMPLATE["Globals"]["Function"]
     assert "VpcConfig" not in props("HealthFunction")
-    for function in ("SlotsFunction", "BookingsFunction", "MigrateFunction"):
+    for function in ("SlotsFunction", "CatalogueFunction", "BookingsFunction", "MigrateFunction"):
         condition, config, otherwise = props(function)["VpcConfig"]["Fn::If"]
         assert condition == "InVpc" and otherwise == {"Ref": "AWS::NoValue"}
         assert config == {

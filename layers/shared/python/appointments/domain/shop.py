@@ -202,6 +202,21 @@ def _weekly_hours(text: str) -> tuple[tuple[OpeningWindow, ...], ...]:
     return tuple(week.get(day, ()) for day in range(7))
 
 
+def format_weekly_hours(week: tuple[tuple[OpeningWindow, ...], ...]) -> str:
+    """The hours in the OPENING_HOURS form, days with equal hours in runs: "Mon-Fri 09:00-17:00"."""
+    groups: list[str] = []
+    day = 0
+    while day < 7:
+        last = day
+        while last + 1 < 7 and week[last + 1] == week[day]:
+            last += 1
+        if week[day]:
+            days = _DAY_NAMES[day] if last == day else f"{_DAY_NAMES[day]}-{_DAY_NAMES[last]}"
+            groups.append(f"{days} {', '.join(str(window) for window in week[day])}")
+        day = last + 1
+    return "; ".join(groups)
+
+
 def _hours_error(group: str, problem: str) -> ConfigurationError:
     return _misconfigured("OPENING_HOURS", group, problem)
 

@@ -14,7 +14,6 @@ from typing import Any
 import psycopg
 
 from appointments.data import migrations
-from appointments.domain import default_shop, shop
 from local import embedded_db
 from local.template import TEMPLATE_PATH, functions, load_template, local_environment
 
@@ -50,13 +49,24 @@ def bench_database(data_dir: Path) -> Iterator[BenchDatabase]:
         with psycopg.connect(url, autocommit=True) as conn:
             migrations.apply_migrations(conn, migrations.load_migrations(DB_FOLDER / "migrations"))
             migrations.store_statement_timeout(conn, 5000)
-            # As the migrate function writes it, from the template's parameters.
-            default_shop.write_default_shop(conn, shop.load_schedule(lambda_environment(url)))
+            _write_default_shop(conn, url)
         database = BenchDatabase(url, data_dir / "log")
         database.reset()
         yield database
     finally:
         server.stop()
+
+
+def _write_default_shop(conn: psycopg.Connection, url: str) -> None:
+    """As the migrate function writes it, from the template's parameters.
+
+    Imported here, after the environment is Lambda's: the layer's logger and
+    metrics read their service name and namespace once, when first imported.
+    """
+    apply_lambda_environment(url)
+    from appointments.domain import default_shop, shop
+
+    default_shop.write_default_shop(conn, shop.load_schedule(os.environ))
 
 
 def lambda_environment(database_url: str) -> dict[str, str]:

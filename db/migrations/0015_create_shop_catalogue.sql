@@ -15,8 +15,11 @@ CREATE TABLE shops (
     shop_id text PRIMARY KEY CHECK (shop_id ~ '^[a-z0-9_-]{1,64}$'),
     name text NOT NULL CHECK (name <> ''),
     time_zone text NOT NULL,
-    opening_hours text NOT NULL,
-    closed_dates date[] NOT NULL DEFAULT '{}',
+    opening_hours text NOT NULL CHECK (opening_hours <> ''),
+    -- Real days only: no NULL element, no 'infinity'.
+    closed_dates date[] NOT NULL DEFAULT '{}'
+        CHECK (array_position(closed_dates, NULL) IS NULL
+               AND '-infinity' < ALL (closed_dates) AND 'infinity' > ALL (closed_dates)),
     minimum_notice_minutes integer CHECK (minimum_notice_minutes >= 0),
     booking_horizon_days integer CHECK (booking_horizon_days >= 0),
     updated_at timestamptz NOT NULL DEFAULT now()
@@ -26,7 +29,7 @@ CREATE TABLE resources (
     shop_id text NOT NULL REFERENCES shops (shop_id),
     resource_id text NOT NULL CHECK (resource_id ~ '^[a-z0-9_-]{1,64}$'),
     name text NOT NULL CHECK (name <> ''),
-    opening_hours text, -- NULL: the shop's
+    opening_hours text CHECK (opening_hours <> ''), -- NULL: the shop's
     PRIMARY KEY (shop_id, resource_id)
 );
 
@@ -63,3 +66,6 @@ CREATE TABLE service_resources (
     FOREIGN KEY (shop_id, service_id) REFERENCES services (shop_id, service_id) ON DELETE CASCADE,
     FOREIGN KEY (shop_id, resource_id) REFERENCES resources (shop_id, resource_id) ON DELETE CASCADE
 );
+
+-- A resource's links, found without reading the shop's every link (its delete cascades).
+CREATE INDEX service_resources_by_resource ON service_resources (shop_id, resource_id);

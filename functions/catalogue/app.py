@@ -1,7 +1,8 @@
 """A shop's catalogue, public: GET /shops/{shop_id}, its /services and its /resources.
 
 Each answer is one statement. An id no shop could have is not looked up: it is
-"Shop not found" all the same.
+"Shop not found" all the same. The views' `shop_id` argument is the router's,
+still percent-encoded: _looked_up reads the decoded one API Gateway hands on.
 """
 
 from collections.abc import Callable

@@ -123,6 +123,10 @@ def test_the_default_shop_follows_the_parameters_and_keeps_nothing_else(
     db.execute(
         "INSERT INTO resources (shop_id, resource_id, name) VALUES ('default', 'ana', 'Ana')"
     )
+    db.execute(
+        "INSERT INTO services (shop_id, service_id, name, duration_minutes)"
+        " VALUES ('default', 'oil-change', 'Oil change', 30)"
+    )
     settings = {
         "SHOP_TIME_ZONE": "Europe/Lisbon",
         "OPENING_HOURS": "Sat 09:00-13:00; Mon-Fri 08:00-12:00, 13:00-18:00",
@@ -165,16 +169,37 @@ def test_writing_the_same_default_shop_again_changes_nothing(
     db = default_shop_restored
     schedule = shop.load_schedule(os.environ)
     default_shop.write_default_shop(db, schedule)
-    before = db.execute(
-        "SELECT xmin::text, updated_at FROM shops WHERE shop_id = 'default'"
-    ).fetchone()
+    before = row_versions(db)
 
     default_shop.write_default_shop(db, schedule)
 
-    after = db.execute(
-        "SELECT xmin::text, updated_at FROM shops WHERE shop_id = 'default'"
-    ).fetchone()
-    assert after == before
+    assert len(before) == 4  # the shop, its service, bay-1, and the link between them
+    assert row_versions(db) == before
+
+
+def row_versions(db: psycopg.Connection) -> list[tuple[str, ...]]:
+    """The version (xmin) of every row of the default shop: a write makes a new one."""
+    rows = db.execute(
+        "SELECT 'shop', shop_id, xmin::text FROM shops WHERE shop_id = 'default'"
+        " UNION ALL SELECT 'service', service_id, xmin::text FROM services"
+        "  WHERE shop_id = 'default'"
+        " UNION ALL SELECT 'resource', resource_id, xmin::text FROM resources"
+        "  WHERE shop_id = 'default'"
+        " UNION ALL SELECT 'link', resource_id, xmin::text FROM service_resources"
+        "  WHERE shop_id = 'default'"
+        " ORDER BY 1, 2"
+    ).fetchall()
+    return [tuple(row) for row in rows]
+
+
+def test_closed_dates_hold_real_days_only(db: psycopg.Connection) -> None:
+    for dates in ("{2033-01-01,NULL}", "{infinity}", "{-infinity}"):
+        with pytest.raises(psycopg.errors.CheckViolation):
+            db.execute(
+                "INSERT INTO shops (shop_id, name, time_zone, opening_hours, closed_dates)"
+                " VALUES ('odd-dates', 'Odd', 'UTC', 'Mon 09:00-10:00', %s::date[])",
+                [dates],
+            )
 
 
 def test_a_shop_with_nothing_in_it_lists_nothing(invoke: Invoke, db: psycopg.Connection) -> None:

@@ -55,6 +55,7 @@ def test_api_functions_answer_before_api_gateways_30_second_limit() -> None:
     [
         ("SlotsFunction", "SlotsReservedConcurrency"),
         ("BookingsFunction", "BookingsReservedConcurrency"),
+        ("CatalogueFunction", "CatalogueReservedConcurrency"),
     ],
 )
 def test_database_functions_have_a_reserved_concurrency_parameter(

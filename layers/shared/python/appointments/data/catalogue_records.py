@@ -147,6 +147,9 @@ _SAVE_DEFAULT_SERVICE = """
         buffer_before_minutes = 0,
         buffer_after_minutes = 0,
         step_minutes = NULL
+    WHERE (services.name, services.duration_minutes, services.buffer_before_minutes,
+           services.buffer_after_minutes, services.step_minutes)
+          IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.duration_minutes, 0, 0, NULL::integer)
 """
 
 _SAVE_BAYS = """
@@ -154,6 +157,7 @@ _SAVE_BAYS = """
     SELECT %(shop_id)s, bay.resource_id, bay.name
     FROM unnest(%(resource_ids)s::text[], %(names)s::text[]) AS bay (resource_id, name)
     ON CONFLICT (shop_id, resource_id) DO UPDATE SET name = EXCLUDED.name, opening_hours = NULL
+    WHERE (resources.name, resources.opening_hours) IS DISTINCT FROM (EXCLUDED.name, NULL::text)
 """
 
 _LINK_BAYS = """
@@ -162,8 +166,9 @@ _LINK_BAYS = """
     ON CONFLICT DO NOTHING
 """
 
-# The default shop is the template's alone: anything else in it goes, and
-# its links and time off with it (bookings do not refer to resources yet).
+# The default shop is the template's alone: other services and resources go,
+# and their links and time off with them (bookings do not refer to resources
+# yet). Time off on the bays themselves stays.
 _DROP_OTHERS = """
     WITH other_services AS (
         DELETE FROM services

@@ -217,6 +217,7 @@ def test_each_function_is_shown_beside_its_floor_and_fastapi_against_the_targets
     for name, ours, floor, fastapi in (
         ("health", 20.0, 10.0, 400.0),
         ("slots", 180.0, 150.0, 420.0),
+        ("catalogue", 165.0, 160.0, None),
         ("bookings", 170.0, 150.0, 600.0),
         ("users", 160.0, 150.0, None),
     ):
@@ -233,7 +234,7 @@ def test_each_function_is_shown_beside_its_floor_and_fastapi_against_the_targets
     lines = sections(results)
 
     at = lines.index("### Cold start (15 fresh processes per function)")
-    assert lines[at + 4 : at + 10] == [
+    assert lines[at + 4 : at + 11] == [
         "| function | ours | floor | ours - floor (≤ 25) | FastAPI+Mangum"
         " | FastAPI ÷ ours (≥ 3×) |",
         "|---|---|---|---|---|---|",
@@ -241,6 +242,7 @@ def test_each_function_is_shown_beside_its_floor_and_fastapi_against_the_targets
         " | 400.00 [399.00–401.00] | 20.00× |",
         "| slots | 180.00 [179.00–181.00] | 150.00 [149.00–151.00] | **30.0** (missed)"
         " | 420.00 [419.00–421.00] | **2.33×** (missed) |",
+        "| catalogue | 165.00 [164.00–166.00] | 160.00 [159.00–161.00] | 5.0 | — | — |",
         "| bookings | 170.00 [169.00–171.00] | 150.00 [149.00–151.00] | 20.0"
         " | 600.00 [599.00–601.00] | 3.53× |",
         "| users | 160.00 [159.00–161.00] | 150.00 [149.00–151.00] | 10.0 | — | — |",

@@ -50,7 +50,6 @@ class Resource:
     opening_hours: str  # its own, or else its shop's
 
 
-# Ids sort byte by byte (COLLATE "C"): the same order on every database.
 _FIND_SHOP = """
     SELECT shop_id, name, time_zone, opening_hours, closed_dates,
            minimum_notice_minutes, booking_horizon_days
@@ -58,6 +57,7 @@ _FIND_SHOP = """
 """
 
 # The shop joined first: no row is no shop, one row of NULLs a shop without any.
+# Ids sort byte by byte (COLLATE "C"): the same order on every database.
 _LIST_SERVICES = """
     SELECT services.service_id, services.name, services.duration_minutes,
            services.buffer_before_minutes, services.buffer_after_minutes,
@@ -169,11 +169,10 @@ _LINK_BAYS = """
 # The default shop is the template's alone: other services and resources go,
 # and their links and time off with them (bookings do not refer to resources
 # yet). Time off on the bays themselves stays.
-_DROP_OTHERS = """
-    WITH other_services AS (
-        DELETE FROM services
-        WHERE shop_id = %(shop_id)s AND service_id <> %(service_id)s
-    )
+_DROP_OTHER_SERVICES = """
+    DELETE FROM services WHERE shop_id = %(shop_id)s AND service_id <> %(service_id)s
+"""
+_DROP_OTHER_RESOURCES = """
     DELETE FROM resources
     WHERE shop_id = %(shop_id)s AND NOT resource_id = ANY(%(resource_ids)s::text[])
 """
@@ -200,4 +199,5 @@ def save_default_shop(
         )
         conn.execute(_SAVE_BAYS, {**ids, "names": [f"Bay {number}" for number in bays]})
         conn.execute(_LINK_BAYS, ids)
-        conn.execute(_DROP_OTHERS, ids)
+        conn.execute(_DROP_OTHER_SERVICES, ids)
+        conn.execute(_DROP_OTHER_RESOURCES, ids)

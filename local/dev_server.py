@@ -278,13 +278,20 @@ def spawn(
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"dev server exited early:\n{log_path.read_text()}")
+        # The port listens from before the database starts, so a request is
+        # accepted long before a worker answers it. Wait for that answer: a
+        # request sent again after a timeout would be answered too, and say a
+        # second readiness line on the console.
+        remaining = max(deadline - time.monotonic(), 0.1)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=remaining)
         try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             connection.request("GET", "/health")
             if connection.getresponse().status == 200:
                 return process
-        except OSError:
+        except OSError:  # refused (not listening yet), or reset (the server left)
             time.sleep(0.1)
+        finally:
+            connection.close()
     process.kill()
     raise RuntimeError(f"dev server did not start in {timeout}s:\n{log_path.read_text()}")
 

@@ -113,19 +113,15 @@ def _statements(size: int, calls: int) -> dict[str, Statement]:
         # 16:00, free on every day; a day of its own for each call (past the table if need be)
         day = FIRST_DAY + timedelta(days=i * max(days, 2 * calls) // (2 * calls))
         starts_at = datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=16)
-        params = {
-            "booking_id": f"{_TIMED_PREFIX}{i}",
-            "user_id": "user_alice",
-            "day": day,
-            "start": starts_at.time(),
-            "starts_at": starts_at,
-            "ends_at": starts_at + timedelta(hours=1),
-            "capacity": 1,
-            "key": None,
-            "fingerprint": None,
-            "new_user_name": None,
-        }
-        return store._BOOK_SLOT, params
+        request = store.SlotRequest(
+            "user_alice",
+            day,
+            starts_at.time(),
+            starts_at,
+            starts_at + timedelta(hours=1),
+            capacity=1,
+        )
+        return store._BOOK_SLOT, store.book_slot_params(f"{_TIMED_PREFIX}{i}", request)
 
     def busy(i: int, length: int) -> tuple[str, dict[str, Any]]:
         opens = datetime.combine(spread_day(i), datetime.min.time(), UTC) + timedelta(hours=9)

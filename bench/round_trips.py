@@ -168,6 +168,16 @@ def count_per_route(database_url: str, log_path: Path) -> dict[str, int]:
 
         return request
 
+    def shop_availability(shop_id: str, query: str) -> Callable[[], Any]:
+        event = http_api_event(
+            "GET",
+            f"/shops/{shop_id}/availability",
+            route_key="GET /shops/{shop_id}/availability",
+            path_parameters={"shop_id": shop_id},
+            raw_query=query,
+        )
+        return lambda: slots(event, context)
+
     # The request, and the status it must be answered with.
     requests: dict[str, tuple[Callable[[], Any], int]] = {
         "GET /health": (lambda: health(http_api_event("GET", "/health"), context), 200),
@@ -185,6 +195,14 @@ def count_per_route(database_url: str, log_path: Path) -> dict[str, int]:
         "GET /shops/{id} (impossible id)": (catalogue_route("No Such"), 404),
         "GET /shops/{id}/services": (catalogue_route("default", "/services"), 200),
         "GET /shops/{id}/resources": (catalogue_route("default", "/resources"), 200),
+        "GET /shops/{id}/availability (31 days)": (
+            shop_availability("default", f"service_id=appointment&from={_MONTH[0]}&to={_MONTH[1]}"),
+            200,
+        ),
+        "GET /shops/{id}/availability (unknown service)": (
+            shop_availability("default", f"service_id=tyres&from={_MONTH[0]}&to={_MONTH[0]}"),
+            404,
+        ),
         "POST /bookings (booked)": (book("user_alice", "2038-01-01"), 200),
         "POST /bookings (Slot full)": (book("user_bob", "2038-01-01"), 400),
         "POST /bookings (User not found)": (book("user_nobody", "2038-01-02"), 400),
@@ -247,6 +265,7 @@ def _check_answer(name: str, response: dict[str, Any], status: int) -> None:
         {"error": "Booking not found"},
         {"error": "User not found"},
         {"error": "Shop not found"},
+        {"error": "Service not found"},
     ):
         raise RuntimeError(f"{name}: expected the handler's 404, got {body}")  # not routing's
     if "page of 50" in name and (len(body["bookings"]) != 50 or not body["next_cursor"]):

@@ -33,6 +33,7 @@ EXPECTED = {
     "GET /shops/{shop_id}": (None, None),
     "GET /shops/{shop_id}/services": (None, None),
     "GET /shops/{shop_id}/resources": (None, None),
+    "GET /shops/{shop_id}/availability": (None, None),
     "POST /bookings": (None, "JwtAuthorizer"),
     "GET /bookings": (None, "JwtAuthorizer"),
     "GET /bookings/{booking_id}": (None, "JwtAuthorizer"),

@@ -104,6 +104,30 @@ class Availability(BaseModel):
     days: list[AvailabilityDay] = Field(description="Every day of the range, in order")
 
 
+class OfferedStart(BaseModel):
+    time: datetime.time
+    starts_at: datetime.datetime = Field(description="RFC 3339, with the shop's offset")
+    ends_at: datetime.datetime = Field(description="RFC 3339, with the shop's offset")
+    remaining: int = Field(
+        ge=0, description="Resources free for the whole block (buffers included); 0 when full"
+    )
+    resource_ids: list[str] = Field(description="Which, by id")
+
+
+class ServiceAvailabilityDay(BaseModel):
+    date: datetime.date
+    slots: list[OfferedStart] = Field(
+        description="Each start some resource's hours offer, in order; empty on a closed day"
+    )
+
+
+class ServiceAvailability(BaseModel):
+    shop_id: str
+    service_id: str
+    time_zone: str = Field(description="The shop's IANA time zone, e.g. Europe/Lisbon")
+    days: list[ServiceAvailabilityDay] = Field(description="Every day of the range, in order")
+
+
 class Booked(BaseModel):
     booking_id: str = Field(examples=["booking_7Qx2mJd0TKu3bZkq1sYv4A"])
 
@@ -184,7 +208,7 @@ MODELS: list[tuple[type[BaseModel], JsonSchemaMode]] = [
     ),
     (BookingPage, "serialization"),
     (User, "serialization"),
-    *((model, "serialization") for model in (Shop, Services, Resources)),
+    *((model, "serialization") for model in (Shop, Services, Resources, ServiceAvailability)),
 ]
 
 
@@ -569,6 +593,52 @@ OPERATIONS: dict[str, Operation] = {
         "What a booking at a shop occupies: bays, staff",
         "Its resources.",
         Resources,
+    ),
+    "GET /shops/{shop_id}/availability": Operation(
+        "getServiceAvailability",
+        "Every day of a range with the starts of a service and the resources free for each",
+        "catalogue",
+        {
+            "200": json_response("The range, day by day.", schema_ref(ServiceAvailability)),
+            "400": refusal(
+                said(messages.SERVICE_ID_REQUIRED),
+                said(messages.INVALID_DATE),
+                said(messages.DATE_RANGE_REVERSED),
+                said(messages.RANGE_TOO_LONG),
+                said(messages.RESOURCE_CANNOT_PERFORM_SERVICE),
+            ),
+            "404": refusal(
+                said(messages.SHOP_NOT_FOUND),
+                said(messages.SERVICE_NOT_FOUND),
+                said(messages.RESOURCE_NOT_FOUND),
+            ),
+            **DATABASE_FAILURES,
+        },
+        [
+            SHOP_ID,
+            query(
+                "service_id",
+                {"type": "string"},
+                "The service's id.",
+                required=True,
+                example="appointment",
+            ),
+            query("from", DATE, "First day, included.", required=True, example=A_DAY),
+            query(
+                "to",
+                DATE,
+                "Last day, included; at most 31 days in all.",
+                required=True,
+                example="2024-01-26",
+            ),
+            query(
+                "resource_id",
+                {"type": "string"},
+                "Only this resource, which must perform the service.",
+                required=False,
+                example="bay-1",
+            ),
+        ],
     ),
     "GET /users/{user_id}": Operation(
         "getUser",

@@ -287,6 +287,33 @@ def calls_for(build_dir: Path) -> dict[str, list[Call]]:
                 },
                 query=f"from={DAY}&to={DAY}",
             ),
+            http_call(
+                "GET",
+                "/shops/default/availability",
+                200,
+                {
+                    "shop_id": "default",
+                    "service_id": "appointment",
+                    "time_zone": "UTC",
+                    "days": [
+                        {
+                            "date": DAY,
+                            "slots": [
+                                {
+                                    "time": h,
+                                    "starts_at": f"{DAY}T{h}:00+00:00",
+                                    "ends_at": f"{DAY}T{int(h[:2]) + 1:02d}:00:00+00:00",
+                                    "remaining": 0 if h in ("10:00", "11:00") else 1,
+                                    "resource_ids": [] if h in ("10:00", "11:00") else ["bay-1"],
+                                }
+                                for h in hours
+                            ],
+                        }
+                    ],
+                },
+                query=f"service_id=appointment&from={DAY}&to={DAY}",
+                route="/shops/{shop_id}/availability",
+            ),
         ],
         "CatalogueFunction": [
             http_call(

@@ -13,10 +13,12 @@ _conn = psycopg.connect(os.environ["DATABASE_URL"], autocommit=True, prepare_thr
 
 # Copied from store._BOOK_SLOT.
 _BOOK_SLOT = """
-    SELECT user_exists, booked
-    FROM book_slot_v2(
-        %(booking_id)s, %(user_id)s, %(day)s, %(start)s, %(starts_at)s, %(ends_at)s,
-        %(capacity)s, %(key)s, %(fingerprint)s, %(new_user_name)s
+    SELECT user_exists, booked_resource_id, catalogue_current
+    FROM book_slot_v3(
+        %(shop_id)s, %(service_id)s, %(catalogue_version)s, %(resource_ids)s,
+        %(booking_id)s, %(user_id)s,
+        %(day)s, %(start)s, %(starts_at)s, %(ends_at)s, %(block_starts_at)s, %(block_ends_at)s,
+        %(key)s, %(fingerprint)s, %(new_user_name)s
     )
 """
 
@@ -25,6 +27,7 @@ def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     body = json.loads(event["body"])
     day, start = date.fromisoformat(body["date"]), time.fromisoformat(body["time"])
     starts_at = datetime.combine(day, start, UTC)
+    ends_at = starts_at + timedelta(hours=1)
     booking_id = "booking_" + secrets.token_urlsafe(16)
     params = {
         "booking_id": booking_id,
@@ -32,17 +35,23 @@ def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
         "day": day,
         "start": start,
         "starts_at": starts_at,
-        "ends_at": starts_at + timedelta(hours=1),
-        "capacity": 1,
+        "ends_at": ends_at,
+        "block_starts_at": starts_at,
+        "block_ends_at": ends_at,
+        "shop_id": "default",
+        "service_id": "appointment",
+        "catalogue_version": None,
+        "resource_ids": ["bay-1"],
         "key": None,
         "fingerprint": None,
         "new_user_name": None,
     }
     try:
-        user_exists, booked = _conn.execute(_BOOK_SLOT, params).fetchone() or (False, False)
+        row = _conn.execute(_BOOK_SLOT, params).fetchone()
+        user_exists, booked_resource_id, _ = row or (False, None, True)
     except psycopg.errors.ForeignKeyViolation:  # the user was deleted meanwhile
-        user_exists, booked = False, False
-    if booked:
+        user_exists, booked_resource_id = False, None
+    if booked_resource_id is not None:
         status, answer = 200, {"booking_id": booking_id}
     else:
         status, answer = 400, {"error": "Slot full" if user_exists else "User not found"}

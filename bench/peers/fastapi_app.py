@@ -25,10 +25,12 @@ _BUSY_BAYS = """
     WHERE status = 'confirmed' AND during && tstzrange(%(from)s, %(to)s)
 """
 _BOOK_SLOT = """
-    SELECT user_exists, booked
-    FROM book_slot_v2(
-        %(booking_id)s, %(user_id)s, %(day)s, %(start)s, %(starts_at)s, %(ends_at)s,
-        %(capacity)s, %(key)s, %(fingerprint)s, %(new_user_name)s
+    SELECT user_exists, booked_resource_id, catalogue_current
+    FROM book_slot_v3(
+        %(shop_id)s, %(service_id)s, %(catalogue_version)s, %(resource_ids)s,
+        %(booking_id)s, %(user_id)s,
+        %(day)s, %(start)s, %(starts_at)s, %(ends_at)s, %(block_starts_at)s, %(block_ends_at)s,
+        %(key)s, %(fingerprint)s, %(new_user_name)s
     )
 """
 _FIND = "SELECT id, name, created_at FROM users WHERE id = %(user_id)s"
@@ -85,16 +87,21 @@ def book(request: BookingRequest) -> JSONResponse:
         "start": request.time,
         "starts_at": starts_at,
         "ends_at": starts_at + SLOT,
-        "capacity": 1,
+        "block_starts_at": starts_at,
+        "block_ends_at": starts_at + SLOT,
+        "shop_id": "default",
+        "service_id": "appointment",
+        "catalogue_version": None,
+        "resource_ids": ["bay-1"],
         "key": None,
         "fingerprint": None,
         "new_user_name": None,
     }
     try:
-        user_exists, booked = conn.execute(_BOOK_SLOT, params).fetchone()
+        user_exists, booked_resource_id, _ = conn.execute(_BOOK_SLOT, params).fetchone()
     except psycopg.errors.ForeignKeyViolation:
-        user_exists, booked = False, False
-    if booked:
+        user_exists, booked_resource_id = False, None
+    if booked_resource_id is not None:
         return JSONResponse({"booking_id": booking_id})
     return JSONResponse({"error": "Slot full" if user_exists else "User not found"}, 400)
 

@@ -1,21 +1,34 @@
-"""The shop's free slots: GET /slots?date=YYYY-MM-DD, and GET /availability for a range of days."""
+"""Free time: GET /slots?date=YYYY-MM-DD and GET /availability for the default
+shop, and GET /shops/{shop_id}/availability for any shop's service."""
 
 import os
-from datetime import timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from appointments import messages
 from appointments.api.web import create_resolver, entrypoint
-from appointments.domain import availability, schedule, shop
+from appointments.data import service_calendars
+from appointments.domain import availability, schedule, service_availability, shop
+from appointments.domain.catalogue import is_catalogue_id
 from appointments.domain.schedule import rfc3339_in
 from appointments.errors import ClientError
 
 # Read once, at cold start: a malformed setting stops the function from starting.
 SCHEDULE = shop.load_schedule(os.environ)
-# The longest range GET /availability answers: a month view.
+# The longest range an availability route answers: a month view.
 MAX_AVAILABILITY_DAYS = 31
+# A shop's days begin between 14 hours before and 12 hours after midnight UTC
+# (UTC+14:00 to UTC-12:00): a span this much wider holds every shop's days
+# before its zone is known, in the same statement that reads the zone.
+_EARLIEST_OFFSET, _LATEST_OFFSET = timedelta(hours=14), timedelta(hours=12)
 
 app = create_resolver()
+
+SHOP_NOT_FOUND = ClientError(messages.SHOP_NOT_FOUND, outcome="ShopNotFound", status=404)
+SERVICE_NOT_FOUND = ClientError(messages.SERVICE_NOT_FOUND, outcome="ServiceNotFound", status=404)
+RESOURCE_NOT_FOUND = ClientError(
+    messages.RESOURCE_NOT_FOUND, outcome="ResourceNotFound", status=404
+)
 
 
 @app.get("/slots")
@@ -27,13 +40,7 @@ def list_slots() -> Any:
 
 @app.get("/availability")
 def list_availability() -> Any:
-    query = app.request.query
-    first = schedule.parse_date(query.get("from", ""))
-    last = schedule.parse_date(query.get("to", ""))
-    if last < first:
-        raise ClientError(messages.DATE_RANGE_REVERSED)
-    if last - first >= timedelta(days=MAX_AVAILABILITY_DAYS):
-        raise ClientError(messages.RANGE_TOO_LONG)
+    first, last = _date_range(app.request.query)
     days = availability.days_between(SCHEDULE, first, last, shop.now())
     return {
         "time_zone": SCHEDULE.zone_name,
@@ -42,6 +49,79 @@ def list_availability() -> Any:
             for day, slots in days.items()
         ],
     }
+
+
+@app.get("/shops/<shop_id>/availability")
+def list_service_availability(shop_id: str) -> Any:
+    # The shop id as API Gateway decoded it: the router's argument is still percent-encoded.
+    shop_id = str(app.request.path_parameters.get("shop_id", ""))
+    if not is_catalogue_id(shop_id):
+        raise SHOP_NOT_FOUND
+    query = app.request.query
+    service_id = query.get("service_id")
+    if not service_id:
+        raise ClientError(messages.SERVICE_ID_REQUIRED)
+    first, last = _date_range(query)
+    resource_id = query.get("resource_id")
+    calendar = service_calendars.find_service_calendar(
+        shop_id,
+        # An id no service or resource could have is looked up as one none has.
+        service_id if is_catalogue_id(service_id) else "",
+        None if resource_id is None else resource_id if is_catalogue_id(resource_id) else "",
+        datetime.combine(first, time(0), UTC) - _EARLIEST_OFFSET,
+        datetime.combine(last + timedelta(days=1), time(0), UTC) + _LATEST_OFFSET,
+    )
+    service = _checked(calendar, resource_id)
+    assert calendar is not None  # _checked answered a missing shop
+    days = service_availability.days_between(calendar, service, first, last, shop.now())
+    zone = shop.zone_named(calendar.shop.time_zone)
+    return {
+        "shop_id": shop_id,
+        "service_id": service_id,
+        "time_zone": calendar.shop.time_zone,
+        "days": [
+            {
+                "date": day.isoformat(),
+                "slots": [
+                    {
+                        "time": offered.slot.label,
+                        "starts_at": rfc3339_in(offered.slot.starts_at, zone),
+                        "ends_at": rfc3339_in(offered.slot.ends_at, zone),
+                        "remaining": len(offered.free_resource_ids),
+                        "resource_ids": list(offered.free_resource_ids),
+                    }
+                    for offered in starts
+                ],
+            }
+            for day, starts in days.items()
+        ],
+    }
+
+
+def _checked(
+    calendar: service_calendars.ServiceCalendar | None, resource_id: str | None
+) -> service_calendars.ServiceTimes:
+    """The service the calendar is of, or the error naming what the request got wrong."""
+    if calendar is None:
+        raise SHOP_NOT_FOUND
+    if calendar.service is None:
+        raise SERVICE_NOT_FOUND
+    if not calendar.resource_exists:
+        raise RESOURCE_NOT_FOUND
+    if resource_id is not None and not calendar.resources:
+        raise ClientError(messages.RESOURCE_CANNOT_PERFORM_SERVICE)
+    return calendar.service
+
+
+def _date_range(query: dict[str, str]) -> tuple[date, date]:
+    """from and to, both included, at most MAX_AVAILABILITY_DAYS apart."""
+    first = schedule.parse_date(query.get("from", ""))
+    last = schedule.parse_date(query.get("to", ""))
+    if last < first:
+        raise ClientError(messages.DATE_RANGE_REVERSED)
+    if last - first >= timedelta(days=MAX_AVAILABILITY_DAYS):
+        raise ClientError(messages.RANGE_TOO_LONG)
+    return first, last
 
 
 def _slot_body(open_slot: availability.OpenSlot) -> dict[str, Any]:

@@ -41,6 +41,10 @@ _FILL_HISTORY = """
 @pytest.fixture(scope="module")
 def filled(database_url: str) -> Iterator[psycopg.Connection]:
     with psycopg.connect(database_url, autocommit=True) as conn:
+        # A bulk fill, not a request: not held to the API's 5 s per statement
+        # (each booking feeds two exclusion constraints while a deploy's
+        # expand lasts, ~3 s here for the history alone, more on a busy machine).
+        conn.execute("SET statement_timeout = '60s'")
         conn.execute("TRUNCATE bookings, users, idempotency_keys")
         list_plan.fill(conn, USERS, BOOKINGS, BUSY_EVERY)
         params = {"user": LONG_HISTORY_USER, "first": HISTORY_START}

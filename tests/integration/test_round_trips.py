@@ -30,6 +30,8 @@ def test_each_request_costs_one_round_trip_and_health_none(
         "GET /shops/{id} (impossible id)": 0,
         "GET /shops/{id}/services": 1,
         "GET /shops/{id}/resources": 1,
+        "GET /shops/{id}/availability (31 days)": 1,
+        "GET /shops/{id}/availability (unknown service)": 1,
         "POST /bookings (booked)": 1,
         "POST /bookings (Slot full)": 1,
         "POST /bookings (User not found)": 1,

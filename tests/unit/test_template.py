@@ -23,6 +23,7 @@ ROUTES = {
     "GET /shops/{shop_id}": "CatalogueFunction",
     "GET /shops/{shop_id}/services": "CatalogueFunction",
     "GET /shops/{shop_id}/resources": "CatalogueFunction",
+    "GET /shops/{shop_id}/availability": "SlotsFunction",
     # A booking's life
     "GET /bookings": "BookingsFunction",
     "GET /bookings/{booking_id}": "BookingsFunction",
@@ -41,6 +42,7 @@ AUTHORIZERS = {
     "GET /shops/{shop_id}": "NONE",
     "GET /shops/{shop_id}/services": "NONE",
     "GET /shops/{shop_id}/resources": "NONE",
+    "GET /shops/{shop_id}/availability": "NONE",
     "POST /bookings": "JwtAuthorizer",
     "GET /bookings": "JwtAuthorizer",
     "GET /bookings/{booking_id}": "JwtAuthorizer",

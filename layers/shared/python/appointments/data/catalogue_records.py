@@ -21,6 +21,11 @@ DEFAULT_SERVICE_ID = "appointment"
 DEFAULT_SERVICE_NAME = "Appointment"
 
 
+def default_bay_ids(bay_count: int) -> list[str]:
+    """The default shop's resources: bay-1 ... bay-N, the bays of Capacity=N."""
+    return [f"bay-{number}" for number in range(1, bay_count + 1)]
+
+
 @dataclass(frozen=True)
 class Shop:
     shop_id: str
@@ -167,14 +172,21 @@ _LINK_BAYS = """
 """
 
 # The default shop is the template's alone: other services and resources go,
-# and their links and time off with them (bookings do not refer to resources
-# yet). Time off on the bays themselves stays.
+# and their links and time off with them (a booking names its resource but
+# holds no key to it: its history stays). Time off on the bays themselves stays.
 _DROP_OTHER_SERVICES = """
     DELETE FROM services WHERE shop_id = %(shop_id)s AND service_id <> %(service_id)s
 """
 _DROP_OTHER_RESOURCES = """
     DELETE FROM resources
     WHERE shop_id = %(shop_id)s AND NOT resource_id = ANY(%(resource_ids)s::text[])
+"""
+
+
+# Every change to a shop's catalogue raises its version: a booking made from
+# what it read before the change is then refused by its own statement.
+_RAISE_CATALOGUE_VERSION = """
+    UPDATE shops SET catalogue_version = catalogue_version + 1 WHERE shop_id = %(shop_id)s
 """
 
 
@@ -185,19 +197,24 @@ def save_default_shop(
     bays bay-1 ... bay-N, and nothing else; in one transaction. Running it again
     changes nothing.
     """
-    bays = range(1, bay_count + 1)
     ids = {
         "shop_id": default.shop_id,
         "service_id": DEFAULT_SERVICE_ID,
-        "resource_ids": [f"bay-{number}" for number in bays],
+        "resource_ids": default_bay_ids(bay_count),
     }
+    service = {**ids, "name": DEFAULT_SERVICE_NAME, "duration_minutes": duration_minutes}
+    bays = {**ids, "names": [f"Bay {number}" for number in range(1, bay_count + 1)]}
     with conn.transaction():
-        conn.execute(_SAVE_DEFAULT_SHOP, vars(default))
-        conn.execute(
-            _SAVE_DEFAULT_SERVICE,
-            {**ids, "name": DEFAULT_SERVICE_NAME, "duration_minutes": duration_minutes},
+        changed = sum(
+            conn.execute(statement, params).rowcount
+            for statement, params in [
+                (_SAVE_DEFAULT_SHOP, vars(default)),
+                (_SAVE_DEFAULT_SERVICE, service),
+                (_SAVE_BAYS, bays),
+                (_LINK_BAYS, ids),
+                (_DROP_OTHER_SERVICES, ids),
+                (_DROP_OTHER_RESOURCES, ids),
+            ]
         )
-        conn.execute(_SAVE_BAYS, {**ids, "names": [f"Bay {number}" for number in bays]})
-        conn.execute(_LINK_BAYS, ids)
-        conn.execute(_DROP_OTHER_SERVICES, ids)
-        conn.execute(_DROP_OTHER_RESOURCES, ids)
+        if changed:
+            conn.execute(_RAISE_CATALOGUE_VERSION, ids)

@@ -18,23 +18,45 @@ from datetime import date, datetime, time, timedelta
 import psycopg
 
 from appointments.data import database
+from appointments.data.catalogue_records import (
+    DEFAULT_SERVICE_ID,
+    DEFAULT_SHOP_ID,
+    default_bay_ids,
+)
 from appointments.errors import DatabaseUnavailable
 from appointments.platform import deadline
 
 
 @dataclass(frozen=True)
 class SlotRequest:
-    """A user asking for a bay in one slot: its wall-clock start and its interval."""
+    """A user asking for a resource in one slot: its wall-clock start and its interval.
+
+    As it stands, a request of the default shop's one service on its bays
+    1..capacity; a service of another shop names its own resources, and the
+    block its buffers widen the interval to.
+    """
 
     user_id: str
     day: date
     start: time
     starts_at: datetime
     ends_at: datetime
-    capacity: int  # bays 1..capacity may take it
+    capacity: int  # bays 1..capacity may take it, unless resource_ids says otherwise
     # A signed-in caller booking for themselves: the name they become a user
     # under if this is their first booking. None: the user must exist.
     new_user_name: str | None = None
+    shop_id: str = DEFAULT_SHOP_ID
+    service_id: str = DEFAULT_SERVICE_ID
+    resource_ids: tuple[str, ...] | None = None  # the ones to try, in order
+    block: tuple[datetime, datetime] | None = None  # None: the interval itself
+    # The shop's catalogue_version the resources and block were worked out
+    # from, checked by the booking statement; None: no check (the default shop).
+    catalogue_version: int | None = None
+
+    def candidates(self) -> list[str]:
+        if self.resource_ids is not None:
+            return list(self.resource_ids)
+        return default_bay_ids(self.capacity)
 
 
 @dataclass(frozen=True)
@@ -60,6 +82,11 @@ class SlotFull:
 @dataclass(frozen=True)
 class UserNotFound:
     pass
+
+
+@dataclass(frozen=True)
+class CatalogueChanged:
+    """The shop's catalogue changed since the request read it: nothing was written."""
 
 
 BookingOutcome = Booked | SlotFull | UserNotFound
@@ -100,10 +127,10 @@ _BUSY_BAYS = """
 """
 
 # One round trip for every outcome, with or without an Idempotency-Key: the
-# function book_slot_v2 (db/migrations/0013) makes a signed-in caller a user
-# if they are not one yet, then book_slot_v1 (0012) tries the bays free in its
-# snapshot in turn, recognises a booking an earlier attempt of this same
-# request committed, and records the key's outcome in the same transaction.
+# function book_slot_v3 (db/migrations/0020) makes a signed-in caller a user
+# if they are not one yet, tries the resources free in its snapshot in turn,
+# recognises a booking an earlier attempt of this same request committed, and
+# records the key's outcome in the same transaction.
 # - A DELETE of the user still under way makes the foreign key's check wait,
 #   and fail if it commits: "User not found" (book_slot). Locking the user row
 #   would do the same, but make every refused booking a write to flush.
@@ -111,10 +138,12 @@ _BUSY_BAYS = """
 #   (which this one waits for), fails the whole statement, booking included,
 #   and the request is answered from the recorded row (book, recorded_answer).
 _BOOK_SLOT = """
-    SELECT user_exists, booked
-    FROM book_slot_v2(
-        %(booking_id)s, %(user_id)s, %(day)s, %(start)s, %(starts_at)s, %(ends_at)s,
-        %(capacity)s, %(key)s, %(fingerprint)s, %(new_user_name)s
+    SELECT user_exists, booked_resource_id, catalogue_current
+    FROM book_slot_v3(
+        %(shop_id)s, %(service_id)s, %(catalogue_version)s, %(resource_ids)s,
+        %(booking_id)s, %(user_id)s,
+        %(day)s, %(start)s, %(starts_at)s, %(ends_at)s, %(block_starts_at)s, %(block_ends_at)s,
+        %(key)s, %(fingerprint)s, %(new_user_name)s
     )
 """
 
@@ -183,6 +212,9 @@ def book(
         # Run again as it is after a dead connection: the function recognises
         # a booking its first attempt committed under the same id.
         outcome = database.run(lambda conn: book_slot(conn, booking_id, request, idempotency_key))
+        # Only a request naming a catalogue version is told it changed; the
+        # default shop's name none.
+        assert not isinstance(outcome, CatalogueChanged)
         if not isinstance(outcome, _KeyAlreadyRecorded):
             return outcome
         assert idempotency_key is not None  # only a keyed statement is refused this way
@@ -232,20 +264,9 @@ def book_slot(
     booking_id: str,
     request: SlotRequest,
     idempotency_key: IdempotencyKey | None = None,
-) -> BookingOutcome | _KeyAlreadyRecorded:
-    """Try to book a bay of the slot under `booking_id`, recording the key's outcome."""
-    params = {
-        "booking_id": booking_id,
-        "user_id": request.user_id,
-        "day": request.day,
-        "start": request.start,
-        "starts_at": request.starts_at,
-        "ends_at": request.ends_at,
-        "capacity": request.capacity,
-        "key": idempotency_key.key if idempotency_key else None,
-        "fingerprint": idempotency_key.request_fingerprint if idempotency_key else None,
-        "new_user_name": request.new_user_name,
-    }
+) -> BookingOutcome | CatalogueChanged | _KeyAlreadyRecorded:
+    """Try to book a resource for the slot under `booking_id`, recording the key's outcome."""
+    params = book_slot_params(booking_id, request, idempotency_key)
     try:
         row = conn.execute(_BOOK_SLOT, params).fetchone()
     except psycopg.errors.ForeignKeyViolation:
@@ -255,10 +276,36 @@ def book_slot(
             return _KeyAlreadyRecorded()
         raise
     assert row is not None  # the function always returns one row
-    user_exists, booked = row
-    if booked:
+    user_exists, booked_resource_id, catalogue_current = row
+    if not catalogue_current:
+        return CatalogueChanged()
+    if booked_resource_id is not None:
         return Booked(booking_id)
     return SlotFull() if user_exists else UserNotFound()
+
+
+def book_slot_params(
+    booking_id: str, request: SlotRequest, idempotency_key: IdempotencyKey | None = None
+) -> dict[str, object]:
+    """_BOOK_SLOT's parameters (the bench sends the statement raw with them)."""
+    block_starts_at, block_ends_at = request.block or (request.starts_at, request.ends_at)
+    return {
+        "shop_id": request.shop_id,
+        "service_id": request.service_id,
+        "catalogue_version": request.catalogue_version,
+        "resource_ids": request.candidates(),
+        "booking_id": booking_id,
+        "user_id": request.user_id,
+        "day": request.day,
+        "start": request.start,
+        "starts_at": request.starts_at,
+        "ends_at": request.ends_at,
+        "block_starts_at": block_starts_at,
+        "block_ends_at": block_ends_at,
+        "key": idempotency_key.key if idempotency_key else None,
+        "fingerprint": idempotency_key.request_fingerprint if idempotency_key else None,
+        "new_user_name": request.new_user_name,
+    }
 
 
 def recorded_answer(

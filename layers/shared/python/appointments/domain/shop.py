@@ -80,6 +80,8 @@ class ShopSchedule:
     capacity: int
     minimum_notice_minutes: int | None  # None: no notice asked
     booking_horizon_days: int | None  # None: no limit
+    # How often starts step from each opening (a service's); None: every slot.
+    step_minutes: int | None = None
 
     def __hash__(self) -> int:
         return self._hash
@@ -130,6 +132,16 @@ def load_schedule(env: Mapping[str, str]) -> ShopSchedule:
         minimum_notice_minutes=_optional_whole_number(env, "MINIMUM_NOTICE_MINUTES", 0, 999_999),
         booking_horizon_days=_optional_whole_number(env, "BOOKING_HORIZON_DAYS", 0, 99_999),
     )
+
+
+def parse_weekly_hours(text: str) -> tuple[tuple[OpeningWindow, ...], ...]:
+    """Hours in the OPENING_HOURS form (a shop's or a resource's in the catalogue)."""
+    return _weekly_hours(text)
+
+
+def zone_named(name: str) -> ZoneInfo:
+    """The IANA zone `name`, from the pinned tzdata; a ConfigurationError if there is none."""
+    return _zone(name)
 
 
 def _setting(env: Mapping[str, str], name: str) -> str:
@@ -302,7 +314,7 @@ def _cached_slots_on(schedule: ShopSchedule, day: date) -> tuple[Slot, ...]:
     for window in schedule.weekly_hours[day.weekday()]:
         # Wall-clock steps: a whole slot must fit, by the clock, before closing.
         last_start = window.closes - schedule.slot_minutes
-        for minute in range(window.opens, last_start + 1, schedule.slot_minutes):
+        for minute in range(window.opens, last_start + 1, _step(schedule)):
             slot = _slot_at(schedule, day, minute)
             if slot is not None:
                 slots.append(slot)
@@ -432,10 +444,14 @@ def available_slots(schedule: ShopSchedule, day: date, now: datetime) -> tuple[S
     return tuple(slot for slot in slots if _utc(slot.starts_at) >= earliest)
 
 
+def _step(schedule: ShopSchedule) -> int:
+    return schedule.step_minutes or schedule.slot_minutes
+
+
 def _on_slot_grid(schedule: ShopSchedule, minute: int) -> bool:
-    """Whether `minute` is a whole number of slots after some opening time of the week."""
+    """Whether `minute` is a whole number of steps after some opening time of the week."""
     return any(
-        (minute - window.opens) % schedule.slot_minutes == 0
+        (minute - window.opens) % _step(schedule) == 0
         for windows in schedule.weekly_hours
         for window in windows
     )

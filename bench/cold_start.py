@@ -73,6 +73,14 @@ def _event(function: str, run: int) -> dict[str, Any]:
             route_key="GET /shops/{shop_id}/services",
             path_parameters={"shop_id": "default"},
         )
+    if function == "catalogue_admin":
+        return http_api_event(
+            "GET",
+            "/shops/default/services/appointment",
+            route_key="GET /shops/{shop_id}/services/{service_id}",
+            path_parameters={"shop_id": "default", "service_id": "appointment"},
+            authorizer=iam_authorizer_context(),
+        )
     if function == "users":
         return http_api_event(
             "GET",

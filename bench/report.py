@@ -10,7 +10,7 @@ from typing import Any
 
 START, END = "<!-- figures:start -->", "<!-- figures:end -->"
 # The functions a cold start was measured for (older results lack the later ones).
-FUNCTIONS = ("health", "slots", "catalogue", "bookings", "users")
+FUNCTIONS = ("health", "slots", "catalogue", "bookings", "users", "catalogue_admin")
 
 # Issue 18's targets: a function's cold start within this of its floor's, this
 # many times faster than FastAPI+Mangum's; a warm handler within this of its

@@ -94,6 +94,7 @@ def count_per_route(database_url: str, log_path: Path) -> dict[str, int]:
     from appointments.domain import shop
     from functions.bookings.app import handler as bookings
     from functions.catalogue.app import handler as catalogue
+    from functions.catalogue_admin.app import handler as catalogue_admin
     from functions.health.app import handler as health
     from functions.slots.app import handler as slots
     from functions.users.app import handler as users
@@ -178,6 +179,25 @@ def count_per_route(database_url: str, log_path: Path) -> dict[str, int]:
         )
         return lambda: slots(event, context)
 
+    # A shop of its own, put together and taken apart through the administration.
+    scratch_shop = f"rt-{uuid.uuid4().hex[:12]}"
+    a_shop = {"name": "Round trips", "time_zone": "UTC", "opening_hours": "Daily 09:00-17:00"}
+    a_service = {"name": "Wash", "duration_minutes": 30, "resource_ids": []}
+
+    def shop_admin(method: str, path: str, body: Any = None) -> Callable[[], Any]:
+        names = ["shop_id", "service_id"]
+        values = path.strip("/").split("/")[1::2]
+        template = "/shops/{shop_id}" + ("/services/{service_id}" if len(values) > 1 else "")
+        event = http_api_event(
+            method,
+            path,
+            route_key=f"{method} {template}",
+            path_parameters=dict(zip(names, values, strict=False)),
+            body=None if body is None else json.dumps(body),
+            authorizer=iam_authorizer_context(),
+        )
+        return lambda: catalogue_admin(event, context)
+
     # The request, and the status it must be answered with.
     requests: dict[str, tuple[Callable[[], Any], int]] = {
         "GET /health": (lambda: health(http_api_event("GET", "/health"), context), 200),
@@ -241,6 +261,16 @@ def count_per_route(database_url: str, log_path: Path) -> dict[str, int]:
         "PUT /users/{user_id} (renamed)": (user("PUT", newcomer + "_admin", "Renamed"), 200),
         "GET /users/{user_id} (found)": (user("GET", newcomer + "_admin"), 200),
         "GET /users/{user_id} (not found)": (user("GET", "user_nobody"), 404),
+        "PUT /shops/{id} (created)": (shop_admin("PUT", f"/shops/{scratch_shop}", a_shop), 201),
+        "PUT /shops/{id}/services/{id} (created)": (
+            shop_admin("PUT", f"/shops/{scratch_shop}/services/wash", a_service),
+            201,
+        ),
+        "GET /shops/{id}/services/{id} (found)": (
+            shop_admin("GET", f"/shops/{scratch_shop}/services/wash"),
+            200,
+        ),
+        "DELETE /shops/{id} (deleted)": (shop_admin("DELETE", f"/shops/{scratch_shop}"), 200),
     }
     with (
         psycopg.connect(database_url, autocommit=True) as admin,

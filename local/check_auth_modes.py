@@ -40,6 +40,14 @@ EXPECTED = {
     "DELETE /bookings/{booking_id}": (None, "JwtAuthorizer"),
     "PUT /users/{user_id}": ("AWS_IAM", "AWS_IAM"),
     "GET /users/{user_id}": ("AWS_IAM", "AWS_IAM"),
+    "PUT /shops/{shop_id}": ("AWS_IAM", "AWS_IAM"),
+    "DELETE /shops/{shop_id}": ("AWS_IAM", "AWS_IAM"),
+    "PUT /shops/{shop_id}/resources/{resource_id}": ("AWS_IAM", "AWS_IAM"),
+    "GET /shops/{shop_id}/resources/{resource_id}": ("AWS_IAM", "AWS_IAM"),
+    "DELETE /shops/{shop_id}/resources/{resource_id}": ("AWS_IAM", "AWS_IAM"),
+    "PUT /shops/{shop_id}/services/{service_id}": ("AWS_IAM", "AWS_IAM"),
+    "GET /shops/{shop_id}/services/{service_id}": ("AWS_IAM", "AWS_IAM"),
+    "DELETE /shops/{shop_id}/services/{service_id}": ("AWS_IAM", "AWS_IAM"),
 }
 
 

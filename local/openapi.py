@@ -197,6 +197,63 @@ class Resources(BaseModel):
     resources: list[Resource] = Field(description="By id")
 
 
+class ShopUpdate(BaseModel):
+    """A shop, whole: PUT creates or replaces it."""
+
+    name: str = Field(min_length=1, max_length=200)
+    time_zone: str = Field(description="IANA time zone", examples=["Europe/Lisbon"])
+    opening_hours: str = Field(
+        description="Weekly hours, as the OpeningHours parameter writes them",
+        examples=["Mon-Fri 09:00-17:00; Sat 10:00-14:00"],
+    )
+    closed_dates: list[datetime.date] = Field(default=[], description="Days it is closed")
+    minimum_notice_minutes: int | None = Field(default=None, ge=0, le=999_999)
+    booking_horizon_days: int | None = Field(default=None, ge=0, le=99_999)
+
+
+class TimeOffPeriod(BaseModel):
+    time_off_id: str = Field(pattern="^[a-z0-9_-]{1,64}$")
+    starts_at: datetime.datetime = Field(description="RFC 3339, with an offset")
+    ends_at: datetime.datetime = Field(description="RFC 3339, with an offset; after starts_at")
+
+
+class ResourceUpdate(BaseModel):
+    """A resource, whole: PUT creates or replaces it, its time off included."""
+
+    name: str = Field(min_length=1, max_length=200)
+    opening_hours: str | None = Field(default=None, description="Its own hours; null: the shop's")
+    time_off: list[TimeOffPeriod] = Field(default=[], max_length=200)
+
+
+class ResourceAdmin(ResourceUpdate):
+    shop_id: str
+    resource_id: str
+
+
+class ServiceUpdate(BaseModel):
+    """A service, whole: PUT creates or replaces it."""
+
+    name: str = Field(min_length=1, max_length=200)
+    duration_minutes: int = Field(ge=5, le=1440)
+    buffer_before_minutes: int = Field(default=0, ge=0, le=1440)
+    buffer_after_minutes: int = Field(default=0, ge=0, le=1440)
+    step_minutes: int | None = Field(default=None, ge=5, le=1440, description="null: its duration")
+    resource_ids: list[str] = Field(description="The shop's resources that perform it")
+
+
+class ServiceAdmin(ServiceUpdate):
+    shop_id: str
+    service_id: str
+
+
+class DeletedFromCatalogue(BaseModel):
+    """The ids of what was deleted."""
+
+    shop_id: str
+    resource_id: str | None = None
+    service_id: str | None = None
+
+
 # (model, mode): request bodies are what the handlers accept, responses what they write.
 MODELS: list[tuple[type[BaseModel], JsonSchemaMode]] = [
     (BookingRequest, "validation"),
@@ -209,6 +266,8 @@ MODELS: list[tuple[type[BaseModel], JsonSchemaMode]] = [
     (BookingPage, "serialization"),
     (User, "serialization"),
     *((model, "serialization") for model in (Shop, Services, Resources, ServiceAvailability)),
+    *((model, "validation") for model in (ShopUpdate, ResourceUpdate, ServiceUpdate)),
+    *((model, "serialization") for model in (ResourceAdmin, ServiceAdmin, DeletedFromCatalogue)),
 ]
 
 
@@ -350,7 +409,7 @@ def request_body(
     }
 
 
-def example(summary: str, value: dict[str, str]) -> dict[str, Any]:
+def example(summary: str, value: dict[str, Any]) -> dict[str, Any]:
     """One of a body's named examples: Swagger UI offers each, Try it out starts from it."""
     return {"summary": summary, "value": value}
 
@@ -410,6 +469,83 @@ def catalogue_read(
             **DATABASE_FAILURES,
         },
         [SHOP_ID],
+    )
+
+
+RESOURCE_ID = path_parameter("resource_id", "1 to 64 characters of a-z, 0-9, - and _.")
+SERVICE_ID = path_parameter("service_id", "1 to 64 characters of a-z, 0-9, - and _.")
+DEFAULT_SHOP_REFUSED = refusal(said(messages.DEFAULT_SHOP_IS_CONFIGURED))
+
+
+def catalogue_put(
+    operation_id: str,
+    what: str,
+    answer: dict[str, Any],
+    body: type[BaseModel],
+    examples: dict[str, dict[str, Any]],
+    parameters: list[dict[str, Any]],
+) -> Operation:
+    """An administrator's PUT of a whole part of a shop's catalogue."""
+    return Operation(
+        operation_id,
+        f"Create or replace {what} (administrators)",
+        "catalogue admin",
+        {
+            "200": json_response("Replaced.", answer),
+            "201": json_response("Created.", answer),
+            "400": refusal("`<field>: <what is wrong>`", *BODY_ERRORS),
+            "404": refusal(said(messages.SHOP_NOT_FOUND)),
+            "409": DEFAULT_SHOP_REFUSED,
+            "413": shared("TooLarge"),
+            **DATABASE_FAILURES,
+        },
+        parameters,
+        request_body(
+            schema_ref(body), "The whole of it; a field left out takes its default.", examples
+        ),
+    )
+
+
+def catalogue_get(
+    operation_id: str,
+    what: str,
+    model: type[BaseModel],
+    not_found: str,
+    parameters: list[dict[str, Any]],
+) -> Operation:
+    return Operation(
+        operation_id,
+        f"Look up {what} (administrators)",
+        "catalogue admin",
+        {
+            "200": json_response("As it was put.", schema_ref(model)),
+            "404": refusal(said(messages.SHOP_NOT_FOUND), said(not_found)),
+            **DATABASE_FAILURES,
+        },
+        parameters,
+    )
+
+
+def catalogue_delete(
+    operation_id: str, what: str, parameters: list[dict[str, Any]], not_found: str | None = None
+) -> Operation:
+    not_found_messages = [said(messages.SHOP_NOT_FOUND)] + ([said(not_found)] if not_found else [])
+    return Operation(
+        operation_id,
+        f"Delete {what} (administrators)",
+        "catalogue admin",
+        {
+            "200": json_response("Deleted: its ids.", schema_ref(DeletedFromCatalogue)),
+            "404": refusal(*not_found_messages),
+            "409": refusal(
+                "`The <shop|resource|service> has <n> confirmed bookings still to come: ...`",
+                said(messages.DEFAULT_SHOP_IS_CONFIGURED),
+                note="Nothing is deleted while confirmed bookings of it are still to come;"
+                " past bookings keep their history.",
+            ),
+            **DATABASE_FAILURES,
+        },
+        parameters,
     )
 
 
@@ -640,6 +776,78 @@ OPERATIONS: dict[str, Operation] = {
             ),
         ],
     ),
+    "PUT /shops/{shop_id}": catalogue_put(
+        "putShop",
+        "a shop",
+        schema_ref(Shop),
+        ShopUpdate,
+        {
+            "north": example(
+                "A workshop",
+                {
+                    "name": "North",
+                    "time_zone": "Europe/Lisbon",
+                    "opening_hours": "Mon-Fri 09:00-17:00",
+                    "closed_dates": ["2030-12-25"],
+                },
+            )
+        },
+        [SHOP_ID],
+    ),
+    "DELETE /shops/{shop_id}": catalogue_delete(
+        "deleteShop", "a shop, its resources and services", [SHOP_ID]
+    ),
+    "PUT /shops/{shop_id}/resources/{resource_id}": catalogue_put(
+        "putResource",
+        "a resource",
+        schema_ref(ResourceAdmin),
+        ResourceUpdate,
+        {
+            "ana": example(
+                "A mechanic who works afternoons",
+                {"name": "Ana", "opening_hours": "Mon-Fri 12:00-16:00"},
+            )
+        },
+        [SHOP_ID, RESOURCE_ID],
+    ),
+    "GET /shops/{shop_id}/resources/{resource_id}": catalogue_get(
+        "getResource",
+        "a resource, its own hours and time off",
+        ResourceAdmin,
+        messages.RESOURCE_NOT_FOUND,
+        [SHOP_ID, RESOURCE_ID],
+    ),
+    "DELETE /shops/{shop_id}/resources/{resource_id}": catalogue_delete(
+        "deleteResource", "a resource", [SHOP_ID, RESOURCE_ID], messages.RESOURCE_NOT_FOUND
+    ),
+    "PUT /shops/{shop_id}/services/{service_id}": catalogue_put(
+        "putService",
+        "a service",
+        schema_ref(ServiceAdmin),
+        ServiceUpdate,
+        {
+            "oil": example(
+                "An oil change on two bays",
+                {
+                    "name": "Oil change",
+                    "duration_minutes": 30,
+                    "buffer_after_minutes": 10,
+                    "resource_ids": ["bay-1", "bay-2"],
+                },
+            )
+        },
+        [SHOP_ID, SERVICE_ID],
+    ),
+    "GET /shops/{shop_id}/services/{service_id}": catalogue_get(
+        "getService",
+        "a service as it was put",
+        ServiceAdmin,
+        messages.SERVICE_NOT_FOUND,
+        [SHOP_ID, SERVICE_ID],
+    ),
+    "DELETE /shops/{shop_id}/services/{service_id}": catalogue_delete(
+        "deleteService", "a service", [SHOP_ID, SERVICE_ID], messages.SERVICE_NOT_FOUND
+    ),
     "GET /users/{user_id}": Operation(
         "getUser",
         "Look a user up (administrators)",
@@ -660,6 +868,7 @@ TAGS = [
     {"name": "slots", "description": "The shop's free slots"},
     {"name": "catalogue", "description": "Shops, their services and resources"},
     {"name": "bookings", "description": "Booking, looking up, listing and cancelling"},
+    {"name": "catalogue admin", "description": "Administration of shops: IAM-only (SigV4)"},
     {"name": "users", "description": "Administration: IAM-only (SigV4)"},
 ]
 

@@ -358,6 +358,99 @@ def calls_for(build_dir: Path) -> dict[str, list[Call]]:
                 route="/shops/{shop_id}/resources",
             ),
         ],
+        "CatalogueAdminFunction": [
+            http_call(
+                "PUT",
+                "/shops/north",
+                201,
+                {
+                    "shop_id": "north",
+                    "name": "North",
+                    "time_zone": "Europe/Lisbon",
+                    "opening_hours": "Mon-Fri 09:00-17:00",
+                    "closed_dates": [],
+                    "minimum_notice_minutes": None,
+                    "booking_horizon_days": None,
+                },
+                json_body={
+                    "name": "North",
+                    "time_zone": "Europe/Lisbon",
+                    "opening_hours": "Mon-Fri 09:00-17:00",
+                },
+                route="/shops/{shop_id}",
+                authorizer=SIGNED,
+            ),
+            http_call(
+                "PUT",
+                "/shops/north/resources/ana",
+                201,
+                {
+                    "shop_id": "north",
+                    "resource_id": "ana",
+                    "name": "Ana",
+                    "opening_hours": None,
+                    "time_off": [
+                        {
+                            "time_off_id": "holiday",
+                            "starts_at": "2030-08-01T00:00:00Z",
+                            "ends_at": "2030-08-15T00:00:00Z",
+                        }
+                    ],
+                },
+                json_body={
+                    "name": "Ana",
+                    "time_off": [
+                        {
+                            "time_off_id": "holiday",
+                            "starts_at": "2030-08-01T01:00:00+01:00",
+                            "ends_at": "2030-08-15T01:00:00+01:00",
+                        }
+                    ],
+                },
+                route="/shops/{shop_id}/resources/{resource_id}",
+                authorizer=SIGNED,
+            ),
+            http_call(
+                "PUT",
+                "/shops/north/services/full-service",
+                201,
+                {
+                    "shop_id": "north",
+                    "service_id": "full-service",
+                    "name": "Full service",
+                    "duration_minutes": 120,
+                    "buffer_before_minutes": 15,
+                    "buffer_after_minutes": 0,
+                    "step_minutes": 60,
+                    "resource_ids": ["ana"],
+                },
+                json_body={
+                    "name": "Full service",
+                    "duration_minutes": 120,
+                    "buffer_before_minutes": 15,
+                    "step_minutes": 60,
+                    "resource_ids": ["ana"],
+                },
+                route="/shops/{shop_id}/services/{service_id}",
+                authorizer=SIGNED,
+            ),
+            http_call(
+                "DELETE",
+                "/shops/north/services/full-service",
+                200,
+                {"shop_id": "north", "service_id": "full-service"},
+                route="/shops/{shop_id}/services/{service_id}",
+                authorizer=SIGNED,
+            ),
+            http_call(
+                "GET",
+                "/shops/north/services/full-service",
+                404,
+                {"error": "Service not found"},
+                route="/shops/{shop_id}/services/{service_id}",
+                authorizer=SIGNED,
+            ),
+        ],
         "PurgeFunction": [Call("purge of expired keys", {}, purge_result)],
     }
 

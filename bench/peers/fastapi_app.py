@@ -18,7 +18,8 @@ from pydantic import BaseModel
 
 conn = psycopg.connect(os.environ["DATABASE_URL"], autocommit=True, prepare_threshold=None)
 
-# Copied from store, user_records and catalogue_records, as the floor copies them.
+# Copied from store, user_records, catalogue_records and catalogue_changes, as the
+# floor copies them.
 _BUSY_BAYS = """
     SELECT bay, lower(during), upper(during)
     FROM bookings
@@ -34,6 +35,19 @@ _BOOK_SLOT = """
     )
 """
 _FIND = "SELECT id, name, created_at FROM users WHERE id = %(user_id)s"
+_FIND_SERVICE = """
+    SELECT services.name, services.duration_minutes, services.buffer_before_minutes,
+           services.buffer_after_minutes, services.step_minutes,
+           ARRAY(
+               SELECT link.resource_id FROM service_resources AS link
+               WHERE link.shop_id = services.shop_id AND link.service_id = services.service_id
+               ORDER BY link.resource_id COLLATE "C"
+           )
+    FROM shops
+    LEFT JOIN services
+      ON services.shop_id = shops.shop_id AND services.service_id = %(service_id)s
+    WHERE shops.shop_id = %(shop_id)s
+"""
 _LIST_SERVICES = """
     SELECT services.service_id, services.name, services.duration_minutes,
            services.buffer_before_minutes, services.buffer_after_minutes,
@@ -115,6 +129,19 @@ def services(shop_id: str) -> JSONResponse:
     fields += ("buffer_after_minutes", "step_minutes", "resource_ids")
     services = [dict(zip(fields, row, strict=True)) for row in rows if row[0] is not None]
     return JSONResponse({"services": services})
+
+
+@app.get("/shops/{shop_id}/services/{service_id}")
+def service(shop_id: str, service_id: str) -> JSONResponse:
+    ids = {"shop_id": shop_id, "service_id": service_id}
+    row = conn.execute(_FIND_SERVICE, ids).fetchone()
+    if row is None:
+        return JSONResponse({"error": "Shop not found"}, 404)
+    if row[0] is None:
+        return JSONResponse({"error": "Service not found"}, 404)
+    fields = ("name", "duration_minutes", "buffer_before_minutes", "buffer_after_minutes")
+    fields += ("step_minutes", "resource_ids")
+    return JSONResponse({**ids, **dict(zip(fields, row, strict=True))})
 
 
 @app.get("/users/{user_id}")

@@ -89,3 +89,19 @@ def test_the_catalogue_floor_lists_the_services_and_knows_no_other_shop(invoke: 
         expected = real(invoke, "catalogue", "GET", path, **request)
         assert expected["status"] == status
         assert floor("catalogue", "GET", path, **request) == expected
+
+
+def test_the_catalogue_admin_floor_finds_a_service_and_knows_what_is_missing(
+    invoke: Invoke,
+) -> None:
+    cases = (("default", "appointment", 200), ("default", "tyres", 404), ("nowhere", "x", 404))
+    for shop_id, service_id, status in cases:
+        request: dict[str, Any] = {
+            "route_key": "GET /shops/{shop_id}/services/{service_id}",
+            "path_parameters": {"shop_id": shop_id, "service_id": service_id},
+            "authorizer": iam_authorizer_context(),
+        }
+        path = f"/shops/{shop_id}/services/{service_id}"
+        expected = real(invoke, "catalogue_admin", "GET", path, **request)
+        assert expected["status"] == status
+        assert floor("catalogue_admin", "GET", path, **request) == expected

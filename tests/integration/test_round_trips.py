@@ -53,4 +53,8 @@ def test_each_request_costs_one_round_trip_and_health_none(
         "PUT /users/{user_id} (renamed)": 1,
         "GET /users/{user_id} (found)": 1,
         "GET /users/{user_id} (not found)": 1,
+        "PUT /shops/{id} (created)": 1,
+        "PUT /shops/{id}/services/{id} (created)": 1,
+        "GET /shops/{id}/services/{id} (found)": 1,
+        "DELETE /shops/{id} (deleted)": 1,
     }

@@ -31,6 +31,14 @@ ROUTES = {
     # Administration, IAM-only
     "PUT /users/{user_id}": "UsersFunction",
     "GET /users/{user_id}": "UsersFunction",
+    "PUT /shops/{shop_id}": "CatalogueAdminFunction",
+    "DELETE /shops/{shop_id}": "CatalogueAdminFunction",
+    "PUT /shops/{shop_id}/resources/{resource_id}": "CatalogueAdminFunction",
+    "GET /shops/{shop_id}/resources/{resource_id}": "CatalogueAdminFunction",
+    "DELETE /shops/{shop_id}/resources/{resource_id}": "CatalogueAdminFunction",
+    "PUT /shops/{shop_id}/services/{service_id}": "CatalogueAdminFunction",
+    "GET /shops/{shop_id}/services/{service_id}": "CatalogueAdminFunction",
+    "DELETE /shops/{shop_id}/services/{service_id}": "CatalogueAdminFunction",
 }
 
 # Who may call each route: everyone; signed-in callers when sign-in is on; or
@@ -49,6 +57,14 @@ AUTHORIZERS = {
     "DELETE /bookings/{booking_id}": "JwtAuthorizer",
     "PUT /users/{user_id}": "AWS_IAM",
     "GET /users/{user_id}": "AWS_IAM",
+    "PUT /shops/{shop_id}": "AWS_IAM",
+    "DELETE /shops/{shop_id}": "AWS_IAM",
+    "PUT /shops/{shop_id}/resources/{resource_id}": "AWS_IAM",
+    "GET /shops/{shop_id}/resources/{resource_id}": "AWS_IAM",
+    "DELETE /shops/{shop_id}/resources/{resource_id}": "AWS_IAM",
+    "PUT /shops/{shop_id}/services/{service_id}": "AWS_IAM",
+    "GET /shops/{shop_id}/services/{service_id}": "AWS_IAM",
+    "DELETE /shops/{shop_id}/services/{service_id}": "AWS_IAM",
 }
 
 

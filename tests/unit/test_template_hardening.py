@@ -28,6 +28,7 @@ API_FUNCTIONS = [
     "CatalogueFunction",
     "BookingsFunction",
     "UsersFunction",
+    "CatalogueAdminFunction",
 ]
 ALL_FUNCTIONS = [*API_FUNCTIONS, "MigrateFunction", "PurgeFunction"]
 

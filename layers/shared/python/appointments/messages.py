@@ -25,6 +25,25 @@ SERVICE_NOT_FOUND = "Service not found"
 RESOURCE_NOT_FOUND = "Resource not found"
 SERVICE_ID_REQUIRED = "service_id is required"
 RESOURCE_CANNOT_PERFORM_SERVICE = "resource_id names a resource that does not perform this service"
+DEFAULT_SHOP_IS_CONFIGURED = (
+    "The default shop is configured by the template's parameters (ShopTimeZone, OpeningHours,"
+    " ClosedDates, SlotMinutes, Capacity, MinimumNoticeMinutes, BookingHorizonDays):"
+    " change those and deploy"
+)
+
+
+def unknown_resources(resource_ids: list[str]) -> str:
+    return f"resource_ids: not resources of this shop: {', '.join(resource_ids)}"
+
+
+def still_booked(kind: str, future_bookings: int) -> str:
+    bookings = "booking" if future_bookings == 1 else "bookings"
+    return (
+        f"The {kind} has {future_bookings} confirmed {bookings} still to come:"
+        " cancel them first (past bookings keep their history)"
+    )
+
+
 INVALID_IDEMPOTENCY_KEY = "Invalid Idempotency-Key"
 IDEMPOTENCY_KEY_REUSED = "Idempotency-Key reused with a different request"
 USER_ID_REQUIRED = "user_id is required"

@@ -91,9 +91,9 @@ def parse_booking_request(body: bytes) -> BookingRequest:
     return parse_body(body, BookingRequest)
 
 
-def parse_body(body: bytes, model: type[Body]) -> Body:
+def parse_body(body: bytes, model: type[Body], max_bytes: int = MAX_BODY_BYTES) -> Body:
     """The JSON `body` validated as `model`, or a ClientError saying what is wrong."""
-    if len(body) > MAX_BODY_BYTES:
+    if len(body) > max_bytes:
         raise ClientError(messages.BODY_TOO_LARGE)
     fields = _json_object(body)
     return model.from_fields(fields)

@@ -1,0 +1,213 @@
+"""Administration of the catalogue: PUT, GET and DELETE a shop's resources and
+services, PUT and DELETE a shop (GET /shops/{shop_id} is public: the catalogue
+function's).
+
+Behind API Gateway's IAM authorizer, like /users: the function checks that the
+authorizer's verdict is in the event, then the request. A PUT carries the whole
+thing and creates it (201) or replaces it (200); a DELETE answers the ids of
+what went, or 409 while confirmed bookings of it are still to come. The
+default shop is the template's: its changes are refused, naming the
+parameters that make it.
+"""
+
+from http import HTTPStatus
+from typing import Any
+
+from appointments import messages
+from appointments.api import auth
+from appointments.api.catalogue_bodies import MAX_BODY_BYTES, ResourceBody, ServiceBody, ShopBody
+from appointments.api.models import parse_body
+from appointments.api.web import create_resolver, entrypoint, json_response
+from appointments.data import catalogue_changes as changes
+from appointments.data.catalogue_records import DEFAULT_SHOP_ID
+from appointments.domain.catalogue import is_catalogue_id
+from appointments.domain.schedule import rfc3339_utc
+from appointments.errors import ClientError
+from appointments.platform.observability import record_outcome
+
+app = create_resolver()
+
+SHOP_NOT_FOUND = ClientError(messages.SHOP_NOT_FOUND, outcome="ShopNotFound", status=404)
+RESOURCE_NOT_FOUND = ClientError(
+    messages.RESOURCE_NOT_FOUND, outcome="ResourceNotFound", status=404
+)
+SERVICE_NOT_FOUND = ClientError(messages.SERVICE_NOT_FOUND, outcome="ServiceNotFound", status=404)
+DEFAULT_SHOP_IS_CONFIGURED = ClientError(
+    messages.DEFAULT_SHOP_IS_CONFIGURED, outcome="DefaultShopRefused", status=409
+)
+
+
+# --- Shops -------------------------------------------------------------------------
+
+
+@app.put("/shops/<shop_id>")
+def put_shop(shop_id: str) -> Any:
+    shop_id = _changeable_shop()
+    body = parse_body(app.request.body(), ShopBody, MAX_BODY_BYTES)
+    saved = changes.save_shop(shop_id, changes.Shop(**vars(body)))
+    return _saved_answer(saved, "Shop", _shop_body(shop_id, body))
+
+
+@app.delete("/shops/<shop_id>")
+def delete_shop(shop_id: str) -> Any:
+    shop_id = _changeable_shop()
+    return _deleted_answer(changes.delete_shop(shop_id), "Shop", {"shop_id": shop_id})
+
+
+# --- Resources ---------------------------------------------------------------------
+
+
+@app.put("/shops/<shop_id>/resources/<resource_id>")
+def put_resource(shop_id: str, resource_id: str) -> Any:
+    shop_id, resource_id = _changeable_shop(), _path_id("resource_id", RESOURCE_NOT_FOUND)
+    body = parse_body(app.request.body(), ResourceBody, MAX_BODY_BYTES)
+    time_off = [changes.TimeOff(**vars(period)) for period in body.time_off]
+    resource = changes.Resource(body.name, body.opening_hours, time_off)
+    saved = changes.save_resource(shop_id, resource_id, resource)
+    return _saved_answer(saved, "Resource", _resource_body(shop_id, resource_id, resource))
+
+
+@app.get("/shops/<shop_id>/resources/<resource_id>")
+def get_resource(shop_id: str, resource_id: str) -> Any:
+    shop_id, resource_id = _shop_path_id(), _path_id("resource_id", RESOURCE_NOT_FOUND)
+    found = _found(changes.find_resource(shop_id, resource_id), RESOURCE_NOT_FOUND)
+    return _resource_body(shop_id, resource_id, found)
+
+
+@app.delete("/shops/<shop_id>/resources/<resource_id>")
+def delete_resource(shop_id: str, resource_id: str) -> Any:
+    shop_id, resource_id = _changeable_shop(), _path_id("resource_id", RESOURCE_NOT_FOUND)
+    outcome = changes.delete_resource(shop_id, resource_id)
+    if isinstance(outcome, changes.NotFound):
+        raise RESOURCE_NOT_FOUND
+    return _deleted_answer(outcome, "Resource", {"shop_id": shop_id, "resource_id": resource_id})
+
+
+# --- Services ----------------------------------------------------------------------
+
+
+@app.put("/shops/<shop_id>/services/<service_id>")
+def put_service(shop_id: str, service_id: str) -> Any:
+    shop_id, service_id = _changeable_shop(), _path_id("service_id", SERVICE_NOT_FOUND)
+    body = parse_body(app.request.body(), ServiceBody, MAX_BODY_BYTES)
+    service = changes.Service(**vars(body))
+    saved = changes.save_service(shop_id, service_id, service)
+    if isinstance(saved, changes.ResourcesMissing):
+        raise ClientError(messages.unknown_resources(saved.resource_ids))
+    return _saved_answer(saved, "Service", _service_body(shop_id, service_id, service))
+
+
+@app.get("/shops/<shop_id>/services/<service_id>")
+def get_service(shop_id: str, service_id: str) -> Any:
+    shop_id, service_id = _shop_path_id(), _path_id("service_id", SERVICE_NOT_FOUND)
+    found = _found(changes.find_service(shop_id, service_id), SERVICE_NOT_FOUND)
+    return _service_body(shop_id, service_id, found)
+
+
+@app.delete("/shops/<shop_id>/services/<service_id>")
+def delete_service(shop_id: str, service_id: str) -> Any:
+    shop_id, service_id = _changeable_shop(), _path_id("service_id", SERVICE_NOT_FOUND)
+    outcome = changes.delete_service(shop_id, service_id)
+    if isinstance(outcome, changes.NotFound):
+        raise SERVICE_NOT_FOUND
+    return _deleted_answer(outcome, "Service", {"shop_id": shop_id, "service_id": service_id})
+
+
+# --- The path, and the answers -----------------------------------------------------
+
+
+def _shop_path_id() -> str:
+    """The signed request's shop id, as API Gateway decoded it ("Shop not found" if impossible).
+
+    The router's arguments are still percent-encoded: the decoded ones are read instead.
+    """
+    auth.require_iam(app.request.event)
+    return _path_id("shop_id", SHOP_NOT_FOUND)
+
+
+def _changeable_shop() -> str:
+    shop_id = _shop_path_id()
+    if shop_id == DEFAULT_SHOP_ID:
+        raise DEFAULT_SHOP_IS_CONFIGURED
+    return shop_id
+
+
+def _path_id(name: str, not_found: ClientError) -> str:
+    value = str(app.request.path_parameters.get(name, ""))
+    if not is_catalogue_id(value):
+        raise not_found  # an id nothing could have is not looked up
+    return value
+
+
+def _found(
+    outcome: changes.Resource | changes.Service | changes.NotFound | changes.ShopMissing,
+    not_found: ClientError,
+) -> Any:
+    if isinstance(outcome, changes.ShopMissing):
+        raise SHOP_NOT_FOUND
+    if isinstance(outcome, changes.NotFound):
+        raise not_found
+    return outcome
+
+
+def _saved_answer(
+    saved: changes.Saved | changes.ShopMissing, kind: str, body: dict[str, Any]
+) -> Any:
+    if isinstance(saved, changes.ShopMissing):
+        raise SHOP_NOT_FOUND
+    record_outcome(f"{kind}Created" if saved.created else f"{kind}Replaced")
+    return json_response(HTTPStatus.CREATED if saved.created else HTTPStatus.OK, body)
+
+
+def _deleted_answer(
+    outcome: changes.Deleted | changes.StillBooked | changes.ShopMissing,
+    kind: str,
+    ids: dict[str, str],
+) -> Any:
+    if isinstance(outcome, changes.ShopMissing):
+        raise SHOP_NOT_FOUND
+    if isinstance(outcome, changes.StillBooked):
+        raise ClientError(
+            messages.still_booked(kind.lower(), outcome.future_bookings),
+            outcome="StillBooked",
+            status=409,
+        )
+    record_outcome(f"{kind}Deleted")
+    return ids
+
+
+def _shop_body(shop_id: str, shop: ShopBody) -> dict[str, Any]:
+    # As GET /shops/{shop_id} shows it.
+    return {
+        "shop_id": shop_id,
+        "name": shop.name,
+        "time_zone": shop.time_zone,
+        "opening_hours": shop.opening_hours,
+        "closed_dates": [day.isoformat() for day in shop.closed_dates],
+        "minimum_notice_minutes": shop.minimum_notice_minutes,
+        "booking_horizon_days": shop.booking_horizon_days,
+    }
+
+
+def _resource_body(shop_id: str, resource_id: str, resource: changes.Resource) -> dict[str, Any]:
+    return {
+        "shop_id": shop_id,
+        "resource_id": resource_id,
+        "name": resource.name,
+        "opening_hours": resource.opening_hours,
+        "time_off": [
+            {
+                "time_off_id": period.time_off_id,
+                "starts_at": rfc3339_utc(period.starts_at),
+                "ends_at": rfc3339_utc(period.ends_at),
+            }
+            for period in sorted(resource.time_off, key=lambda p: (p.starts_at, p.time_off_id))
+        ],
+    }
+
+
+def _service_body(shop_id: str, service_id: str, service: changes.Service) -> dict[str, Any]:
+    return {"shop_id": shop_id, "service_id": service_id, **vars(service)}
+
+
+handler = entrypoint(app)

@@ -1,0 +1,325 @@
+"""The catalogue's administration: create, replace, read and delete a shop, one
+of its resources or one of its services.
+
+Each is one statement, hence one round trip, and safe to run again on a new
+connection if the first one died mid-way (a replace with the same body is the
+same replace). Every change raises the shop's catalogue_version in the same
+statement, taking the shop's row: it waits for the bookings in flight, and a
+booking after it reads the catalogue again (book_slot_v3, db/migrations/0020).
+Deletes are refused while bookings of what would go are still to come
+(db/migrations/0021).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import psycopg
+
+from appointments.data import database
+
+
+@dataclass(frozen=True)
+class Shop:
+    name: str
+    time_zone: str
+    opening_hours: str
+    closed_dates: list[date]
+    minimum_notice_minutes: int | None
+    booking_horizon_days: int | None
+
+
+@dataclass(frozen=True)
+class TimeOff:
+    time_off_id: str
+    starts_at: datetime
+    ends_at: datetime
+
+
+@dataclass(frozen=True)
+class Resource:
+    name: str
+    opening_hours: str | None  # None: the shop's
+    time_off: list[TimeOff]
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    duration_minutes: int
+    buffer_before_minutes: int
+    buffer_after_minutes: int
+    step_minutes: int | None  # None: every duration
+    resource_ids: list[str]
+
+
+# What a write can come to. Expected outcomes are values, not exceptions.
+@dataclass(frozen=True)
+class Saved:
+    created: bool  # False: replaced
+
+
+@dataclass(frozen=True)
+class ShopMissing:
+    pass
+
+
+@dataclass(frozen=True)
+class ResourcesMissing:
+    """A service named resources the shop does not have: nothing was written."""
+
+    resource_ids: list[str]
+
+
+@dataclass(frozen=True)
+class Deleted:
+    pass
+
+
+@dataclass(frozen=True)
+class NotFound:
+    pass
+
+
+@dataclass(frozen=True)
+class StillBooked:
+    """Confirmed bookings still to come would lose what they booked: nothing was deleted."""
+
+    future_bookings: int
+
+
+# xmax is 0 on a row version this statement inserted, and set on one it
+# updated: whether the row was created, in the same statement (as users').
+_SAVE_SHOP = """
+    INSERT INTO shops (shop_id, name, time_zone, opening_hours, closed_dates,
+                       minimum_notice_minutes, booking_horizon_days)
+    VALUES (%(shop_id)s, %(name)s, %(time_zone)s, %(opening_hours)s, %(closed_dates)s,
+            %(minimum_notice_minutes)s, %(booking_horizon_days)s)
+    ON CONFLICT (shop_id) DO UPDATE SET
+        name = EXCLUDED.name,
+        time_zone = EXCLUDED.time_zone,
+        opening_hours = EXCLUDED.opening_hours,
+        closed_dates = EXCLUDED.closed_dates,
+        minimum_notice_minutes = EXCLUDED.minimum_notice_minutes,
+        booking_horizon_days = EXCLUDED.booking_horizon_days,
+        catalogue_version = shops.catalogue_version + 1,
+        updated_at = now()
+    RETURNING xmax = 0
+"""
+
+# The shop's row first: its version raised, or no row (no shop) and then
+# nothing else is written either. The time off given replaces the resource's.
+_SAVE_RESOURCE = """
+    WITH shop AS (
+        UPDATE shops SET catalogue_version = catalogue_version + 1, updated_at = now()
+        WHERE shop_id = %(shop_id)s
+        RETURNING shop_id
+    ),
+    saved AS (
+        INSERT INTO resources (shop_id, resource_id, name, opening_hours)
+        SELECT shop_id, %(resource_id)s, %(name)s, %(opening_hours)s FROM shop
+        ON CONFLICT (shop_id, resource_id) DO UPDATE SET
+            name = EXCLUDED.name, opening_hours = EXCLUDED.opening_hours
+        RETURNING xmax = 0 AS created
+    ),
+    kept AS (
+        INSERT INTO resource_time_off (shop_id, resource_id, time_off_id, during)
+        SELECT shop.shop_id, %(resource_id)s, period.time_off_id,
+               tstzrange(period.starts_at, period.ends_at)
+        FROM shop, unnest(%(time_off_ids)s::text[], %(starts)s::timestamptz[],
+                          %(ends)s::timestamptz[]) AS period (time_off_id, starts_at, ends_at)
+        ON CONFLICT (shop_id, resource_id, time_off_id) DO UPDATE SET during = EXCLUDED.during
+    ),
+    dropped AS (
+        DELETE FROM resource_time_off
+        WHERE shop_id = (SELECT shop_id FROM shop) AND resource_id = %(resource_id)s
+          AND NOT time_off_id = ANY (%(time_off_ids)s::text[])
+    )
+    SELECT created FROM saved
+"""
+
+# As a resource's, once every resource named is the shop's: otherwise the
+# missing ones are answered and nothing is written.
+_SAVE_SERVICE = """
+    WITH wanted AS (
+        SELECT unnest(%(resource_ids)s::text[]) AS resource_id
+    ),
+    missing AS (
+        SELECT coalesce(array_agg(wanted.resource_id ORDER BY wanted.resource_id), '{}') AS ids
+        FROM wanted
+        WHERE NOT EXISTS (
+            SELECT 1 FROM resources
+            WHERE resources.shop_id = %(shop_id)s AND resources.resource_id = wanted.resource_id
+        )
+    ),
+    shop AS (
+        UPDATE shops SET catalogue_version = catalogue_version + 1, updated_at = now()
+        WHERE shop_id = %(shop_id)s AND cardinality((SELECT ids FROM missing)) = 0
+        RETURNING shop_id
+    ),
+    saved AS (
+        INSERT INTO services (shop_id, service_id, name, duration_minutes,
+                              buffer_before_minutes, buffer_after_minutes, step_minutes)
+        SELECT shop_id, %(service_id)s, %(name)s, %(duration_minutes)s,
+               %(buffer_before_minutes)s, %(buffer_after_minutes)s, %(step_minutes)s
+        FROM shop
+        ON CONFLICT (shop_id, service_id) DO UPDATE SET
+            name = EXCLUDED.name,
+            duration_minutes = EXCLUDED.duration_minutes,
+            buffer_before_minutes = EXCLUDED.buffer_before_minutes,
+            buffer_after_minutes = EXCLUDED.buffer_after_minutes,
+            step_minutes = EXCLUDED.step_minutes
+        RETURNING xmax = 0 AS created
+    ),
+    linked AS (
+        INSERT INTO service_resources (shop_id, service_id, resource_id)
+        SELECT shop.shop_id, %(service_id)s, wanted.resource_id FROM shop, wanted
+        ON CONFLICT DO NOTHING
+    ),
+    unlinked AS (
+        DELETE FROM service_resources
+        WHERE shop_id = (SELECT shop_id FROM shop) AND service_id = %(service_id)s
+          AND NOT resource_id = ANY (%(resource_ids)s::text[])
+    )
+    SELECT EXISTS (SELECT 1 FROM shops WHERE shop_id = %(shop_id)s),
+           (SELECT ids FROM missing),
+           (SELECT created FROM saved)
+"""
+
+# No row: no shop; a row of NULLs: a shop without that resource.
+_FIND_RESOURCE = """
+    SELECT resources.name, resources.opening_hours,
+           time_off.ids, time_off.starts, time_off.ends
+    FROM shops
+    LEFT JOIN resources
+      ON resources.shop_id = shops.shop_id AND resources.resource_id = %(resource_id)s
+    LEFT JOIN LATERAL (
+        SELECT array_agg(time_off_id ORDER BY lower(during), time_off_id COLLATE "C"),
+               array_agg(lower(during) ORDER BY lower(during), time_off_id COLLATE "C"),
+               array_agg(upper(during) ORDER BY lower(during), time_off_id COLLATE "C")
+        FROM resource_time_off
+        WHERE resource_time_off.shop_id = resources.shop_id
+          AND resource_time_off.resource_id = resources.resource_id
+    ) AS time_off (ids, starts, ends) ON true
+    WHERE shops.shop_id = %(shop_id)s
+"""
+
+_FIND_SERVICE = """
+    SELECT services.name, services.duration_minutes, services.buffer_before_minutes,
+           services.buffer_after_minutes, services.step_minutes,
+           ARRAY(
+               SELECT link.resource_id FROM service_resources AS link
+               WHERE link.shop_id = services.shop_id AND link.service_id = services.service_id
+               ORDER BY link.resource_id COLLATE "C"
+           )
+    FROM shops
+    LEFT JOIN services
+      ON services.shop_id = shops.shop_id AND services.service_id = %(service_id)s
+    WHERE shops.shop_id = %(shop_id)s
+"""
+
+_DELETE_SHOP = "SELECT shop_found, shop_found, future_bookings FROM delete_shop_v1(%(shop_id)s)"
+_DELETE_RESOURCE = """
+    SELECT shop_found, item_found, future_bookings FROM delete_resource_v1(%(shop_id)s, %(id)s)
+"""
+_DELETE_SERVICE = """
+    SELECT shop_found, item_found, future_bookings FROM delete_service_v1(%(shop_id)s, %(id)s)
+"""
+
+
+def save_shop(shop_id: str, shop: Shop) -> Saved:
+    params = {"shop_id": shop_id, **vars(shop)}
+    row = database.run(lambda conn: conn.execute(_SAVE_SHOP, params).fetchone())
+    assert row is not None  # INSERT ... RETURNING always returns the row
+    return Saved(bool(row[0]))
+
+
+def save_resource(shop_id: str, resource_id: str, resource: Resource) -> Saved | ShopMissing:
+    params = {
+        "shop_id": shop_id,
+        "resource_id": resource_id,
+        "name": resource.name,
+        "opening_hours": resource.opening_hours,
+        "time_off_ids": [period.time_off_id for period in resource.time_off],
+        "starts": [period.starts_at for period in resource.time_off],
+        "ends": [period.ends_at for period in resource.time_off],
+    }
+    return database.run(lambda conn: _saved(conn, _SAVE_RESOURCE, params))
+
+
+def save_service(
+    shop_id: str, service_id: str, service: Service
+) -> Saved | ShopMissing | ResourcesMissing:
+    params = {"shop_id": shop_id, "service_id": service_id, **vars(service)}
+    row = database.run(lambda conn: conn.execute(_SAVE_SERVICE, params).fetchone())
+    assert row is not None  # the final SELECT has no FROM: always one row
+    shop_exists, missing, created = row
+    if not shop_exists:
+        return ShopMissing()
+    if missing:
+        return ResourcesMissing(missing)
+    return Saved(created)
+
+
+def find_resource(shop_id: str, resource_id: str) -> Resource | NotFound | ShopMissing:
+    row = database.run(
+        lambda conn: conn.execute(
+            _FIND_RESOURCE, {"shop_id": shop_id, "resource_id": resource_id}
+        ).fetchone()
+    )
+    if row is None:
+        return ShopMissing()
+    name, opening_hours, ids, starts, ends = row
+    if name is None:
+        return NotFound()
+    periods = zip(ids or [], starts or [], ends or [], strict=True)
+    return Resource(name, opening_hours, [TimeOff(*period) for period in periods])
+
+
+def find_service(shop_id: str, service_id: str) -> Service | NotFound | ShopMissing:
+    row = database.run(
+        lambda conn: conn.execute(
+            _FIND_SERVICE, {"shop_id": shop_id, "service_id": service_id}
+        ).fetchone()
+    )
+    if row is None:
+        return ShopMissing()
+    if row[0] is None:
+        return NotFound()
+    return Service(*row)
+
+
+def delete_shop(shop_id: str) -> Deleted | StillBooked | ShopMissing:
+    outcome = _deleted(_DELETE_SHOP, {"shop_id": shop_id})
+    assert not isinstance(outcome, NotFound)  # the thing to find is the shop
+    return outcome
+
+
+def delete_resource(
+    shop_id: str, resource_id: str
+) -> Deleted | StillBooked | NotFound | ShopMissing:
+    return _deleted(_DELETE_RESOURCE, {"shop_id": shop_id, "id": resource_id})
+
+
+def delete_service(shop_id: str, service_id: str) -> Deleted | StillBooked | NotFound | ShopMissing:
+    return _deleted(_DELETE_SERVICE, {"shop_id": shop_id, "id": service_id})
+
+
+def _saved(conn: psycopg.Connection, statement: str, params: dict[str, Any]) -> Saved | ShopMissing:
+    row = conn.execute(statement, params).fetchone()
+    return ShopMissing() if row is None else Saved(bool(row[0]))
+
+
+def _deleted(
+    statement: str, params: dict[str, Any]
+) -> Deleted | StillBooked | NotFound | ShopMissing:
+    row = database.run(lambda conn: conn.execute(statement, params).fetchone())
+    assert row is not None  # a function call: always one row
+    shop_found, found, future_bookings = row
+    if not shop_found:
+        return ShopMissing()
+    if not found:
+        return NotFound()
+    return StillBooked(future_bookings) if future_bookings else Deleted()

@@ -15,6 +15,7 @@ _BUSY_BAYS = """
     SELECT bay, lower(during), upper(during)
     FROM bookings
     WHERE status = 'confirmed' AND during && tstzrange(%(from)s, %(to)s)
+      AND shop_id = 'default'
 """
 
 _SLOT = timedelta(hours=1)

@@ -24,6 +24,7 @@ _BUSY_BAYS = """
     SELECT bay, lower(during), upper(during)
     FROM bookings
     WHERE status = 'confirmed' AND during && tstzrange(%(from)s, %(to)s)
+      AND shop_id = 'default'
 """
 _BOOK_SLOT = """
     SELECT user_exists, booked_resource_id, catalogue_current

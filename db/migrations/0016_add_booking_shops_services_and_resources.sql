@@ -15,32 +15,39 @@ SET LOCAL lock_timeout = '2s';
 -- bounds compare byte by byte, the same on every database.
 CREATE TYPE catalogue_id_range AS RANGE (subtype = text, collation = "C");
 
--- Constant defaults: added without rewriting the table.
-ALTER TABLE bookings
-    ADD COLUMN shop_id text NOT NULL DEFAULT 'default',
-    ADD COLUMN service_id text NOT NULL DEFAULT 'appointment',
-    ADD COLUMN resource_id text,
-    ADD COLUMN block tstzrange;
+-- Set anew by every change to a shop's catalogue (the shop, its resources and
+-- their time off, its services). A booking made from what a request read of
+-- the catalogue checks, in its own statement, that the version it read is
+-- still the shop's, holding the shop's row FOR SHARE until it commits: a
+-- change waits for it, and a booking after a change obeys the change. From
+-- one sequence for every shop, so that a version is never seen twice, not
+-- even by a shop deleted and made again under the same id. (The shops table
+-- is the catalogue's, new in 0015 and small: its rewrite for the volatile
+-- default is short.)
+CREATE SEQUENCE catalogue_versions;
+ALTER TABLE shops
+    ADD COLUMN catalogue_version bigint NOT NULL DEFAULT nextval('catalogue_versions');
 
 -- A key's answer belongs to the shop its booking was asked of, so that both
 -- are written on one shard once bookings are distributed by shop.
 ALTER TABLE idempotency_keys
     ADD COLUMN shop_id text NOT NULL DEFAULT 'default';
 
--- Raised by every change to a shop's catalogue (the shop, its resources and
--- their time off, its services). A booking made from what a request read of
--- the catalogue checks, in its own statement, that the version it read is
--- still the shop's, holding the shop's row FOR SHARE until it commits: a
--- change waits for it, and a booking after a change obeys the change.
-ALTER TABLE shops
-    ADD COLUMN catalogue_version bigint NOT NULL DEFAULT 1;
+-- Bookings last: locked from here to the commit, they wait for no other
+-- table's lock meanwhile. Constant defaults: added without rewriting the table.
+ALTER TABLE bookings
+    ADD COLUMN shop_id text NOT NULL DEFAULT 'default',
+    ADD COLUMN service_id text NOT NULL DEFAULT 'appointment',
+    ADD COLUMN resource_id text,
+    ADD COLUMN block tstzrange;
 
 -- Keeps the running release's bay and this one's resource in step while both
 -- exist, so that each release's bookings exclude the other's under either
 -- constraint: a booking that names only its bay (the running release's, or a
 -- row 0017 has not reached when it is cancelled) is on resource "bay-N" over
 -- its interval; a booking of the default shop that names its resource (this
--- release's) holds bay N.
+-- release's) holds bay N. The bay's constraint knows no shops: no other shop
+-- books until a later release has dropped it.
 CREATE FUNCTION bookings_keep_bay_and_resource_in_step() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN

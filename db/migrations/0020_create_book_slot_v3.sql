@@ -15,7 +15,9 @@
 -- again and retries. Otherwise the shop's row is held FOR SHARE until commit,
 -- so that a catalogue change waits for this booking, and a booking made after
 -- a change obeys it. NULL: no check (the default shop, whose hours the
--- template's parameters set for the whole release).
+-- template's parameters set for the whole release). Until a later release
+-- drops the bay's constraint (0010), which knows no shops, only the default
+-- shop books.
 --
 -- Returns whether the user exists and the resource p_booking_id holds (NULL:
 -- not booked). Our own id already in the table means an earlier attempt of
@@ -53,7 +55,13 @@ DECLARE
     free_resource text;
     looked_free boolean;
 BEGIN
-    IF p_catalogue_version IS NOT NULL THEN
+    -- Our own id first: an earlier attempt of this request that committed is
+    -- its answer, whatever changed since.
+    booked_resource_id := (
+        SELECT b.resource_id FROM bookings AS b WHERE b.shop_id = p_shop_id AND b.id = p_booking_id
+    );
+    catalogue_current := true;
+    IF p_catalogue_version IS NOT NULL AND booked_resource_id IS NULL THEN
         PERFORM FROM shops
         WHERE shop_id = p_shop_id AND catalogue_version = p_catalogue_version
         FOR SHARE;
@@ -62,7 +70,6 @@ BEGIN
             RETURN;
         END IF;
     END IF;
-    catalogue_current := true;
     -- Looked up first: a returning user's booking writes nothing here. Two
     -- first bookings of one caller both insert; the second waits for the
     -- first, then goes on with the row it committed.
@@ -70,9 +77,6 @@ BEGIN
         INSERT INTO users (id, name) VALUES (p_user_id, p_new_user_name)
         ON CONFLICT (id) DO NOTHING;
     END IF;
-    booked_resource_id := (
-        SELECT b.resource_id FROM bookings AS b WHERE b.shop_id = p_shop_id AND b.id = p_booking_id
-    );
     user_exists := EXISTS (SELECT 1 FROM users WHERE id = p_user_id);
     -- Each round tries the resources free in a new snapshot, in the caller's
     -- order. A racer may take one meanwhile: the insert then yields (ON

@@ -8,15 +8,13 @@ still percent-encoded: _looked_up reads the decoded one API Gateway hands on.
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from appointments import messages
+from appointments.api.catalogue_errors import SHOP_NOT_FOUND
 from appointments.api.web import create_resolver, entrypoint
 from appointments.data import catalogue_records
 from appointments.domain.catalogue import is_catalogue_id
-from appointments.errors import ClientError
 
 app = create_resolver()
 
-SHOP_NOT_FOUND = ClientError(messages.SHOP_NOT_FOUND, outcome="ShopNotFound", status=404)
 
 Found = TypeVar("Found")
 

@@ -16,6 +16,7 @@ from typing import Any
 from appointments import messages
 from appointments.api import auth
 from appointments.api.catalogue_bodies import MAX_BODY_BYTES, ResourceBody, ServiceBody, ShopBody
+from appointments.api.catalogue_errors import RESOURCE_NOT_FOUND, SERVICE_NOT_FOUND, SHOP_NOT_FOUND
 from appointments.api.models import parse_body
 from appointments.api.web import create_resolver, entrypoint, json_response
 from appointments.data import catalogue_changes as changes
@@ -27,11 +28,6 @@ from appointments.platform.observability import record_outcome
 
 app = create_resolver()
 
-SHOP_NOT_FOUND = ClientError(messages.SHOP_NOT_FOUND, outcome="ShopNotFound", status=404)
-RESOURCE_NOT_FOUND = ClientError(
-    messages.RESOURCE_NOT_FOUND, outcome="ResourceNotFound", status=404
-)
-SERVICE_NOT_FOUND = ClientError(messages.SERVICE_NOT_FOUND, outcome="ServiceNotFound", status=404)
 DEFAULT_SHOP_IS_CONFIGURED = ClientError(
     messages.DEFAULT_SHOP_IS_CONFIGURED, outcome="DefaultShopRefused", status=409
 )

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from appointments import messages
+from appointments.api.catalogue_errors import RESOURCE_NOT_FOUND, SERVICE_NOT_FOUND, SHOP_NOT_FOUND
 from appointments.api.web import create_resolver, entrypoint
 from appointments.data import service_calendars
 from appointments.domain import availability, schedule, service_availability, shop
@@ -21,14 +22,12 @@ MAX_AVAILABILITY_DAYS = 31
 # (UTC+14:00 to UTC-12:00): a span this much wider holds every shop's days
 # before its zone is known, in the same statement that reads the zone.
 _EARLIEST_OFFSET, _LATEST_OFFSET = timedelta(hours=14), timedelta(hours=12)
+# Lambda answers at most 6 MB: a range whose answer would come near it (many
+# resources, short steps, a month) is refused before it is written.
+MAX_ANSWER_BYTES = 4_000_000
+_START_BYTES = 140  # one start's JSON, resource ids aside
 
 app = create_resolver()
-
-SHOP_NOT_FOUND = ClientError(messages.SHOP_NOT_FOUND, outcome="ShopNotFound", status=404)
-SERVICE_NOT_FOUND = ClientError(messages.SERVICE_NOT_FOUND, outcome="ServiceNotFound", status=404)
-RESOURCE_NOT_FOUND = ClientError(
-    messages.RESOURCE_NOT_FOUND, outcome="ResourceNotFound", status=404
-)
 
 
 @app.get("/slots")
@@ -68,12 +67,13 @@ def list_service_availability(shop_id: str) -> Any:
         # An id no service or resource could have is looked up as one none has.
         service_id if is_catalogue_id(service_id) else "",
         None if resource_id is None else resource_id if is_catalogue_id(resource_id) else "",
-        datetime.combine(first, time(0), UTC) - _EARLIEST_OFFSET,
-        datetime.combine(last + timedelta(days=1), time(0), UTC) + _LATEST_OFFSET,
+        *_every_zones_days(first, last),
     )
     service = _checked(calendar, resource_id)
     assert calendar is not None  # _checked answered a missing shop
     days = service_availability.days_between(calendar, service, first, last, shop.now())
+    if _answer_bytes(days) > MAX_ANSWER_BYTES:
+        raise ClientError(messages.ANSWER_TOO_LONG)
     zone = shop.zone_named(calendar.shop.time_zone)
     return {
         "shop_id": shop_id,
@@ -111,6 +111,26 @@ def _checked(
     if resource_id is not None and not calendar.resources:
         raise ClientError(messages.RESOURCE_CANNOT_PERFORM_SERVICE)
     return calendar.service
+
+
+def _answer_bytes(days: dict[date, list[service_availability.OfferedStart]]) -> int:
+    """About how long the answer's JSON would be."""
+    return sum(
+        _START_BYTES + sum(len(resource_id) + 3 for resource_id in offered.free_resource_ids)
+        for starts in days.values()
+        for offered in starts
+    )
+
+
+def _every_zones_days(first: date, last: date) -> tuple[datetime, datetime]:
+    """From the first day's start to the last day's end in any zone, within datetime's range."""
+    opens = datetime.combine(first, time.min, UTC)
+    closes = datetime.combine(last, time.max, UTC)
+    lowest, highest = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
+    return (
+        opens - min(_EARLIEST_OFFSET, opens - lowest),
+        closes + min(_LATEST_OFFSET, highest - closes),
+    )
 
 
 def _date_range(query: dict[str, str]) -> tuple[date, date]:

@@ -250,3 +250,59 @@ def test_a_request_that_names_nothing_bookable_is_told_what(
 ) -> None:
     status, body = availability(invoke, shop_id, **query)
     assert (status, body) == (answer[0], {"error": answer[1]})
+
+
+def test_the_default_shops_slots_count_its_bookings_only(
+    invoke: Invoke, workshop: psycopg.Connection
+) -> None:
+    # North's bay-1 at 10:00 UTC on a Monday: the default shop's bay-1 stays free.
+    workshop.execute(
+        "INSERT INTO bookings (id, user_id, slot_date, slot_time, during, shop_id, service_id,"
+        " resource_id, block, bay) VALUES ('booking_north', 'user_alice', %s, '11:00',"
+        " tstzrange(%s, %s), 'north', 'oil-change', 'bay-1', tstzrange(%s, %s), 1)",
+        (MONDAY, *(f"{MONDAY} 10:00Z", f"{MONDAY} 11:00Z") * 2),
+    )
+
+    seed = invoke("slots", "GET", "/availability", raw_query=f"from={MONDAY}&to={MONDAY}")
+
+    ten = next(s for s in seed["json"]["days"][0]["slots"] if s["time"] == "10:00")
+    assert ten["remaining"] == 1
+
+
+@pytest.mark.parametrize(
+    ("first", "last"), [("0001-01-01", "0001-01-03"), ("9999-12-29", "9999-12-31")]
+)
+def test_the_first_and_last_days_of_the_calendar_are_answered(
+    invoke: Invoke, workshop: psycopg.Connection, first: str, last: str
+) -> None:
+    status, body = availability(invoke, first=first, last=last, service_id="oil-change")
+    assert status == 200
+    assert (body["days"][0]["date"], body["days"][-1]["date"]) == (first, last)
+
+
+def test_an_answer_too_long_for_lambda_is_refused(
+    invoke: Invoke, workshop: psycopg.Connection
+) -> None:
+    # 200 resources, a start every 5 minutes round the clock, for a month.
+    workshop.execute(
+        "INSERT INTO resources (shop_id, resource_id, name, opening_hours)"
+        " SELECT 'north', 'lift-' || n, 'Lift', 'Daily 00:00-24:00'"
+        " FROM generate_series(1, 200) AS n"
+    )
+    workshop.execute(
+        "INSERT INTO services (shop_id, service_id, name, duration_minutes)"
+        " VALUES ('north', 'check', 'Check', 5)"
+    )
+    workshop.execute(
+        "INSERT INTO service_resources (shop_id, service_id, resource_id)"
+        " SELECT 'north', 'check', 'lift-' || n FROM generate_series(1, 200) AS n"
+    )
+
+    status, body = availability(invoke, last="2030-07-03", service_id="check")
+    assert (status, body) == (
+        400,
+        {"error": "The answer would be too long: ask for fewer days, or one resource_id"},
+    )
+    assert (
+        availability(invoke, last="2030-06-04", service_id="check", resource_id="lift-7")[0] == 200
+    )

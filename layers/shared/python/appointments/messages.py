@@ -25,6 +25,7 @@ SERVICE_NOT_FOUND = "Service not found"
 RESOURCE_NOT_FOUND = "Resource not found"
 SERVICE_ID_REQUIRED = "service_id is required"
 RESOURCE_CANNOT_PERFORM_SERVICE = "resource_id names a resource that does not perform this service"
+ANSWER_TOO_LONG = "The answer would be too long: ask for fewer days, or one resource_id"
 DEFAULT_SHOP_IS_CONFIGURED = (
     "The default shop is configured by the template's parameters (ShopTimeZone, OpeningHours,"
     " ClosedDates, SlotMinutes, Capacity, MinimumNoticeMinutes, BookingHorizonDays):"

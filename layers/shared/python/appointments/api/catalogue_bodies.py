@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Final, TypeVar
 
 from appointments.domain import schedule, shop
@@ -25,6 +25,10 @@ MAX_TIME_OFF: Final = 200
 MAX_RESOURCES: Final = 200
 # A resource's whole time off fits: 200 periods of ~110 bytes.
 MAX_BODY_BYTES: Final = 32 * 1024
+# Time off is a matter of this era: the bounds keep every instant, in any
+# zone and widened by any buffer, inside what Python and PostgreSQL both hold.
+EARLIEST_INSTANT: Final = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_INSTANT: Final = datetime(9000, 1, 1, tzinfo=UTC)
 # The template's own bounds for the default shop (shop.load_schedule).
 MAX_NOTICE_MINUTES: Final = 999_999
 MAX_HORIZON_DAYS: Final = 99_999
@@ -230,6 +234,13 @@ def _instant(where: str, value: Any) -> datetime:
     if not isinstance(value, str) or not _RFC3339.fullmatch(value):
         raise ValueError(problem)
     try:
-        return datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
     except ValueError:  # a month 13, a 25th hour
         raise ValueError(problem) from None
+    try:
+        within = EARLIEST_INSTANT <= moment.astimezone(UTC) < LATEST_INSTANT
+    except OverflowError:  # past the year 9999 in UTC
+        within = False
+    if not within:
+        raise ValueError(f"{where} must be in the years 1900 to 8999")
+    return moment

@@ -1,13 +1,14 @@
 """The catalogue's administration: create, replace, read and delete a shop, one
 of its resources or one of its services.
 
-Each is one statement, hence one round trip, and safe to run again on a new
-connection if the first one died mid-way (a replace with the same body is the
-same replace). Every change raises the shop's catalogue_version in the same
-statement, taking the shop's row: it waits for the bookings in flight, and a
-booking after it reads the catalogue again (book_slot_v3, db/migrations/0020).
-Deletes are refused while bookings of what would go are still to come
-(db/migrations/0021).
+Each is one statement, hence one round trip, run again on a new connection if
+the first one died mid-way: a replace with the same body is the same replace
+(though a create retried so answers "replaced"), and a delete retried so
+answers "not found". Every change sets the shop's catalogue_version anew in
+the same statement, taking the shop's row: it waits for the bookings in
+flight, and a booking after it reads the catalogue again (book_slot_v3,
+db/migrations/0020). Deletes are refused while bookings of what would go are
+still to come (db/migrations/0021).
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
-
-import psycopg
 
 from appointments.data import database
 
@@ -104,88 +103,23 @@ _SAVE_SHOP = """
         closed_dates = EXCLUDED.closed_dates,
         minimum_notice_minutes = EXCLUDED.minimum_notice_minutes,
         booking_horizon_days = EXCLUDED.booking_horizon_days,
-        catalogue_version = shops.catalogue_version + 1,
+        catalogue_version = nextval('catalogue_versions'),
         updated_at = now()
     RETURNING xmax = 0
 """
 
-# The shop's row first: its version raised, or no row (no shop) and then
-# nothing else is written either. The time off given replaces the resource's.
+# Functions (db/migrations/0021): they read after taking the shop's row, so
+# that concurrent changes of one shop follow each other.
 _SAVE_RESOURCE = """
-    WITH shop AS (
-        UPDATE shops SET catalogue_version = catalogue_version + 1, updated_at = now()
-        WHERE shop_id = %(shop_id)s
-        RETURNING shop_id
-    ),
-    saved AS (
-        INSERT INTO resources (shop_id, resource_id, name, opening_hours)
-        SELECT shop_id, %(resource_id)s, %(name)s, %(opening_hours)s FROM shop
-        ON CONFLICT (shop_id, resource_id) DO UPDATE SET
-            name = EXCLUDED.name, opening_hours = EXCLUDED.opening_hours
-        RETURNING xmax = 0 AS created
-    ),
-    kept AS (
-        INSERT INTO resource_time_off (shop_id, resource_id, time_off_id, during)
-        SELECT shop.shop_id, %(resource_id)s, period.time_off_id,
-               tstzrange(period.starts_at, period.ends_at)
-        FROM shop, unnest(%(time_off_ids)s::text[], %(starts)s::timestamptz[],
-                          %(ends)s::timestamptz[]) AS period (time_off_id, starts_at, ends_at)
-        ON CONFLICT (shop_id, resource_id, time_off_id) DO UPDATE SET during = EXCLUDED.during
-    ),
-    dropped AS (
-        DELETE FROM resource_time_off
-        WHERE shop_id = (SELECT shop_id FROM shop) AND resource_id = %(resource_id)s
-          AND NOT time_off_id = ANY (%(time_off_ids)s::text[])
-    )
-    SELECT created FROM saved
+    SELECT shop_found, created
+    FROM save_resource_v1(%(shop_id)s, %(resource_id)s, %(name)s, %(opening_hours)s,
+                          %(time_off_ids)s, %(starts)s, %(ends)s)
 """
-
-# As a resource's, once every resource named is the shop's: otherwise the
-# missing ones are answered and nothing is written.
 _SAVE_SERVICE = """
-    WITH wanted AS (
-        SELECT unnest(%(resource_ids)s::text[]) AS resource_id
-    ),
-    missing AS (
-        SELECT coalesce(array_agg(wanted.resource_id ORDER BY wanted.resource_id), '{}') AS ids
-        FROM wanted
-        WHERE NOT EXISTS (
-            SELECT 1 FROM resources
-            WHERE resources.shop_id = %(shop_id)s AND resources.resource_id = wanted.resource_id
-        )
-    ),
-    shop AS (
-        UPDATE shops SET catalogue_version = catalogue_version + 1, updated_at = now()
-        WHERE shop_id = %(shop_id)s AND cardinality((SELECT ids FROM missing)) = 0
-        RETURNING shop_id
-    ),
-    saved AS (
-        INSERT INTO services (shop_id, service_id, name, duration_minutes,
-                              buffer_before_minutes, buffer_after_minutes, step_minutes)
-        SELECT shop_id, %(service_id)s, %(name)s, %(duration_minutes)s,
-               %(buffer_before_minutes)s, %(buffer_after_minutes)s, %(step_minutes)s
-        FROM shop
-        ON CONFLICT (shop_id, service_id) DO UPDATE SET
-            name = EXCLUDED.name,
-            duration_minutes = EXCLUDED.duration_minutes,
-            buffer_before_minutes = EXCLUDED.buffer_before_minutes,
-            buffer_after_minutes = EXCLUDED.buffer_after_minutes,
-            step_minutes = EXCLUDED.step_minutes
-        RETURNING xmax = 0 AS created
-    ),
-    linked AS (
-        INSERT INTO service_resources (shop_id, service_id, resource_id)
-        SELECT shop.shop_id, %(service_id)s, wanted.resource_id FROM shop, wanted
-        ON CONFLICT DO NOTHING
-    ),
-    unlinked AS (
-        DELETE FROM service_resources
-        WHERE shop_id = (SELECT shop_id FROM shop) AND service_id = %(service_id)s
-          AND NOT resource_id = ANY (%(resource_ids)s::text[])
-    )
-    SELECT EXISTS (SELECT 1 FROM shops WHERE shop_id = %(shop_id)s),
-           (SELECT ids FROM missing),
-           (SELECT created FROM saved)
+    SELECT shop_found, missing_resource_ids, created
+    FROM save_service_v1(%(shop_id)s, %(service_id)s, %(name)s, %(duration_minutes)s,
+                         %(buffer_before_minutes)s, %(buffer_after_minutes)s,
+                         %(step_minutes)s, %(resource_ids)s)
 """
 
 # No row: no shop; a row of NULLs: a shop without that resource.
@@ -246,7 +180,10 @@ def save_resource(shop_id: str, resource_id: str, resource: Resource) -> Saved |
         "starts": [period.starts_at for period in resource.time_off],
         "ends": [period.ends_at for period in resource.time_off],
     }
-    return database.run(lambda conn: _saved(conn, _SAVE_RESOURCE, params))
+    row = database.run(lambda conn: conn.execute(_SAVE_RESOURCE, params).fetchone())
+    assert row is not None  # a function call: always one row
+    shop_found, created = row
+    return Saved(created) if shop_found else ShopMissing()
 
 
 def save_service(
@@ -254,9 +191,9 @@ def save_service(
 ) -> Saved | ShopMissing | ResourcesMissing:
     params = {"shop_id": shop_id, "service_id": service_id, **vars(service)}
     row = database.run(lambda conn: conn.execute(_SAVE_SERVICE, params).fetchone())
-    assert row is not None  # the final SELECT has no FROM: always one row
-    shop_exists, missing, created = row
-    if not shop_exists:
+    assert row is not None  # a function call: always one row
+    shop_found, missing, created = row
+    if not shop_found:
         return ShopMissing()
     if missing:
         return ResourcesMissing(missing)
@@ -305,11 +242,6 @@ def delete_resource(
 
 def delete_service(shop_id: str, service_id: str) -> Deleted | StillBooked | NotFound | ShopMissing:
     return _deleted(_DELETE_SERVICE, {"shop_id": shop_id, "id": service_id})
-
-
-def _saved(conn: psycopg.Connection, statement: str, params: dict[str, Any]) -> Saved | ShopMissing:
-    row = conn.execute(statement, params).fetchone()
-    return ShopMissing() if row is None else Saved(bool(row[0]))
 
 
 def _deleted(

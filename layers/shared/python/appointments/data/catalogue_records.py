@@ -183,10 +183,10 @@ _DROP_OTHER_RESOURCES = """
 """
 
 
-# Every change to a shop's catalogue raises its version: a booking made from
-# what it read before the change is then refused by its own statement.
-_RAISE_CATALOGUE_VERSION = """
-    UPDATE shops SET catalogue_version = catalogue_version + 1 WHERE shop_id = %(shop_id)s
+# Every change to a shop's catalogue gives it a new version: a booking made
+# from what it read before the change is then refused by its own statement.
+_NEW_CATALOGUE_VERSION = """
+    UPDATE shops SET catalogue_version = nextval('catalogue_versions') WHERE shop_id = %(shop_id)s
 """
 
 
@@ -217,4 +217,4 @@ def save_default_shop(
             ]
         )
         if changed:
-            conn.execute(_RAISE_CATALOGUE_VERSION, ids)
+            conn.execute(_NEW_CATALOGUE_VERSION, ids)

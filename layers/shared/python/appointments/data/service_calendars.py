@@ -95,8 +95,8 @@ _SERVICE_CALENDAR = """
         )
     ) AS widened (span) ON true
     LEFT JOIN LATERAL (
-        SELECT array_agg(busy.resource_id), array_agg(lower(busy.during)),
-               array_agg(upper(busy.during))
+        SELECT array_agg(busy.resource_id), array_agg(lower(busy.busy_over)),
+               array_agg(upper(busy.busy_over))
         FROM (
             SELECT bookings.resource_id, bookings.block
             FROM bookings
@@ -111,7 +111,7 @@ _SERVICE_CALENDAR = """
             WHERE time_off.shop_id = shops.shop_id
               AND time_off.resource_id = ANY (eligible.resource_ids)
               AND time_off.during && widened.span
-        ) AS busy (resource_id, during)
+        ) AS busy (resource_id, busy_over)
     ) AS held (resource_ids, starts, ends) ON true
     WHERE shops.shop_id = %(shop_id)s
 """

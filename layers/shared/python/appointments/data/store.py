@@ -117,13 +117,14 @@ class IdempotencyKey:
 # may be used again, and the scheduled purge deletes it.
 IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
 
-# Confirmed bookings overlapping an interval, by bay. Served by the GiST index
-# of the exclusion constraint bookings_one_per_bay_at_a_time, whose predicate
-# this repeats.
+# The default shop's confirmed bookings overlapping an interval, by bay.
+# Served by the GiST index of the exclusion constraint
+# bookings_one_per_bay_at_a_time, whose predicate this repeats.
 _BUSY_BAYS = """
     SELECT bay, lower(during), upper(during)
     FROM bookings
     WHERE status = 'confirmed' AND during && tstzrange(%(from)s, %(to)s)
+      AND shop_id = 'default'
 """
 
 # One round trip for every outcome, with or without an Idempotency-Key: the

@@ -84,7 +84,8 @@ def _resources_by_schedule(
 
 
 # The same object for the same rules, so that a day's slots, cached by
-# schedule in domain/shop.py, are built once per container and not per request.
+# schedule in domain/shop.py, are found there by a warm container rather than
+# built again (as long as that cache holds them).
 @lru_cache(maxsize=256)
 def _schedule(
     time_zone: str,

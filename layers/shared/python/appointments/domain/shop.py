@@ -306,7 +306,9 @@ def slots_on(schedule: ShopSchedule, day: date) -> tuple[Slot, ...]:
 
 # Module-level on purpose: the schedule lives as long as the container, so a
 # warm invocation finds the days asked about lately already built.
-@lru_cache(maxsize=64)
+# 1024 days of slots: a month for every set of hours a few shops' services
+# ask about, a few hundred kilobytes.
+@lru_cache(maxsize=1024)
 def _cached_slots_on(schedule: ShopSchedule, day: date) -> tuple[Slot, ...]:
     if day in schedule.closed_dates:
         return ()

@@ -170,6 +170,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="embedded PostgreSQL data (ignored when DATABASE_URL is set)",
     )
     parser.add_argument(
+        "--example-catalogue",
+        action="store_true",
+        help="also write an example workshop, shop north (local/example_catalogue.py)",
+    )
+    parser.add_argument(
         "--json-logs",
         action="store_true",
         default=None,
@@ -328,6 +333,21 @@ def migrate_and_seed(url: str) -> None:
     log(f"database ready: {describe_migrations(json.loads(result.stdout))}")
 
 
+def write_example_catalogue(url: str) -> None:
+    # In its own process too, for the same reason as migrate_and_seed.
+    result = subprocess.run(
+        [sys.executable, "-m", "local.example_catalogue"],
+        env={**os.environ, "DATABASE_URL": url, "POWERTOOLS_LOG_LEVEL": "WARNING"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        register_passwords(url)
+        raise StartupError(f"example catalogue: {redaction.scrub(result.stderr.strip())}")
+    log(result.stdout.strip())
+
+
 def describe_migrations(result: dict[str, Any]) -> str:
     """The migrate function's result in a few words: how many files it applied."""
     applied = len(result["applied"])
@@ -468,8 +488,9 @@ def stop_database(embedded: embedded_db.Embedded) -> None:
 
 
 def announce(args: argparse.Namespace, routes: list[Route]) -> None:
+    width = max(len(route.route_key) for route in routes)
     for route in routes:
-        log(f"route {route.route_key:<20} -> {route.function.logical_id}")
+        log(f"route {route.route_key:<{width}} -> {route.function.logical_id}")
     if not args.json_logs:
         log("one line per request; DEV_LOGS=json shows the handlers' JSON logs and metrics")
     log(f"serving http://{args.host}:{args.port} with {args.workers} workers (Ctrl-C stops)")
@@ -505,6 +526,8 @@ def main(argv: list[str] | None = None) -> int:
         CtrlC.answer()
         check_database(url)
         migrate_and_seed(url)
+        if args.example_catalogue:
+            write_example_catalogue(url)
         CtrlC.answer()
         set_handler_environment(environment, json_logs=args.json_logs)
         os.environ["DATABASE_URL"] = url

@@ -39,9 +39,9 @@ DEFAULT_SHOP_IS_CONFIGURED = ClientError(
 @app.put("/shops/<shop_id>")
 def put_shop(shop_id: str) -> Any:
     shop_id = _changeable_shop()
-    body = parse_body(app.request.body(), ShopBody, MAX_BODY_BYTES)
-    saved = changes.save_shop(shop_id, changes.Shop(**vars(body)))
-    return _saved_answer(saved, "Shop", _shop_body(shop_id, body))
+    shop = parse_body(app.request.body(), ShopBody, MAX_BODY_BYTES)
+    saved = changes.save_shop(shop_id, shop)
+    return _saved_answer(saved, "Shop", _shop_body(shop_id, shop))
 
 
 @app.delete("/shops/<shop_id>")
@@ -56,9 +56,7 @@ def delete_shop(shop_id: str) -> Any:
 @app.put("/shops/<shop_id>/resources/<resource_id>")
 def put_resource(shop_id: str, resource_id: str) -> Any:
     shop_id, resource_id = _changeable_shop(), _path_id("resource_id", RESOURCE_NOT_FOUND)
-    body = parse_body(app.request.body(), ResourceBody, MAX_BODY_BYTES)
-    time_off = [changes.TimeOff(**vars(period)) for period in body.time_off]
-    resource = changes.Resource(body.name, body.opening_hours, time_off)
+    resource = parse_body(app.request.body(), ResourceBody, MAX_BODY_BYTES)
     saved = changes.save_resource(shop_id, resource_id, resource)
     return _saved_answer(saved, "Resource", _resource_body(shop_id, resource_id, resource))
 
@@ -85,8 +83,7 @@ def delete_resource(shop_id: str, resource_id: str) -> Any:
 @app.put("/shops/<shop_id>/services/<service_id>")
 def put_service(shop_id: str, service_id: str) -> Any:
     shop_id, service_id = _changeable_shop(), _path_id("service_id", SERVICE_NOT_FOUND)
-    body = parse_body(app.request.body(), ServiceBody, MAX_BODY_BYTES)
-    service = changes.Service(**vars(body))
+    service = parse_body(app.request.body(), ServiceBody, MAX_BODY_BYTES)
     saved = changes.save_service(shop_id, service_id, service)
     if isinstance(saved, changes.ResourcesMissing):
         raise ClientError(messages.unknown_resources(saved.resource_ids))
@@ -172,7 +169,7 @@ def _deleted_answer(
     return ids
 
 
-def _shop_body(shop_id: str, shop: ShopBody) -> dict[str, Any]:
+def _shop_body(shop_id: str, shop: changes.Shop) -> dict[str, Any]:
     # As GET /shops/{shop_id} shows it.
     return {
         "shop_id": shop_id,

@@ -11,7 +11,6 @@ from appointments.api.web import create_resolver, entrypoint
 from appointments.data import service_calendars
 from appointments.domain import availability, schedule, service_availability, shop
 from appointments.domain.catalogue import is_catalogue_id
-from appointments.domain.schedule import rfc3339_in
 from appointments.errors import ClientError
 
 # Read once, at cold start: a malformed setting stops the function from starting.
@@ -72,9 +71,8 @@ def list_service_availability(shop_id: str) -> Any:
     service = _checked(calendar, resource_id)
     assert calendar is not None  # _checked answered a missing shop
     days = service_availability.days_between(calendar, service, first, last, shop.now())
-    if _answer_bytes(days) > MAX_ANSWER_BYTES:
+    if _answer_bytes(days, calendar) > MAX_ANSWER_BYTES:
         raise ClientError(messages.ANSWER_TOO_LONG)
-    zone = shop.zone_named(calendar.shop.time_zone)
     return {
         "shop_id": shop_id,
         "service_id": service_id,
@@ -85,10 +83,10 @@ def list_service_availability(shop_id: str) -> Any:
                 "slots": [
                     {
                         "time": offered.slot.label,
-                        "starts_at": rfc3339_in(offered.slot.starts_at, zone),
-                        "ends_at": rfc3339_in(offered.slot.ends_at, zone),
+                        "starts_at": offered.slot.rfc3339_bounds[0],
+                        "ends_at": offered.slot.rfc3339_bounds[1],
                         "remaining": len(offered.free_resource_ids),
-                        "resource_ids": list(offered.free_resource_ids),
+                        "resource_ids": offered.free_resource_ids,
                     }
                     for offered in starts
                 ],
@@ -113,10 +111,14 @@ def _checked(
     return calendar.service
 
 
-def _answer_bytes(days: dict[date, list[service_availability.OfferedStart]]) -> int:
-    """About how long the answer's JSON would be."""
+def _answer_bytes(
+    days: dict[date, list[service_availability.OfferedStart]],
+    calendar: service_calendars.ServiceCalendar,
+) -> int:
+    """At most how long the answer's JSON would be: every id as long as the longest."""
+    id_bytes = 3 + max((len(r.resource_id) for r in calendar.resources), default=0)
     return sum(
-        _START_BYTES + sum(len(resource_id) + 3 for resource_id in offered.free_resource_ids)
+        _START_BYTES + id_bytes * len(offered.free_resource_ids)
         for starts in days.values()
         for offered in starts
     )
@@ -146,10 +148,11 @@ def _date_range(query: dict[str, str]) -> tuple[date, date]:
 
 def _slot_body(open_slot: availability.OpenSlot) -> dict[str, Any]:
     slot = open_slot.slot
+    starts_at, ends_at = slot.rfc3339_bounds
     return {
         "time": slot.label,
-        "starts_at": rfc3339_in(slot.starts_at, SCHEDULE.zone),
-        "ends_at": rfc3339_in(slot.ends_at, SCHEDULE.zone),
+        "starts_at": starts_at,
+        "ends_at": ends_at,
         "remaining": open_slot.remaining,
     }
 

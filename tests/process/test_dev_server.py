@@ -530,3 +530,22 @@ class TestStartupErrors:
         assert "cannot reach the database at postgresql://app:***@127.0.0.1:1/appointments: " in (
             result.stderr
         )
+
+
+def test_the_example_catalogue_is_there_to_try_in_one_command(tmp_path: Path) -> None:
+    running = start_local_server(
+        tmp_path / "server.log", "--data-dir", str(tmp_path / "pgdata"), "--example-catalogue"
+    )
+    try:
+        services = running.request("GET", "/shops/north/services")
+        offered = running.request(
+            "GET", "/shops/north/availability?service_id=diagnosis&from=2030-06-03&to=2030-06-03"
+        )
+    finally:
+        running.interrupt()
+    assert services.status == 200
+    assert [s["service_id"] for s in services.json["services"]] == ["diagnosis", "oil-change"]
+    assert offered.status == 200
+    first = offered.json["days"][0]["slots"][0]
+    assert (first["time"], first["resource_ids"]) == ("08:00", ["ana"])
+    assert "example catalogue: shop north" in running.log()

@@ -42,3 +42,8 @@ def test_a_port_that_is_not_a_port_is_refused(monkeypatch: pytest.MonkeyPatch, v
         StartupError, match=rf"^PORT='{value}' is not a port number \(1 to 65535\)$"
     ):
         parse_args([])
+
+
+def test_the_example_catalogue_is_asked_for_by_a_flag() -> None:
+    assert parse_args([]).example_catalogue is False
+    assert parse_args(["--example-catalogue"]).example_catalogue is True

@@ -1,4 +1,5 @@
-"""The bodies of the catalogue's administration routes, checked field by field.
+"""The bodies of the catalogue's administration routes, checked field by field,
+each into the record data/catalogue_changes.py writes.
 
 Each PUT carries the whole thing it creates or replaces. Fields are checked in
 the order they are listed here, and the first one wrong is the one reported,
@@ -10,10 +11,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Final, TypeVar
 
+from appointments.data.catalogue_changes import Resource, Service, Shop, TimeOff
 from appointments.domain import schedule, shop
 from appointments.domain.catalogue import is_catalogue_id
 from appointments.domain.user_ids import MAX_NAME_CHARS
@@ -43,14 +44,8 @@ _MISSING: Final = object()
 Value = TypeVar("Value")
 
 
-@dataclass(frozen=True)
-class ShopBody:
-    name: str
-    time_zone: str
-    opening_hours: str  # as written back: days in runs, Monday first
-    closed_dates: list[date]
-    minimum_notice_minutes: int | None
-    booking_horizon_days: int | None
+class ShopBody(Shop):
+    """A shop as its PUT carries it; opening hours written back in runs, Monday first."""
 
     @classmethod
     def from_fields(cls, fields: dict[str, Any]) -> ShopBody:
@@ -68,18 +63,8 @@ class ShopBody:
         )
 
 
-@dataclass(frozen=True)
-class TimeOff:
-    time_off_id: str
-    starts_at: datetime
-    ends_at: datetime
-
-
-@dataclass(frozen=True)
-class ResourceBody:
-    name: str
-    opening_hours: str | None  # None: the shop's
-    time_off: list[TimeOff]
+class ResourceBody(Resource):
+    """A resource as its PUT carries it, its time off included."""
 
     @classmethod
     def from_fields(cls, fields: dict[str, Any]) -> ResourceBody:
@@ -90,14 +75,8 @@ class ResourceBody:
         )
 
 
-@dataclass(frozen=True)
-class ServiceBody:
-    name: str
-    duration_minutes: int
-    buffer_before_minutes: int
-    buffer_after_minutes: int
-    step_minutes: int | None  # None: every duration
-    resource_ids: list[str]
+class ServiceBody(Service):
+    """A service as its PUT carries it; resource ids sorted, each once."""
 
     @classmethod
     def from_fields(cls, fields: dict[str, Any]) -> ServiceBody:

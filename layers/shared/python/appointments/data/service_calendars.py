@@ -41,13 +41,9 @@ class EligibleResource:
     opening_hours: str | None  # None: the shop's
 
 
-@dataclass(frozen=True)
-class Unavailable:
-    """A resource kept busy over [starts_at, ends_at): a booking's block, or time off."""
-
-    resource_id: str
-    starts_at: datetime
-    ends_at: datetime
+# A resource kept busy from one instant to another (POSIX seconds, an
+# unbounded side infinite): a confirmed booking's block, or time off.
+Busy = tuple[str, float, float]
 
 
 @dataclass(frozen=True)
@@ -56,7 +52,7 @@ class ServiceCalendar:
     service: ServiceTimes | None  # None: the shop has no such service
     resources: list[EligibleResource]  # those that perform it (only the one asked for, if any)
     resource_exists: bool  # the resource asked for is the shop's (True when none was asked for)
-    unavailable: list[Unavailable]  # of those resources, overlapping the span and its buffers
+    busy: list[Busy]  # of those resources, overlapping the span and its buffers
 
 
 # The span is widened by the service's buffers: a start near its edge blocks
@@ -64,6 +60,9 @@ class ServiceCalendar:
 # are found through the GiST index of their exclusion constraint (0019), whose
 # predicate and shop expression this repeats; time off through its key.
 # Ids sort byte by byte (COLLATE "C"): the same order on every database.
+# What keeps resources busy comes as POSIX seconds (float8), which neither
+# side has to format or parse as timestamps: a month of a busy shop is
+# thousands of them.
 _SERVICE_CALENDAR = """
     SELECT shops.time_zone, shops.opening_hours, shops.closed_dates,
            shops.minimum_notice_minutes, shops.booking_horizon_days, shops.catalogue_version,
@@ -95,8 +94,9 @@ _SERVICE_CALENDAR = """
         )
     ) AS widened (span) ON true
     LEFT JOIN LATERAL (
-        SELECT array_agg(busy.resource_id), array_agg(lower(busy.busy_over)),
-               array_agg(upper(busy.busy_over))
+        SELECT array_agg(busy.resource_id),
+               array_agg(coalesce(date_part('epoch', lower(busy.busy_over)), '-infinity')),
+               array_agg(coalesce(date_part('epoch', upper(busy.busy_over)), 'infinity'))
         FROM (
             SELECT bookings.resource_id, bookings.block
             FROM bookings
@@ -147,7 +147,8 @@ def select_service_calendar(
         "from": starts_at,
         "to": ends_at,
     }
-    row = conn.execute(_SERVICE_CALENDAR, params).fetchone()
+    # Binary: arrays of floats and dates cross without text in between.
+    row = conn.execute(_SERVICE_CALENDAR, params, binary=True).fetchone()
     if row is None:
         return None
     shop = ShopRules(*row[0:6])
@@ -160,8 +161,5 @@ def select_service_calendar(
             EligibleResource(*pair) for pair in zip(resource_ids or [], hours or [], strict=True)
         ],
         resource_exists=resource_exists,
-        unavailable=[
-            Unavailable(*held)
-            for held in zip(held_ids or [], starts or [], ends or [], strict=True)
-        ],
+        busy=list(zip(held_ids or [], starts or [], ends or [], strict=True)),
     )

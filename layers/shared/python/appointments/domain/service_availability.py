@@ -16,14 +16,14 @@ Pure: the calendar comes from data/service_calendars.py, the time from the calle
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 
-from appointments.data.service_calendars import ServiceCalendar, ServiceTimes, Unavailable
+from appointments.data.service_calendars import Busy, ServiceCalendar, ServiceTimes
 from appointments.domain import shop
 
 
@@ -37,25 +37,56 @@ def days_between(
     calendar: ServiceCalendar, service: ServiceTimes, first: date, last: date, now: datetime
 ) -> dict[date, list[OfferedStart]]:
     """Every day from `first` to `last`, with each start some resource offers, in order."""
-    by_schedule = _resources_by_schedule(calendar, service)
-    busy = _BusyTimes(calendar.unavailable)
-    before, after = service.buffer_before_minutes * 60, service.buffer_after_minutes * 60
-    days: dict[date, list[OfferedStart]] = {}
-    for day in (first + timedelta(days=n) for n in range((last - first).days + 1)):
-        starts: dict[float, tuple[shop.Slot, list[str]]] = {}
-        for schedule, resource_ids in by_schedule:
-            for slot in shop.available_slots(schedule, day, now):
-                starts_at, ends_at = slot.posix_bounds
-                _, free = starts.setdefault(starts_at, (slot, []))
-                free.extend(
-                    resource_id
-                    for resource_id in resource_ids
-                    if busy.free(resource_id, starts_at - before, ends_at + after)
-                )
-        days[day] = [
-            OfferedStart(slot, tuple(sorted(free))) for _, (slot, free) in sorted(starts.items())
-        ]
-    return days
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    busy = _busy_by_resource(calendar.busy)
+    groups = _resources_by_schedule(calendar, service)
+    free_at: dict[float, tuple[date, shop.Slot, list[str]]] = {}
+    for schedule, resource_ids in groups:
+        slots: list[shop.Slot] = []
+        slot_days: list[date] = []
+        for day in days:
+            day_slots = shop.available_slots(schedule, day, now)
+            slots.extend(day_slots)
+            slot_days.extend([day] * len(day_slots))
+        starts = [slot.posix_bounds[0] for slot in slots]  # in order: days, then the clock
+        taken = [_taken(starts, service, busy.get(r, [])) for r in resource_ids]
+        for index, slot in enumerate(slots):
+            free = [r for r, hit in zip(resource_ids, taken, strict=True) if index not in hit]
+            if (entry := free_at.get(starts[index])) is None:
+                free_at[starts[index]] = (slot_days[index], slot, free)
+            else:  # another group's resources offer this start too
+                entry[2].extend(free)
+    offered: dict[date, list[OfferedStart]] = {day: [] for day in days}
+    for start in sorted(free_at):
+        day, slot, free = free_at[start]
+        # Each group's ids are in order already; merged, they are sorted again.
+        offered[day].append(OfferedStart(slot, tuple(sorted(free) if len(groups) > 1 else free)))
+    return offered
+
+
+def _taken(starts: list[float], service: ServiceTimes, busy: list[tuple[float, float]]) -> set[int]:
+    """The starts (by index in `starts`) whose block something of `busy` overlaps.
+
+    A start s blocks [s - before, s + duration + after), which overlaps a busy
+    [b, e) when b - duration - after < s < e + before: the starts between
+    those bounds, found by bisection. One pass over what is busy, not a look
+    at every start.
+    """
+    before = service.buffer_before_minutes * 60
+    reach = (service.duration_minutes + service.buffer_after_minutes) * 60
+    taken: set[int] = set()
+    for busy_from, busy_until in busy:
+        taken.update(
+            range(bisect_right(starts, busy_from - reach), bisect_left(starts, busy_until + before))
+        )
+    return taken
+
+
+def _busy_by_resource(busy: Iterable[Busy]) -> dict[str, list[tuple[float, float]]]:
+    by_resource: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for resource_id, busy_from, busy_until in busy:
+        by_resource[resource_id].append((busy_from, busy_until))
+    return by_resource
 
 
 def _resources_by_schedule(
@@ -107,29 +138,3 @@ def _schedule(
         booking_horizon_days=booking_horizon_days,
         step_minutes=step_minutes,
     )
-
-
-class _BusyTimes:
-    """Each resource's busy intervals, sorted by start, in POSIX seconds (see availability.py)."""
-
-    def __init__(self, unavailable: Iterable[Unavailable]) -> None:
-        self._by_resource: dict[str, tuple[list[tuple[float, float]], list[float], float]]
-        intervals: dict[str, list[tuple[float, float]]] = defaultdict(list)
-        for busy in unavailable:
-            span = (busy.starts_at.timestamp(), busy.ends_at.timestamp())
-            intervals[busy.resource_id].append(span)
-        self._by_resource = {}
-        for resource_id, spans in intervals.items():
-            spans.sort()
-            longest = max(end - start for start, end in spans)
-            self._by_resource[resource_id] = (spans, [start for start, _ in spans], longest)
-
-    def free(self, resource_id: str, starts_at: float, ends_at: float) -> bool:
-        """Whether nothing keeps the resource busy at some moment of [starts_at, ends_at)."""
-        known = self._by_resource.get(resource_id)
-        if known is None:
-            return True
-        spans, starts, longest = known
-        first = bisect_left(starts, starts_at - longest)
-        last = bisect_left(starts, ends_at)
-        return not any(end > starts_at for _, end in spans[first:last])

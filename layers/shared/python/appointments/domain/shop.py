@@ -107,6 +107,14 @@ class Slot:
         """[starts_at, ends_at) in POSIX seconds, worked out once: a day's slots are cached."""
         return self.starts_at.timestamp(), self.ends_at.timestamp()
 
+    @cached_property
+    def rfc3339_bounds(self) -> tuple[str, str]:
+        """starts_at and ends_at as the API writes them, with the shop's offset; once."""
+        return (
+            self.starts_at.isoformat(timespec="seconds"),
+            self.ends_at.isoformat(timespec="seconds"),
+        )
+
 
 def now() -> datetime:
     """The real time: the one place this module reads the clock (tests pass their own)."""

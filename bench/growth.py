@@ -5,7 +5,9 @@ VACUUM ANALYZE and CHECKPOINT, so that the load's own writes (hint bits, dirty
 pages) are not what is timed. At each size, each statement is timed as the
 functions send it, on a connection set up as theirs (autocommit, never
 prepared): the booking statement, /slots' query over a day, /availability's
-over 31 days, and a page of the busiest user's bookings, first and from a date.
+over 31 days, a shop's availability over 31 days (the default shop's service,
+through the constraint by resource), and a page of the busiest user's
+bookings, first and from a date.
 """
 
 from __future__ import annotations
@@ -101,7 +103,7 @@ Statement = Callable[[int], tuple[str, dict[str, Any]]]
 
 def _statements(size: int, calls: int) -> dict[str, Statement]:
     """Each statement timed, as (SQL, parameters) for its i-th call: a different day each."""
-    from appointments.data import store
+    from appointments.data import service_calendars, store
     from appointments.data.booking_records import ListQuery
 
     days = size // 7
@@ -128,8 +130,16 @@ def _statements(size: int, calls: int) -> dict[str, Statement]:
         span = {"from": opens, "to": opens + timedelta(days=length - 1, hours=8)}
         return store._BUSY_BAYS, span
 
+    def calendar(i: int) -> tuple[str, dict[str, Any]]:
+        """GET /shops/{id}/availability's statement: the default shop's service, 31 days."""
+        opens = datetime.combine(spread_day(i), datetime.min.time(), UTC)
+        span = {"from": opens - timedelta(hours=14), "to": opens + timedelta(days=31, hours=12)}
+        ids = {"shop_id": "default", "service_id": "appointment", "resource_id": None}
+        return service_calendars._SERVICE_CALENDAR, {**ids, **span}
+
     middle = FIRST_DAY + timedelta(days=days // 2)
     return {
+        "GET /shops/{id}/availability: 31 days' calendar": calendar,
         "POST /bookings: the booking statement (booked)": booking,
         "GET /slots: a day's busy bays": lambda i: busy(i, 1),
         "GET /availability: 31 days' busy bays": lambda i: busy(i, 31),

@@ -8,7 +8,7 @@ still percent-encoded: _looked_up reads the decoded one API Gateway hands on.
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from appointments.api.catalogue_errors import SHOP_NOT_FOUND
+from appointments.api.catalogue_views import SHOP_NOT_FOUND, shop_body
 from appointments.api.web import create_resolver, entrypoint
 from appointments.data import catalogue_records
 from appointments.domain.catalogue import is_catalogue_id
@@ -22,15 +22,7 @@ Found = TypeVar("Found")
 @app.get("/shops/<shop_id>")
 def get_shop(shop_id: str) -> Any:
     found = _looked_up(catalogue_records.find_shop)
-    return {
-        "shop_id": found.shop_id,
-        "name": found.name,
-        "time_zone": found.time_zone,
-        "opening_hours": found.opening_hours,
-        "closed_dates": [day.isoformat() for day in found.closed_dates],
-        "minimum_notice_minutes": found.minimum_notice_minutes,
-        "booking_horizon_days": found.booking_horizon_days,
-    }
+    return shop_body(found.shop_id, found)
 
 
 @app.get("/shops/<shop_id>/services")

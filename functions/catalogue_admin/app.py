@@ -16,11 +16,16 @@ from typing import Any
 from appointments import messages
 from appointments.api import auth
 from appointments.api.catalogue_bodies import MAX_BODY_BYTES, ResourceBody, ServiceBody, ShopBody
-from appointments.api.catalogue_errors import RESOURCE_NOT_FOUND, SERVICE_NOT_FOUND, SHOP_NOT_FOUND
+from appointments.api.catalogue_views import (
+    RESOURCE_NOT_FOUND,
+    SERVICE_NOT_FOUND,
+    SHOP_NOT_FOUND,
+    shop_body,
+)
 from appointments.api.models import parse_body
 from appointments.api.web import create_resolver, entrypoint, json_response
 from appointments.data import catalogue_changes as changes
-from appointments.data.catalogue_records import DEFAULT_SHOP_ID
+from appointments.data.default_catalogue import DEFAULT_SHOP_ID
 from appointments.domain.catalogue import is_catalogue_id
 from appointments.domain.schedule import rfc3339_utc
 from appointments.errors import ClientError
@@ -41,7 +46,7 @@ def put_shop(shop_id: str) -> Any:
     shop_id = _changeable_shop()
     shop = parse_body(app.request.body(), ShopBody, MAX_BODY_BYTES)
     saved = changes.save_shop(shop_id, shop)
-    return _saved_answer(saved, "Shop", _shop_body(shop_id, shop))
+    return _saved_answer(saved, "Shop", shop_body(shop_id, shop))
 
 
 @app.delete("/shops/<shop_id>")
@@ -167,19 +172,6 @@ def _deleted_answer(
         )
     record_outcome(f"{kind}Deleted")
     return ids
-
-
-def _shop_body(shop_id: str, shop: changes.Shop) -> dict[str, Any]:
-    # As GET /shops/{shop_id} shows it.
-    return {
-        "shop_id": shop_id,
-        "name": shop.name,
-        "time_zone": shop.time_zone,
-        "opening_hours": shop.opening_hours,
-        "closed_dates": [day.isoformat() for day in shop.closed_dates],
-        "minimum_notice_minutes": shop.minimum_notice_minutes,
-        "booking_horizon_days": shop.booking_horizon_days,
-    }
 
 
 def _resource_body(shop_id: str, resource_id: str, resource: changes.Resource) -> dict[str, Any]:

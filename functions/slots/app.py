@@ -1,17 +1,22 @@
 """Free time: GET /slots?date=YYYY-MM-DD and GET /availability for the default
 shop, and GET /shops/{shop_id}/availability for any shop's service."""
 
+from __future__ import annotations
+
 import os
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from appointments import messages
-from appointments.api.catalogue_errors import RESOURCE_NOT_FOUND, SERVICE_NOT_FOUND, SHOP_NOT_FOUND
+from appointments.api.catalogue_views import RESOURCE_NOT_FOUND, SERVICE_NOT_FOUND, SHOP_NOT_FOUND
 from appointments.api.web import create_resolver, entrypoint
-from appointments.data import service_calendars
-from appointments.domain import availability, schedule, service_availability, shop
+from appointments.domain import availability, schedule, shop
 from appointments.domain.catalogue import is_catalogue_id
 from appointments.errors import ClientError
+
+if TYPE_CHECKING:  # imported by the shop route itself (see list_service_availability)
+    from appointments.data import service_calendars
+    from appointments.domain import service_availability
 
 # Read once, at cold start: a malformed setting stops the function from starting.
 SCHEDULE = shop.load_schedule(os.environ)
@@ -55,6 +60,11 @@ def list_service_availability(shop_id: str) -> Any:
     shop_id = str(app.request.path_parameters.get("shop_id", ""))
     if not is_catalogue_id(shop_id):
         raise SHOP_NOT_FOUND
+    # Imported here: a shop's calendar is ~4 ms of modules that /slots and
+    # /availability, the default shop's routes, never use at a cold start.
+    from appointments.data import service_calendars
+    from appointments.domain import service_availability
+
     query = app.request.query
     service_id = query.get("service_id")
     if not service_id:

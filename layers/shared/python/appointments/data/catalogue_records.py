@@ -14,16 +14,11 @@ from datetime import date
 import psycopg
 
 from appointments.data import database
-
-DEFAULT_SHOP_ID = "default"
-DEFAULT_SHOP_NAME = "Default shop"
-DEFAULT_SERVICE_ID = "appointment"
-DEFAULT_SERVICE_NAME = "Appointment"
-
-
-def default_bay_ids(bay_count: int) -> list[str]:
-    """The default shop's resources: bay-1 ... bay-N, the bays of Capacity=N."""
-    return [f"bay-{number}" for number in range(1, bay_count + 1)]
+from appointments.data.default_catalogue import (
+    DEFAULT_SERVICE_ID,
+    DEFAULT_SERVICE_NAME,
+    default_bay_ids,
+)
 
 
 @dataclass(frozen=True)

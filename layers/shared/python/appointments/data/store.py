@@ -18,7 +18,7 @@ from datetime import date, datetime, time, timedelta
 import psycopg
 
 from appointments.data import database
-from appointments.data.catalogue_records import (
+from appointments.data.default_catalogue import (
     DEFAULT_SERVICE_ID,
     DEFAULT_SHOP_ID,
     default_bay_ids,

@@ -11,13 +11,14 @@ from __future__ import annotations
 import psycopg
 
 from appointments.data import catalogue_records
+from appointments.data.default_catalogue import DEFAULT_SHOP_ID, DEFAULT_SHOP_NAME
 from appointments.domain import shop
 
 
 def write_default_shop(conn: psycopg.Connection, schedule: shop.ShopSchedule) -> None:
     default = catalogue_records.Shop(
-        shop_id=catalogue_records.DEFAULT_SHOP_ID,
-        name=catalogue_records.DEFAULT_SHOP_NAME,
+        shop_id=DEFAULT_SHOP_ID,
+        name=DEFAULT_SHOP_NAME,
         time_zone=schedule.zone_name,
         opening_hours=shop.format_weekly_hours(schedule.weekly_hours),
         closed_dates=sorted(schedule.closed_dates),

@@ -44,7 +44,7 @@ import math
 import re
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -352,7 +352,23 @@ def within_deadline(conn: psycopg.Connection, deadline: float | None, doing: str
     except (psycopg.errors.QueryCanceled, psycopg.errors.LockNotAvailable) as error:
         if seconds_left(deadline) > _DEADLINE_SLACK_S:
             raise  # a timeout of the migration's own, not the deadline
+        _end_aborted_transaction(conn)
         raise OutOfTime(f"out of time {doing}") from error
+
+
+def _end_aborted_transaction(conn: psycopg.Connection) -> None:
+    """Leave `conn` idle after the deadline, as it was before the run.
+
+    The server's lock or statement timeout and the watchdog's cancel both fire
+    at the deadline: when the timeout wins, the cancel can reach the server
+    during the ROLLBACK that follows it, which then fails and leaves the
+    transaction open and aborted. A cancel acts once, so a second ROLLBACK ends it.
+    """
+    for _ in range(2):
+        if conn.info.transaction_status != psycopg.pq.TransactionStatus.INERROR:
+            return
+        with suppress(psycopg.errors.QueryCanceled):
+            conn.rollback()
 
 
 def check_runnable(migration: Migration) -> None:

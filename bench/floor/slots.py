@@ -14,8 +14,10 @@ _conn = psycopg.connect(os.environ["DATABASE_URL"], autocommit=True, prepare_thr
 _BUSY_BAYS = """
     SELECT bay, lower(during), upper(during)
     FROM bookings
-    WHERE status = 'confirmed' AND during && tstzrange(%(from)s, %(to)s)
-      AND shop_id = 'default'
+    WHERE status = 'confirmed'
+      AND catalogue_id_range(shop_id, shop_id, '[]') && catalogue_id_range('default', 'default', '[]')
+      AND block && tstzrange(%(from)s, %(to)s)
+      AND during && tstzrange(%(from)s, %(to)s)
 """
 
 _SLOT = timedelta(hours=1)

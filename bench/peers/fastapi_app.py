@@ -23,8 +23,10 @@ conn = psycopg.connect(os.environ["DATABASE_URL"], autocommit=True, prepare_thre
 _BUSY_BAYS = """
     SELECT bay, lower(during), upper(during)
     FROM bookings
-    WHERE status = 'confirmed' AND during && tstzrange(%(from)s, %(to)s)
-      AND shop_id = 'default'
+    WHERE status = 'confirmed'
+      AND catalogue_id_range(shop_id, shop_id, '[]') && catalogue_id_range('default', 'default', '[]')
+      AND block && tstzrange(%(from)s, %(to)s)
+      AND during && tstzrange(%(from)s, %(to)s)
 """
 _BOOK_SLOT = """
     SELECT user_exists, booked_resource_id, catalogue_current

@@ -59,8 +59,6 @@ SHOP_FIRST = {"shop_id", "catalogue_id_range(shop_id, shop_id, '[]'::text)"}
 NOT_YET_LED_BY_SHOP = {
     # Looked up by id alone until booking ids carry their shop; then (shop_id, id).
     "bookings_pkey",
-    # The bay's constraint (0010): dropped once no running release books by bay.
-    "bookings_one_per_bay_at_a_time",
     # A key's answer, looked up by user and key; then (shop_id, user_id, key).
     "idempotency_keys_pkey",
     # Users are shared by every shop: a reference table on Citus, which a

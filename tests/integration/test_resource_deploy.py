@@ -1,4 +1,4 @@
-"""The deploy that brings the catalogue to bookings (0016-0020): bookings gain a
+"""The deploy that brings the catalogue to bookings (0016-0023): bookings gain a
 shop, a service, a resource and a block, and races are decided by resource.
 
 Tested from the schema the previous release ran on (up to 0015), with that
@@ -134,7 +134,6 @@ def test_existing_bookings_become_the_default_shops_on_the_resource_of_their_bay
     ).fetchall()
     assert constraints == [
         ("bookings_block_holds_interval", True),
-        ("bookings_one_per_bay_at_a_time", True),
         ("bookings_one_per_resource_at_a_time", True),
         ("bookings_status_is_known", True),
     ]
@@ -199,12 +198,13 @@ def test_a_block_must_hold_the_booking_and_a_resource_is_one_shops(
             " tstzrange(%s, %s))",
             (DAY, starts_at, ends_at, starts_at, ends_at - timedelta(minutes=1)),
         )
-    # Another shop's bay-1 is another resource. (Bay 7: the bay's constraint
-    # of 0010, which knows no shops, holds until a later release drops it.)
+    # Another shop's bay-1 is another resource. (It holds bay 1, the column's
+    # default, as every other shop's booking does: 0023 dropped the bay's
+    # constraint, which knew no shops.)
     conn.execute(
         "INSERT INTO bookings (id, user_id, slot_date, slot_time, during, shop_id, resource_id,"
-        " block, bay) VALUES ('elsewhere', 'alice', %s, '15:00', tstzrange(%s, %s), 'north',"
-        " 'bay-1', tstzrange(%s, %s), 7)",
+        " block) VALUES ('elsewhere', 'alice', %s, '15:00', tstzrange(%s, %s), 'north',"
+        " 'bay-1', tstzrange(%s, %s))",
         (DAY, starts_at, ends_at, starts_at, ends_at),
     )
     assert store.book_slot(conn, "here", request("bob", time(15), ("bay-1",))) == (
@@ -213,10 +213,45 @@ def test_a_block_must_hold_the_booking_and_a_resource_is_one_shops(
     with pytest.raises(psycopg.errors.ExclusionViolation):
         conn.execute(
             "INSERT INTO bookings (id, user_id, slot_date, slot_time, during, shop_id,"
-            " resource_id, block, bay) VALUES ('again', 'alice', %s, '15:30',"
-            " tstzrange(%s, %s), 'north', 'bay-1', tstzrange(%s, %s), 8)",
+            " resource_id, block) VALUES ('again', 'alice', %s, '15:30',"
+            " tstzrange(%s, %s), 'north', 'bay-1', tstzrange(%s, %s))",
             (DAY, ends_at, ends_at + timedelta(hours=1), starts_at, ends_at + timedelta(hours=1)),
         )
+
+
+# The previous release's (64681e4) slots statement, verbatim.
+PREVIOUS_BUSY_BAYS = """
+    SELECT bay, lower(during), upper(during)
+    FROM bookings
+    WHERE status = 'confirmed' AND during && tstzrange(%(from)s, %(to)s)
+"""
+
+
+def index_serving(conn: psycopg.Connection, statement: str) -> str:
+    """The index the planner reads `statement` through, told that a scan of the table is dear."""
+    starts_at, ends_at = slot(time(9))
+    with conn.transaction():
+        conn.execute("SET LOCAL enable_seqscan = off")
+        plan = conn.execute(
+            f"EXPLAIN (FORMAT JSON) {statement}", {"from": starts_at, "to": ends_at}
+        ).fetchone()[0]  # type: ignore[index]
+    node = plan[0]["Plan"]
+    while "Index Name" not in node:
+        assert "Plans" in node, f"no index serves the statement: {plan}"
+        node = node["Plans"][0]
+    return str(node["Index Name"])
+
+
+def test_the_bays_busy_for_either_release_are_found_through_an_index(
+    previous_schema: psycopg.Connection,
+) -> None:
+    """0023 drops the index the previous release's reads used; 0022 stands in for it."""
+    migrations.apply_migrations(previous_schema, MIGRATIONS)
+
+    assert index_serving(previous_schema, PREVIOUS_BUSY_BAYS) == "bookings_confirmed_by_interval"
+    assert index_serving(previous_schema, store._BUSY_BAYS) == (
+        "bookings_one_per_resource_at_a_time"
+    )
 
 
 def test_a_keys_answer_is_recorded_with_the_shop_of_its_booking(

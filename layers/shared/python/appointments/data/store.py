@@ -119,12 +119,16 @@ IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
 
 # The default shop's confirmed bookings overlapping an interval, by bay.
 # Served by the GiST index of the exclusion constraint
-# bookings_one_per_bay_at_a_time, whose predicate this repeats.
+# bookings_one_per_resource_at_a_time (0019), whose predicate and shop
+# expression this repeats; a booking's block holds its interval, so the block
+# overlaps wherever the interval does.
 _BUSY_BAYS = """
     SELECT bay, lower(during), upper(during)
     FROM bookings
-    WHERE status = 'confirmed' AND during && tstzrange(%(from)s, %(to)s)
-      AND shop_id = 'default'
+    WHERE status = 'confirmed'
+      AND catalogue_id_range(shop_id, shop_id, '[]') && catalogue_id_range('default', 'default', '[]')
+      AND block && tstzrange(%(from)s, %(to)s)
+      AND during && tstzrange(%(from)s, %(to)s)
 """
 
 # One round trip for every outcome, with or without an Idempotency-Key: the

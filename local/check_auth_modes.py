@@ -35,6 +35,7 @@ EXPECTED = {
     "GET /shops/{shop_id}/resources": (None, None),
     "GET /shops/{shop_id}/availability": (None, None),
     "POST /bookings": (None, "JwtAuthorizer"),
+    "POST /shops/{shop_id}/bookings": (None, "JwtAuthorizer"),
     "GET /bookings": (None, "JwtAuthorizer"),
     "GET /bookings/{booking_id}": (None, "JwtAuthorizer"),
     "DELETE /bookings/{booking_id}": (None, "JwtAuthorizer"),

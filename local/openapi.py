@@ -30,7 +30,12 @@ from pydantic_core import core_schema
 
 from appointments import messages
 from appointments.api.booking_views import DEFAULT_LIMIT, MAX_LIMIT, STATUS_FILTERS
-from appointments.api.schema import BookingRequest, SignedInBookingRequest, UserUpdate
+from appointments.api.schema import (
+    BookingRequest,
+    ShopBookingRequest,
+    SignedInBookingRequest,
+    UserUpdate,
+)
 from appointments.domain import schedule
 from local.template import (
     IAM_AUTHORIZER,
@@ -144,6 +149,13 @@ class Booking(BaseModel):
     status: Literal["confirmed", "cancelled"]
     created_at: datetime.datetime = Field(description="RFC 3339, UTC")
     cancelled_at: datetime.datetime | None = Field(description="RFC 3339, UTC; null if confirmed")
+    shop_id: str | None = Field(
+        default=None,
+        description="The shop, with service_id and resource_id; all three absent for the"
+        " default shop's bookings, shown as the first version showed them",
+    )
+    service_id: str | None = Field(default=None, description="The service booked")
+    resource_id: str | None = Field(default=None, description="The resource it keeps busy")
 
 
 class BookingPage(BaseModel):
@@ -258,6 +270,7 @@ class DeletedFromCatalogue(BaseModel):
 MODELS: list[tuple[type[BaseModel], JsonSchemaMode]] = [
     (BookingRequest, "validation"),
     (SignedInBookingRequest, "validation"),
+    (ShopBookingRequest, "validation"),
     (UserUpdate, "validation"),
     *(
         (model, "serialization")
@@ -430,6 +443,25 @@ BOOKING_BODY = request_body(
             {"user_id": "user_alice", **A_SLOT},
         ),
         "asCaller": example("As the signed-in caller (sign-in on)", A_SLOT),
+    },
+)
+
+
+SHOP_BOOKING_BODY = request_body(
+    schema_ref(ShopBookingRequest),
+    "A service of the shop, on a day and at a start availability lists. `user_id` as for"
+    " POST /bookings: required with sign-in off; with sign-in on, left out for the caller."
+    " Without `resource_id`, the first resource free by id takes it. Extra fields are"
+    " ignored; a body over 4 KiB is refused.",
+    {
+        "anyResource": example(
+            "Any resource that performs the service",
+            {"user_id": "user_alice", "service_id": "oil-change", **A_SLOT},
+        ),
+        "namedResource": example(
+            "A resource the client picked",
+            {"user_id": "user_alice", "service_id": "oil-change", "resource_id": "bay-2", **A_SLOT},
+        ),
     },
 )
 
@@ -627,6 +659,40 @@ OPERATIONS: dict[str, Operation] = {
         [IDEMPOTENCY_KEY],
         BOOKING_BODY,
     ),
+    "POST /shops/{shop_id}/bookings": Operation(
+        "createShopBooking",
+        "Book a service of a shop on one of its resources, once per Idempotency-Key",
+        "bookings",
+        {
+            "200": json_response("Booked.", schema_ref(Booked), REPLAYED_HEADER),
+            "400": refusal(
+                said(messages.SLOT_FULL),
+                said(messages.SHOP_CLOSED) + " (no resource of the service is open then)",
+                said(messages.USER_NOT_FOUND),
+                said(messages.INVALID_DATE),
+                said(messages.INVALID_TIME),
+                said(messages.not_a_slot_start(30)),
+                said(messages.not_a_service_start(15)) + " (a service stepping by 15 minutes)",
+                said(messages.TOO_LATE),
+                said(messages.TOO_FAR_AHEAD),
+                said(messages.RESOURCE_CANNOT_PERFORM_SERVICE),
+                said(messages.INVALID_IDEMPOTENCY_KEY),
+                *BODY_ERRORS,
+            )
+            | {"headers": REPLAYED_HEADER},
+            "403": refusal(said(messages.FORBIDDEN) + " (sign-in on: booking for another user)"),
+            "404": refusal(
+                said(messages.SHOP_NOT_FOUND),
+                said(messages.SERVICE_NOT_FOUND),
+                said(messages.RESOURCE_NOT_FOUND),
+            ),
+            "413": shared("TooLarge"),
+            "422": refusal(said(messages.IDEMPOTENCY_KEY_REUSED)),
+            **DATABASE_FAILURES,
+        },
+        [SHOP_ID, IDEMPOTENCY_KEY],
+        SHOP_BOOKING_BODY,
+    ),
     "GET /bookings": Operation(
         "listBookings",
         "A user's bookings, a page at a time",
@@ -643,6 +709,7 @@ OPERATIONS: dict[str, Operation] = {
                 said(messages.INVALID_STATUS_FILTER),
                 said(messages.INVALID_LIMIT),
                 said(messages.INVALID_CURSOR),
+                said(messages.INVALID_SHOP_ID),
             ),
             "403": refusal(said(messages.FORBIDDEN) + " (sign-in on: another user's bookings)"),
             **DATABASE_FAILURES,
@@ -673,6 +740,12 @@ OPERATIONS: dict[str, Operation] = {
                 "cursor",
                 {"type": "string", "minLength": 1},
                 "The previous page's `next_cursor`.",
+            ),
+            query(
+                "shop_id",
+                {"type": "string", "minLength": 1, "maxLength": 64},
+                "Only this shop's bookings (`default`: the template's shop); default: every"
+                " shop's. 400 " + said(messages.INVALID_SHOP_ID) + " for what no shop id can be.",
             ),
         ],
     ),

@@ -15,7 +15,8 @@ _BUSY_BAYS = """
     SELECT bay, lower(during), upper(during)
     FROM bookings
     WHERE status = 'confirmed'
-      AND catalogue_id_range(shop_id, shop_id, '[]') && catalogue_id_range('default', 'default', '[]')
+      AND catalogue_id_range(shop_id, shop_id, '[]')
+          && catalogue_id_range('default', 'default', '[]')
       AND block && tstzrange(%(from)s, %(to)s)
       AND during && tstzrange(%(from)s, %(to)s)
 """

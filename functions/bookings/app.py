@@ -1,21 +1,31 @@
-"""Bookings: make one (once per Idempotency-Key), look it up, cancel it, list a user's.
+"""Bookings: make one (once per Idempotency-Key), of the default shop or of any
+shop's service, look it up, cancel it, list a user's.
 
 With sign-in on, each acts for the caller the token names, or, for an admin,
 for any user.
 """
 
+import dataclasses
 import os
 from collections.abc import Callable
+from datetime import timedelta
 from http import HTTPStatus
 from typing import Any, assert_never
 
 from appointments import messages
-from appointments.api import auth, booking_views
-from appointments.api.models import BookingRequest, SignedInBookingRequest, parse_body
+from appointments.api import auth, booking_views, catalogue_views
+from appointments.api.catalogue_views import SHOP_NOT_FOUND
+from appointments.api.models import (
+    BookingRequest,
+    ShopBookingRequest,
+    SignedInBookingRequest,
+    parse_body,
+)
 from appointments.api.web import Response, create_resolver, entrypoint, json_response
 from appointments.data import booking_records, store
 from appointments.domain import shop
-from appointments.errors import ClientError
+from appointments.domain.catalogue import is_catalogue_id
+from appointments.errors import ClientError, DatabaseUnavailable
 from appointments.platform.observability import record_outcome
 
 # Read once, at cold start: a malformed setting stops the function from starting.
@@ -28,6 +38,9 @@ app = create_resolver()
 # Also for ids that no booking could have: whether a booking exists is all a client learns.
 BOOKING_NOT_FOUND = ClientError(messages.BOOKING_NOT_FOUND, outcome="BookingNotFound", status=404)
 KEY_REUSED = ClientError(messages.IDEMPOTENCY_KEY_REUSED, outcome="KeyReused", status=422)
+# A booking of a shop's service met a change of its catalogue this many times
+# more, each read afresh: then the request gives up (503).
+_MAX_CATALOGUE_CHANGES = 3
 
 
 @app.post("/bookings")
@@ -63,10 +76,125 @@ def create_booking() -> Any:
             raise KEY_REUSED
         case store.Replayed() as earlier:
             return _replay(earlier)
+        case store.CatalogueChanged():
+            raise AssertionError("the default shop's bookings name no catalogue version")
         case outcome:
             response, name = _answer(outcome)
             record_outcome(name)
             return response
+
+
+@app.post("/shops/<shop_id>/bookings")
+def create_shop_booking(shop_id: str) -> Any:
+    # The shop id as API Gateway decoded it: the router's argument is still percent-encoded.
+    shop_id = str(app.request.path_parameters.get("shop_id", ""))
+    if not is_catalogue_id(shop_id):
+        raise SHOP_NOT_FOUND
+    caller = _caller()
+    request = _shop_booking_request(caller)
+    header = app.request.header("idempotency-key")
+    key = booking_views.idempotency_key(header, request, shop_id)
+    assert request.user_id is not None  # _shop_booking_request settled whom it is for
+    try:
+        wanted = _wanted_at_shop(shop_id, request, fresh=False)
+        outcome = store.book(_with_name(wanted, caller), key)
+        for _ in range(_MAX_CATALOGUE_CHANGES):
+            if not isinstance(outcome, store.CatalogueChanged):
+                break
+            wanted = _wanted_at_shop(shop_id, request, fresh=True)
+            outcome = store.book(_with_name(wanted, caller), key)
+    except ClientError:
+        if key is not None and isinstance(
+            earlier := store.replay(request.user_id, key), store.Replayed
+        ):
+            return _replay(earlier)
+        raise
+    match outcome:
+        case store.KeyReused():
+            raise KEY_REUSED
+        case store.Replayed() as earlier:
+            return _replay(earlier)
+        case store.CatalogueChanged():
+            raise DatabaseUnavailable("the shop's catalogue kept changing under this booking")
+        case _:
+            response, name = _answer(outcome)
+            record_outcome(name)
+            return response
+
+
+def _wanted_at_shop(shop_id: str, request: ShopBookingRequest, *, fresh: bool) -> store.SlotRequest:
+    """What to ask the database for: the resources free at the start the request names,
+    in id order, for the block its service keeps them busy over.
+
+    Decided on the day this container read before, unless `fresh`; a refusal
+    on such a read is decided again on a fresh one, and a booking made from it
+    is checked against the catalogue's version by its own statement.
+    """
+    # Imported here: a shop's calendar is ~4 ms of modules that the default
+    # shop's bookings never use at a cold start.
+    from appointments.data import service_calendars
+    from appointments.domain import service_availability
+
+    assert request.user_id is not None
+    service_id, resource_id = request.service_id, request.resource_id
+    while True:
+        calendar, read_now = service_calendars.find_service_day(
+            shop_id,
+            # An id no service or resource could have is looked up as one none has.
+            service_id if is_catalogue_id(service_id) else "",
+            None if resource_id is None else resource_id if is_catalogue_id(resource_id) else "",
+            request.date,
+            fresh=fresh,
+        )
+        try:
+            service = catalogue_views.service_of(calendar, resource_id)
+            assert calendar is not None  # service_of answered a missing shop
+            offered = service_availability.bookable_start(
+                calendar, service, request.date, request.time.strftime("%H:%M"), shop.now()
+            )
+            if not offered.free_resource_ids:
+                raise ClientError(messages.SLOT_FULL, outcome="SlotFull")
+        except ClientError:
+            if read_now:
+                raise
+            fresh = True
+            continue
+        break
+    slot = offered.slot
+    return store.SlotRequest(
+        request.user_id,
+        request.date,
+        slot.start,
+        slot.starts_at,
+        slot.ends_at,
+        capacity=0,
+        shop_id=shop_id,
+        service_id=service_id,
+        resource_ids=offered.free_resource_ids,
+        block=(
+            slot.starts_at - timedelta(minutes=service.buffer_before_minutes),
+            slot.ends_at + timedelta(minutes=service.buffer_after_minutes),
+        ),
+        catalogue_version=calendar.shop.catalogue_version,
+    )
+
+
+def _with_name(wanted: store.SlotRequest, caller: auth.Caller | None) -> store.SlotRequest:
+    """Only a caller booking for themselves becomes a user by booking."""
+    if caller is None or caller.user_id != wanted.user_id:
+        return wanted
+    return dataclasses.replace(wanted, new_user_name=caller.display_name)
+
+
+def _shop_booking_request(caller: auth.Caller | None) -> ShopBookingRequest:
+    """The body, for the user the caller may book as (403 for anyone else)."""
+    request = parse_body(app.request.body(), ShopBookingRequest)
+    if caller is None:
+        if request.user_id is None:
+            raise ClientError("user_id: Field required")
+        return request
+    request.user_id = auth.acting_for(caller, request.user_id)
+    return request
 
 
 def _caller() -> auth.Caller | None:

@@ -4,11 +4,11 @@ shop, and GET /shops/{shop_id}/availability for any shop's service."""
 from __future__ import annotations
 
 import os
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from appointments import messages
-from appointments.api.catalogue_views import RESOURCE_NOT_FOUND, SERVICE_NOT_FOUND, SHOP_NOT_FOUND
+from appointments.api import catalogue_views
 from appointments.api.web import create_resolver, entrypoint
 from appointments.domain import availability, schedule, shop
 from appointments.domain.catalogue import is_catalogue_id
@@ -22,10 +22,6 @@ if TYPE_CHECKING:  # imported by the shop route itself (see list_service_availab
 SCHEDULE = shop.load_schedule(os.environ)
 # The longest range an availability route answers: a month view.
 MAX_AVAILABILITY_DAYS = 31
-# A shop's days begin between 14 hours before and 12 hours after midnight UTC
-# (UTC+14:00 to UTC-12:00): a span this much wider holds every shop's days
-# before its zone is known, in the same statement that reads the zone.
-_EARLIEST_OFFSET, _LATEST_OFFSET = timedelta(hours=14), timedelta(hours=12)
 # Lambda answers at most 6 MB: a range whose answer would come near it (many
 # resources, short steps, a month) is refused before it is written.
 MAX_ANSWER_BYTES = 4_000_000
@@ -59,7 +55,7 @@ def list_service_availability(shop_id: str) -> Any:
     # The shop id as API Gateway decoded it: the router's argument is still percent-encoded.
     shop_id = str(app.request.path_parameters.get("shop_id", ""))
     if not is_catalogue_id(shop_id):
-        raise SHOP_NOT_FOUND
+        raise catalogue_views.SHOP_NOT_FOUND
     # Imported here: a shop's calendar is ~4 ms of modules that /slots and
     # /availability, the default shop's routes, never use at a cold start.
     from appointments.data import service_calendars
@@ -76,10 +72,11 @@ def list_service_availability(shop_id: str) -> Any:
         # An id no service or resource could have is looked up as one none has.
         service_id if is_catalogue_id(service_id) else "",
         None if resource_id is None else resource_id if is_catalogue_id(resource_id) else "",
-        *_every_zones_days(first, last),
+        first,
+        last,
     )
-    service = _checked(calendar, resource_id)
-    assert calendar is not None  # _checked answered a missing shop
+    service = catalogue_views.service_of(calendar, resource_id)
+    assert calendar is not None  # service_of answered a missing shop
     days = service_availability.days_between(calendar, service, first, last, shop.now())
     if _answer_bytes(days, calendar) > MAX_ANSWER_BYTES:
         raise ClientError(messages.ANSWER_TOO_LONG)
@@ -106,21 +103,6 @@ def list_service_availability(shop_id: str) -> Any:
     }
 
 
-def _checked(
-    calendar: service_calendars.ServiceCalendar | None, resource_id: str | None
-) -> service_calendars.ServiceTimes:
-    """The service the calendar is of, or the error naming what the request got wrong."""
-    if calendar is None:
-        raise SHOP_NOT_FOUND
-    if calendar.service is None:
-        raise SERVICE_NOT_FOUND
-    if not calendar.resource_exists:
-        raise RESOURCE_NOT_FOUND
-    if resource_id is not None and not calendar.resources:
-        raise ClientError(messages.RESOURCE_CANNOT_PERFORM_SERVICE)
-    return calendar.service
-
-
 def _answer_bytes(
     days: dict[date, list[service_availability.OfferedStart]],
     calendar: service_calendars.ServiceCalendar,
@@ -131,17 +113,6 @@ def _answer_bytes(
         _START_BYTES + id_bytes * len(offered.free_resource_ids)
         for starts in days.values()
         for offered in starts
-    )
-
-
-def _every_zones_days(first: date, last: date) -> tuple[datetime, datetime]:
-    """From the first day's start to the last day's end in any zone, within datetime's range."""
-    opens = datetime.combine(first, time.min, UTC)
-    closes = datetime.combine(last, time.max, UTC)
-    lowest, highest = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
-    return (
-        opens - min(_EARLIEST_OFFSET, opens - lowest),
-        closes + min(_LATEST_OFFSET, highest - closes),
     )
 
 

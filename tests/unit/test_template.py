@@ -24,6 +24,7 @@ ROUTES = {
     "GET /shops/{shop_id}/services": "CatalogueFunction",
     "GET /shops/{shop_id}/resources": "CatalogueFunction",
     "GET /shops/{shop_id}/availability": "SlotsFunction",
+    "POST /shops/{shop_id}/bookings": "BookingsFunction",
     # A booking's life
     "GET /bookings": "BookingsFunction",
     "GET /bookings/{booking_id}": "BookingsFunction",
@@ -52,6 +53,7 @@ AUTHORIZERS = {
     "GET /shops/{shop_id}/resources": "NONE",
     "GET /shops/{shop_id}/availability": "NONE",
     "POST /bookings": "JwtAuthorizer",
+    "POST /shops/{shop_id}/bookings": "JwtAuthorizer",
     "GET /bookings": "JwtAuthorizer",
     "GET /bookings/{booking_id}": "JwtAuthorizer",
     "DELETE /bookings/{booking_id}": "JwtAuthorizer",

@@ -52,6 +52,7 @@ INVALID_USER_ID = "user_id must be 1 to 128 printable characters"
 INVALID_STATUS_FILTER = "status must be confirmed, cancelled or all"
 INVALID_LIMIT = "limit must be a whole number from 1 to 100"
 INVALID_CURSOR = "cursor is not valid: pass the next_cursor of the previous page"
+INVALID_SHOP_ID = "shop_id must be 1 to 64 characters of a-z, 0-9, - and _"
 DATE_RANGE_REVERSED = "to must not be before from"
 
 # Sign-in and administration (appointments.api.auth, the users function).
@@ -73,6 +74,13 @@ def not_a_slot_start(slot_minutes: int) -> str:
     """Off the slot grid, when the grid is not simply "on the hour"."""
     return (
         f"Time must be a slot start: slots are {slot_minutes} minutes long, from each opening time"
+    )
+
+
+def not_a_service_start(step_minutes: int) -> str:
+    """Off a service's grid, when its starts step by other than its length."""
+    return (
+        f"Time must be a start of this service: every {step_minutes} minutes from each opening time"
     )
 
 

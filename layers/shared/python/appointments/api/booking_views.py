@@ -13,21 +13,25 @@ import binascii
 import hashlib
 import re
 from collections.abc import Mapping
-from datetime import date, time, tzinfo
+from datetime import UTC, date, time, tzinfo
 from typing import Any, Final
 
 from appointments import messages
-from appointments.api.models import BookingRequest
+from appointments.api.models import BookingRequest, ShopBookingRequest
 from appointments.data.booking_records import START, Booking, ListQuery, Page, Position, Status
+from appointments.data.default_catalogue import DEFAULT_SHOP_ID
 from appointments.data.store import IdempotencyKey
 from appointments.domain import schedule
+from appointments.domain.catalogue import is_catalogue_id
 from appointments.domain.schedule import rfc3339_in, rfc3339_utc
+from appointments.domain.shop import zone_named
 from appointments.domain.user_ids import is_user_id
 from appointments.errors import ClientError
 
-# Booking ids are "booking_" and 22 URL-safe characters; older or hand-made
-# ones may differ, so only what no id can be is turned away unasked.
-_BOOKING_ID_FORM: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# Booking ids are "booking_" and 22 URL-safe characters, after "<shop_id>."
+# for a shop other than the default one; older or hand-made ones may differ,
+# so only what no id can be is turned away unasked.
+_BOOKING_ID_FORM: Final = re.compile(r"(?:[a-z0-9_-]{1,64}\.)?[A-Za-z0-9_-]{1,64}")
 
 # The IETF draft's key is a Structured Field string ("..."), while most clients
 # send the bare value, as Stripe's API takes it: both are accepted, and mean
@@ -56,8 +60,11 @@ def booking_id_or_none(raw: str) -> str | None:
     return raw if _BOOKING_ID_FORM.fullmatch(raw) else None
 
 
-def idempotency_key(header: str | None, request: BookingRequest) -> IdempotencyKey | None:
-    """The request's Idempotency-Key, if it sent one, with the request's fingerprint."""
+def idempotency_key(
+    header: str | None, request: BookingRequest | ShopBookingRequest, shop_id: str = ""
+) -> IdempotencyKey | None:
+    """The request's Idempotency-Key, if it sent one, with the request's fingerprint
+    (a booking of another shop's service: with its shop)."""
     if header is None:
         return None
     header = header.strip(" \t")  # HTTP's optional whitespace around a value
@@ -67,6 +74,8 @@ def idempotency_key(header: str | None, request: BookingRequest) -> IdempotencyK
         key = re.sub(r"\\(.)", r"\1", quoted[1]) if quoted else None
     if key is None or not _KEY_FORM.fullmatch(key):
         raise ClientError(messages.INVALID_IDEMPOTENCY_KEY, outcome="InvalidIdempotencyKey")
+    if isinstance(request, ShopBookingRequest):
+        return IdempotencyKey(key, shop_request_fingerprint(shop_id, request))
     return IdempotencyKey(key, request_fingerprint(request))
 
 
@@ -77,6 +86,16 @@ def request_fingerprint(request: BookingRequest) -> str:
     (a new optional field, another pydantic) for the 24 hours a key lives.
     """
     asked = f"{request.user_id}\n{request.date.isoformat()}\n{request.time.isoformat()}"
+    return hashlib.sha256(asked.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def shop_request_fingerprint(shop_id: str, request: ShopBookingRequest) -> str:
+    """As request_fingerprint, for a shop's service; never equal to a fingerprint of
+    the default shop's route (six lines, not three): a key reused across them is refused."""
+    asked = (
+        f"{shop_id}\n{request.service_id}\n{request.resource_id or ''}\n"
+        f"{request.user_id}\n{request.date.isoformat()}\n{request.time.isoformat()}"
+    )
     return hashlib.sha256(asked.encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -97,7 +116,10 @@ def list_query(params: Mapping[str, str]) -> ListQuery:
     limit = _limit(params.get("limit"))
     cursor = params.get("cursor")
     after = decode_cursor(cursor) if cursor is not None else START
-    return ListQuery(user_id, statuses, first_day, last_day, after, limit)
+    shop_id = params.get("shop_id")
+    if shop_id is not None and not is_catalogue_id(shop_id):
+        raise ClientError(messages.INVALID_SHOP_ID)
+    return ListQuery(user_id, statuses, first_day, last_day, after, limit, shop_id)
 
 
 def _date_parameter(params: Mapping[str, str], name: str, default: date) -> date:
@@ -137,9 +159,18 @@ def decode_cursor(cursor: str) -> Position:
         raise ClientError(messages.INVALID_CURSOR) from None
 
 
-def booking_body(booking: Booking, zone: tzinfo) -> dict[str, Any]:
-    """A booking as the API shows it; its interval with the shop's offset (`zone`)."""
-    return {
+def booking_body(booking: Booking, default_zone: tzinfo) -> dict[str, Any]:
+    """A booking as the API shows it; its interval with its shop's offset.
+
+    The default shop's bookings as the first version showed them, in the
+    schedule's zone (`default_zone`); another shop's also name the shop, the
+    service and the resource, in that shop's zone.
+    """
+    if booking.shop_id == DEFAULT_SHOP_ID:
+        zone = default_zone
+    else:
+        zone = zone_named(booking.shop_time_zone) if booking.shop_time_zone else UTC
+    body = {
         "booking_id": booking.booking_id,
         "user_id": booking.user_id,
         "date": booking.day.isoformat(),
@@ -150,11 +181,18 @@ def booking_body(booking: Booking, zone: tzinfo) -> dict[str, Any]:
         "created_at": rfc3339_utc(booking.created_at),
         "cancelled_at": rfc3339_utc(booking.cancelled_at) if booking.cancelled_at else None,
     }
+    if booking.shop_id != DEFAULT_SHOP_ID:
+        body |= {
+            "shop_id": booking.shop_id,
+            "service_id": booking.service_id,
+            "resource_id": booking.resource_id,
+        }
+    return body
 
 
-def page_body(page: Page, zone: tzinfo) -> dict[str, Any]:
+def page_body(page: Page, default_zone: tzinfo) -> dict[str, Any]:
     after = page.next_page_after
     return {
-        "bookings": [booking_body(booking, zone) for booking in page.bookings],
+        "bookings": [booking_body(booking, default_zone) for booking in page.bookings],
         "next_cursor": encode_cursor(after) if after else None,
     }

@@ -1,5 +1,6 @@
 """How the catalogue crosses HTTP, the same from every function that shows it:
-its "not found" answers, and a shop as JSON."""
+its "not found" answers, a shop as JSON, and which part of a request naming a
+service was wrong."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from appointments import messages
 from appointments.errors import ClientError
 
 if TYPE_CHECKING:  # only the fields are read: no function imports both records for this
-    from appointments.data import catalogue_changes, catalogue_records
+    from appointments.data import catalogue_changes, catalogue_records, service_calendars
 
 SHOP_NOT_FOUND: Final = ClientError(messages.SHOP_NOT_FOUND, outcome="ShopNotFound", status=404)
 SERVICE_NOT_FOUND: Final = ClientError(
@@ -33,3 +34,19 @@ def shop_body(
         "minimum_notice_minutes": shop.minimum_notice_minutes,
         "booking_horizon_days": shop.booking_horizon_days,
     }
+
+
+def service_of(
+    calendar: service_calendars.ServiceCalendar | None, resource_id: str | None
+) -> service_calendars.ServiceTimes:
+    """The service a calendar was read for, or the error naming what the request got wrong:
+    the shop, the service, the resource (`resource_id`, if the request named one)."""
+    if calendar is None:
+        raise SHOP_NOT_FOUND
+    if calendar.service is None:
+        raise SERVICE_NOT_FOUND
+    if not calendar.resource_exists:
+        raise RESOURCE_NOT_FOUND
+    if resource_id is not None and not calendar.resources:
+        raise ClientError(messages.RESOURCE_CANNOT_PERFORM_SERVICE)
+    return calendar.service

@@ -56,6 +56,38 @@ class SignedInBookingRequest:
         return cls(None if user_id is None else _user_id(user_id), *_slot(fields))
 
 
+class ShopBookingRequest:
+    """The body of POST /shops/{shop_id}/bookings: a service, and the resource if the
+    client picks one. user_id may be left to the token with sign-in on (the
+    handler requires it otherwise)."""
+
+    __slots__ = ("date", "resource_id", "service_id", "time", "user_id")
+
+    def __init__(
+        self,
+        user_id: str | None,
+        service_id: str,
+        date: datetime.date,
+        time: datetime.time,
+        resource_id: str | None,
+    ) -> None:
+        self.user_id, self.service_id, self.resource_id = user_id, service_id, resource_id
+        self.date, self.time = date, time
+
+    @classmethod
+    def from_fields(cls, fields: dict[str, Any]) -> Self:
+        user_id = fields.get("user_id")
+        user_id = None if user_id is None else _user_id(user_id)
+        service_id = fields.get("service_id", _MISSING)
+        if service_id is _MISSING:
+            raise ClientError("service_id: Field required")
+        service_id = _text("service_id", service_id)
+        day, time = _slot(fields)
+        resource_id = fields.get("resource_id")
+        resource_id = None if resource_id is None else _text("resource_id", resource_id)
+        return cls(user_id, service_id, day, time, resource_id)
+
+
 class UserUpdate:
     """The body of PUT /users/{user_id}: what to call the user."""
 
@@ -149,6 +181,13 @@ def _user_id(value: Any) -> str:
         # Control characters (NUL above all: PostgreSQL text cannot hold it) and
         # lone surrogates (not encodable as UTF-8) are not ids anyone was given.
         raise ClientError("user_id must be printable text")
+    return value
+
+
+def _text(name: str, value: Any) -> str:
+    # Any text: an id no service or resource has is one that is not found.
+    if not isinstance(value, str):
+        raise ClientError(f"{name}: Input should be a valid string")
     return value
 
 

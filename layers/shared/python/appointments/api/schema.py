@@ -16,6 +16,7 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Field,
     StringConstraints,
     ValidationError,
 )
@@ -73,6 +74,23 @@ class SignedInBookingRequest(BookingRequest):
     model_config = ConfigDict(strict=True, frozen=True, defer_build=True)
 
     user_id: UserId | None = None  # type: ignore[assignment]  # optional here, on purpose
+
+
+class ShopBookingRequest(BaseModel):
+    """The body of POST /shops/{shop_id}/bookings: a service of the shop, and the resource
+    if the client picks one. user_id as in SignedInBookingRequest with sign-in on;
+    required with sign-in off. Extra fields are ignored."""
+
+    model_config = ConfigDict(strict=True, frozen=True, defer_build=True)
+
+    user_id: UserId | None = None
+    service_id: str = Field(description="One of the shop's services (404 if it has none such)")
+    date: Annotated[datetime.date, BeforeValidator(_slot_date)]
+    time: Annotated[datetime.time, BeforeValidator(_slot_time)]
+    resource_id: str | None = Field(
+        default=None,
+        description="A resource that performs the service; left out: the first one free, by id",
+    )
 
 
 def _printable_name(value: Any) -> str:

@@ -15,6 +15,7 @@ from typing import Any, Final, Literal
 import psycopg
 
 from appointments.data import database
+from appointments.data.default_catalogue import DEFAULT_SERVICE_ID, DEFAULT_SHOP_ID
 
 Status = Literal["confirmed", "cancelled"]
 
@@ -30,6 +31,12 @@ class Booking:
     status: Status
     created_at: datetime
     cancelled_at: datetime | None
+    shop_id: str = DEFAULT_SHOP_ID
+    service_id: str = DEFAULT_SERVICE_ID
+    resource_id: str | None = None
+    # Another shop's zone, for showing its times (None: the shop was deleted
+    # since); the default shop's is the schedule's, read at cold start.
+    shop_time_zone: str | None = None
 
 
 @dataclass(frozen=True, order=True)
@@ -57,6 +64,7 @@ class ListQuery:
     last_day: date = date.max
     after: Position = START
     limit: int = 50
+    shop_id: str | None = None  # None: every shop's
 
 
 @dataclass(frozen=True)
@@ -66,25 +74,36 @@ class Page:
 
 
 # Every statement returns these columns, in the order of Booking's fields.
-_FIND = """
-    SELECT id, user_id, slot_date, slot_time, lower(during), upper(during),
-           status, created_at, cancelled_at
-    FROM bookings
-    WHERE id = %(booking_id)s AND (%(owner)s::text IS NULL OR user_id = %(owner)s)
+# A shop's zone is looked up for other shops' bookings only: the default
+# shop's comes from the schedule.
+_COLUMNS = """
+    id, user_id, slot_date, slot_time, lower(during), upper(during),
+    status, created_at, cancelled_at, shop_id, service_id, resource_id,
+    (SELECT shops.time_zone FROM shops
+     WHERE bookings.shop_id <> 'default' AND shops.shop_id = bookings.shop_id)
 """
+
+# By the shop the booking id names (booking_shop), then the id: the shop
+# first, for the day bookings are distributed by shop.
+_FIND = f"""
+    SELECT {_COLUMNS}
+    FROM bookings
+    WHERE shop_id = %(shop_id)s AND id = %(booking_id)s
+      AND (%(owner)s::text IS NULL OR user_id = %(owner)s)
+"""  # noqa: S608 (constants only)
 
 # Always writes, even when already cancelled: a cancel waiting on another's
 # row lock re-reads the row once that one commits, and COALESCE then keeps
 # the first cancellation's time. Reading the status in a separate step would
 # answer from a snapshot taken before that commit ("confirmed"). The bay is
 # free when this commits: the exclusion constraint counts confirmed rows only.
-_CANCEL = """
+_CANCEL = f"""
     UPDATE bookings
     SET status = 'cancelled', cancelled_at = COALESCE(cancelled_at, now())
-    WHERE id = %(booking_id)s AND (%(owner)s::text IS NULL OR user_id = %(owner)s)
-    RETURNING id, user_id, slot_date, slot_time, lower(during), upper(during),
-              status, created_at, cancelled_at
-"""
+    WHERE shop_id = %(shop_id)s AND id = %(booking_id)s
+      AND (%(owner)s::text IS NULL OR user_id = %(owner)s)
+    RETURNING {_COLUMNS}
+"""  # noqa: S608 (constants only)
 
 # Whether the user exists and, if so, one page of their bookings plus one row,
 # which says whether another page follows. Served by the index bookings_by_user
@@ -94,22 +113,22 @@ _CANCEL = """
 # there), in order, that stops after the page (for a user with fewer rows than
 # a page the planner may fetch them all and sort them); never a scan of
 # others' bookings. tests/integration/test_list_plan.py checks the plan.
-_LIST = """
+_LIST = f"""
     SELECT known.user_exists, page.*
     FROM (SELECT EXISTS (SELECT 1 FROM users WHERE id = %(user_id)s) AS user_exists) AS known
     LEFT JOIN LATERAL (
-        SELECT id, user_id, slot_date, slot_time, lower(during), upper(during),
-               status, created_at, cancelled_at
+        SELECT {_COLUMNS}
         FROM bookings
         WHERE user_id = %(user_id)s
           AND (slot_date, slot_time, id) > (%(after_day)s, %(after_start)s, %(after_id)s)
           AND slot_date <= %(last_day)s
-          {status_condition}
+          AND (%(shop_id)s::text IS NULL OR shop_id = %(shop_id)s)
+          {{status_condition}}
         ORDER BY slot_date, slot_time, id
         LIMIT %(limit)s
     ) AS page ON known.user_exists
     ORDER BY page.slot_date, page.slot_time, page.id
-"""
+"""  # noqa: S608 (constants only)
 # Written into the statement, not bound: the planner sees the partial index's
 # predicate even in a generic plan (psycopg prepares repeated statements).
 _LIST_BY_STATUSES: Final[dict[tuple[Status, ...], str]] = {
@@ -142,14 +161,16 @@ def list_for_user(query: ListQuery) -> Page | None:
 def select_booking(
     conn: psycopg.Connection, booking_id: str, owner: str | None = None
 ) -> Booking | None:
-    row = conn.execute(_FIND, {"booking_id": booking_id, "owner": owner}).fetchone()
+    params = {"shop_id": booking_shop(booking_id), "booking_id": booking_id, "owner": owner}
+    row = conn.execute(_FIND, params).fetchone()
     return _booking(row) if row else None
 
 
 def cancel_booking(
     conn: psycopg.Connection, booking_id: str, owner: str | None = None
 ) -> Booking | None:
-    row = conn.execute(_CANCEL, {"booking_id": booking_id, "owner": owner}).fetchone()
+    params = {"shop_id": booking_shop(booking_id), "booking_id": booking_id, "owner": owner}
+    row = conn.execute(_CANCEL, params).fetchone()
     return _booking(row) if row else None
 
 
@@ -163,6 +184,7 @@ def select_page(conn: psycopg.Connection, query: ListQuery) -> Page | None:
         "after_id": after.booking_id,
         "last_day": query.last_day,
         "limit": query.limit + 1,
+        "shop_id": query.shop_id,
     }
     rows = conn.execute(_LIST_BY_STATUSES[query.statuses], params).fetchall()
     if not rows or not rows[0][0]:
@@ -172,6 +194,12 @@ def select_page(conn: psycopg.Connection, query: ListQuery) -> Page | None:
         return Page(bookings, next_page_after=None)
     last = bookings[query.limit - 1]
     return Page(bookings[: query.limit], Position(last.day, last.start, last.booking_id))
+
+
+def booking_shop(booking_id: str) -> str:
+    """The shop a booking id names: other shops' ids begin with theirs and a dot."""
+    shop_id, dot, _ = booking_id.rpartition(".")
+    return shop_id if dot else DEFAULT_SHOP_ID
 
 
 def _booking(row: tuple[Any, ...]) -> Booking:

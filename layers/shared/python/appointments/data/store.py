@@ -126,7 +126,8 @@ _BUSY_BAYS = """
     SELECT bay, lower(during), upper(during)
     FROM bookings
     WHERE status = 'confirmed'
-      AND catalogue_id_range(shop_id, shop_id, '[]') && catalogue_id_range('default', 'default', '[]')
+      AND catalogue_id_range(shop_id, shop_id, '[]')
+          && catalogue_id_range('default', 'default', '[]')
       AND block && tstzrange(%(from)s, %(to)s)
       AND during && tstzrange(%(from)s, %(to)s)
 """
@@ -206,20 +207,20 @@ def busy_bays(starts_at: datetime, ends_at: datetime) -> list[BusyBay]:
 
 def book(
     request: SlotRequest, idempotency_key: IdempotencyKey | None = None
-) -> BookingOutcome | Replayed | KeyReused:
-    """Book a bay of the slot for the user: exactly once, even when the connection dies mid-way.
+) -> BookingOutcome | CatalogueChanged | Replayed | KeyReused:
+    """Book a resource for the user: exactly once, even when the connection dies mid-way.
 
     With a key, exactly once across every request carrying it for 24 hours:
     the first one's outcome is recorded with it and replayed to the others.
+    CatalogueChanged only for a request naming a catalogue version (the
+    default shop's name none): nothing was written, the key not recorded.
     """
-    booking_id = new_booking_id()  # chosen once, so that a retry can recognise its first attempt
+    # Chosen once, so that a retry can recognise its first attempt.
+    booking_id = new_booking_id(request.shop_id)
     for _ in range(_MAX_KEY_ATTEMPTS):
         # Run again as it is after a dead connection: the function recognises
         # a booking its first attempt committed under the same id.
         outcome = database.run(lambda conn: book_slot(conn, booking_id, request, idempotency_key))
-        # Only a request naming a catalogue version is told it changed; the
-        # default shop's name none.
-        assert not isinstance(outcome, CatalogueChanged)
         if not isinstance(outcome, _KeyAlreadyRecorded):
             return outcome
         assert idempotency_key is not None  # only a keyed statement is refused this way
@@ -248,13 +249,16 @@ def replay(
     )
 
 
-def new_booking_id() -> str:
-    """An unguessable id: 128 random bits, URL-safe."""
+def new_booking_id(shop_id: str = DEFAULT_SHOP_ID) -> str:
+    """An unguessable id: 128 random bits, URL-safe; after "<shop_id>." for a shop other
+    than the default one, so that a lookup by id knows its shop (booking_records.booking_shop).
+    """
     # Imported here: secrets pulls in hashlib and OpenSSL (~3 ms of a cold
     # start), which the functions that only read bookings never need.
     import secrets
 
-    return "booking_" + secrets.token_urlsafe(16)
+    booking_id = "booking_" + secrets.token_urlsafe(16)
+    return booking_id if shop_id == DEFAULT_SHOP_ID else f"{shop_id}.{booking_id}"
 
 
 def select_busy_bays(

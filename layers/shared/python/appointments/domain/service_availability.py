@@ -23,8 +23,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 
+from appointments import messages
 from appointments.data.service_calendars import Busy, ServiceCalendar, ServiceTimes
 from appointments.domain import shop
+from appointments.errors import ClientError
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,40 @@ def days_between(
         # Each group's ids are in order already; merged, they are sorted again.
         offered[day].append(OfferedStart(slot, tuple(sorted(free) if len(groups) > 1 else free)))
     return offered
+
+
+def bookable_start(
+    calendar: ServiceCalendar, service: ServiceTimes, day: date, time_text: str, now: datetime
+) -> OfferedStart:
+    """The start at `time_text` ("HH:MM") on `day` as days_between offers it, with the
+    resources free for it; or the ClientError saying why it is not offered.
+
+    The same code decides what availability lists and what a booking may
+    take. The reasons are the default shop's, from the resources whose check
+    got furthest: a time inside someone's hours but too soon is "too late",
+    not "closed".
+    """
+    for offered in days_between(calendar, service, day, day, now)[day]:
+        if offered.slot.label == time_text:
+            return offered
+    reasons = []
+    for schedule, _ in _resources_by_schedule(calendar, service):
+        try:
+            shop.check_bookable(schedule, day, time_text, now)
+        except ClientError as reason:
+            reasons.append(reason)
+    # No reason: no resource performs the service, so none is ever open for it.
+    furthest = max(reasons, key=_how_far_checked, default=None)
+    raise furthest or ClientError(messages.SHOP_CLOSED, outcome="ShopClosed")
+
+
+# How far check_bookable got before refusing: the form and the grid, the
+# hours, the notice, the horizon.
+_CHECKED_AS_FAR_AS = {messages.SHOP_CLOSED: 1, messages.TOO_LATE: 2, messages.TOO_FAR_AHEAD: 3}
+
+
+def _how_far_checked(reason: ClientError) -> int:
+    return _CHECKED_AS_FAR_AS.get(reason.message, 0)
 
 
 def _taken(starts: list[float], service: ServiceTimes, busy: list[tuple[float, float]]) -> set[int]:

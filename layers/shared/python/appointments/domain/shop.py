@@ -474,6 +474,8 @@ def _off_grid_message(schedule: ShopSchedule) -> str:
     )
     if hourly:
         return messages.TIME_NOT_ON_THE_HOUR
+    if _step(schedule) != schedule.slot_minutes:  # a service that starts more often than it lasts
+        return messages.not_a_service_start(_step(schedule))
     return messages.not_a_slot_start(schedule.slot_minutes)
 
 

@@ -45,6 +45,7 @@ from appointments.platform.settings import get_settings  # noqa: E402
 from local import embedded_db  # noqa: E402
 from local.http_api_event import http_api_event  # noqa: E402
 from local.lambda_context import LocalLambdaContext  # noqa: E402
+from tests.workshop import BEFORE_OPENING, remove_workshop, write_workshop  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DB_FOLDER = REPO / "db"
@@ -120,6 +121,17 @@ def empty_schema_url(database_url: str) -> Iterator[str]:
         admin.execute(f"CREATE SCHEMA {schema}")
         yield make_conninfo(database_url, options=f"-c search_path={schema}")
         admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+def workshop(
+    db: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[psycopg.Connection]:
+    """Shop "north" of tests/workshop.py, at BEFORE_OPENING on its Monday."""
+    write_workshop(db)
+    monkeypatch.setattr(shop, "now", lambda: BEFORE_OPENING)
+    yield db
+    remove_workshop(db)
 
 
 def load_function(name: str) -> ModuleType:

@@ -1,8 +1,8 @@
 """GET /shops/{shop_id}/availability through the real slots handler: a workshop's
 services on its resources, each with its own hours, buffers and time off.
 
-"now" is set by the test, never the clock. The workshop (tests/integration/
-workshop.py) and its bookings are written with SQL.
+"now" is set by the test, never the clock. The workshop (tests/workshop.py) and
+its bookings are written with SQL.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 
 from appointments.domain import shop
 from tests.conftest import Invoke
-from tests.integration.workshop import MONDAY, TUESDAY, hold
+from tests.workshop import MONDAY, TUESDAY, hold
 
 
 def availability(

@@ -1,5 +1,5 @@
 """POST /shops/{shop_id}/bookings through the real bookings handler: a service of the
-workshop (tests/integration/workshop.py) booked on one of its resources, with
+workshop (tests/workshop.py) booked on one of its resources, with
 its buffers, by the rules availability lists starts by; and the booking's
 later life through the routes every booking shares.
 
@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from tests.conftest import Invoke
-from tests.integration.workshop import MONDAY, TUESDAY, hold
+from tests.workshop import MONDAY, TUESDAY, hold
 
 
 def book(

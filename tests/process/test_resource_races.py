@@ -2,8 +2,8 @@
 on (shop, resource, block) of 0019, through book_slot_v3, decides who wins.
 
 Each request's interval is its own, apart from every other's; only the blocks
-its buffers widen it to overlap. So the bay's constraint of 0010 (by
-interval) never decides here: these races are the new constraint's alone.
+its buffers widen it to overlap. tests/process/test_shop_booking_races.py races
+whole requests of a shop's services through the handler.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ and a mechanic, Ana, who works afternoons.
 oil-change: 30 minutes, 10 of clean-up, on either bay.
 full-service: 2 hours every hour, 15 minutes of set-up, on bay-1 or Ana.
 
-The `workshop` fixture (tests/integration/conftest.py) writes it, and sets
+The `workshop` fixture (tests/conftest.py) writes it, and sets
 "now" to BEFORE_OPENING on its Monday.
 """
 

@@ -131,6 +131,17 @@ def count_per_route(database_url: str, log_path: Path) -> dict[str, int]:
 
         return request
 
+    def shop_book(user: str, start: str, service_id: str = "appointment") -> Callable[[], Any]:
+        body = {"user_id": user, "service_id": service_id, "date": "2038-01-07", "time": start}
+        event = http_api_event(
+            "POST",
+            "/shops/default/bookings",
+            route_key="POST /shops/{shop_id}/bookings",
+            path_parameters={"shop_id": "default"},
+            body=json.dumps(body),
+        )
+        return lambda: bookings(event, context)
+
     def user(method: str, user_id: str, name: str | None = None) -> Callable[[], Any]:
         body = json.dumps({"name": name}) if name else None
         event = http_api_event(
@@ -235,6 +246,19 @@ def count_per_route(database_url: str, log_path: Path) -> dict[str, int]:
         "POST /bookings, same key, other body (422)": (
             book("user_alice", "2038-01-04", key),
             422,
+        ),
+        "POST /shops/{id}/bookings (the day read first, then booked)": (
+            shop_book("user_alice", "10:00"),
+            200,
+        ),
+        "POST /shops/{id}/bookings (the day kept: booked)": (shop_book("user_alice", "11:00"), 200),
+        "POST /shops/{id}/bookings (the day kept: Slot full)": (
+            shop_book("user_bob", "11:00"),
+            400,
+        ),
+        "POST /shops/{id}/bookings (unknown service)": (
+            shop_book("user_bob", "12:00", "tyres"),
+            404,
         ),
         "GET /bookings/{id} (found)": (booking("GET", "booking_rt_lookup"), 200),
         "GET /bookings/{id} (not found)": (booking("GET", "booking_rt_nobody"), 404),

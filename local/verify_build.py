@@ -160,6 +160,8 @@ def calls_for(build_dir: Path) -> dict[str, list[Call]]:
     migrations = sorted((build_dir / "MigrateFunction" / "db" / "migrations").glob("*.sql"))
     migrated = {"applied": [path.name for path in migrations], "seeded": True}
     hours = [f"{hour:02d}:00" for hour in range(9, 17)]
+    # What BookingsFunction's calls book: two by the first version's route, one by a shop's.
+    booked = ("10:00", "11:00", "14:00")
 
     def purge_result(response: Any) -> str | None:
         return None if response == {"purged": 0} else f"answered {response!r}, expected 0 purged"
@@ -221,6 +223,24 @@ def calls_for(build_dir: Path) -> dict[str, list[Call]]:
                 query="user_id=user_alice",
             ),
             http_call(
+                "POST",
+                "/shops/default/bookings",
+                200,
+                {"booking_id": BOOKING_ID},
+                json_body={**booking("user_alice", "14:00"), "service_id": "appointment"},
+                route="/shops/{shop_id}/bookings",
+                case="a service of a shop",
+            ),
+            http_call(
+                "POST",
+                "/shops/nowhere/bookings",
+                404,
+                {"error": "Shop not found"},
+                json_body={**booking("user_alice", "14:00"), "service_id": "appointment"},
+                route="/shops/{shop_id}/bookings",
+                case="an unknown shop",
+            ),
+            http_call(
                 "DELETE",
                 f"/bookings/{UNKNOWN_BOOKING}",
                 404,
@@ -261,7 +281,7 @@ def calls_for(build_dir: Path) -> dict[str, list[Call]]:
                 "GET",
                 "/slots",
                 200,
-                {"available_times": [h for h in hours if h not in ("10:00", "11:00")]},
+                {"available_times": [h for h in hours if h not in booked]},
                 query=f"date={DAY}",
             ),
             http_call(
@@ -278,7 +298,7 @@ def calls_for(build_dir: Path) -> dict[str, list[Call]]:
                                     "time": h,
                                     "starts_at": f"{DAY}T{h}:00+00:00",
                                     "ends_at": f"{DAY}T{int(h[:2]) + 1:02d}:00:00+00:00",
-                                    "remaining": 0 if h in ("10:00", "11:00") else 1,
+                                    "remaining": 0 if h in booked else 1,
                                 }
                                 for h in hours
                             ],
@@ -303,8 +323,8 @@ def calls_for(build_dir: Path) -> dict[str, list[Call]]:
                                     "time": h,
                                     "starts_at": f"{DAY}T{h}:00+00:00",
                                     "ends_at": f"{DAY}T{int(h[:2]) + 1:02d}:00:00+00:00",
-                                    "remaining": 0 if h in ("10:00", "11:00") else 1,
-                                    "resource_ids": [] if h in ("10:00", "11:00") else ["bay-1"],
+                                    "remaining": 0 if h in booked else 1,
+                                    "resource_ids": [] if h in booked else ["bay-1"],
                                 }
                                 for h in hours
                             ],

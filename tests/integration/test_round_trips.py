@@ -1,7 +1,8 @@
 """One database round trip per request, counted by the server (its statement log).
 
-The one exception is a replayed Idempotency-Key: the booking's statement is
-refused by the recorded key, and the answer is read from it (two). GET
+The exceptions: a replayed Idempotency-Key (the booking's statement is refused
+by the recorded key, and the answer is read from it: two), and a shop's
+booking on a day its container has not read yet (the day, then the booking). GET
 /availability reads a month's bookings in one, and asks nothing over days the
 shop is closed.
 """
@@ -39,6 +40,10 @@ def test_each_request_costs_one_round_trip_and_health_none(
         "POST /bookings, new Idempotency-Key (booked)": 1,
         "POST /bookings, same key replayed": 2,
         "POST /bookings, same key, other body (422)": 2,
+        "POST /shops/{id}/bookings (the day read first, then booked)": 2,
+        "POST /shops/{id}/bookings (the day kept: booked)": 1,
+        "POST /shops/{id}/bookings (the day kept: Slot full)": 1,
+        "POST /shops/{id}/bookings (unknown service)": 1,
         "GET /bookings/{id} (found)": 1,
         "GET /bookings/{id} (not found)": 1,
         "GET /bookings/{id} (malformed id)": 0,

@@ -307,3 +307,42 @@ def test_no_claim_appears_in_the_logs(invoke: Invoke, capsys: pytest.CaptureFixt
     assert printed.out.count("request handled") == 4  # the logs were there to read
     for secret in ("user_alice", NEWCOMER["sub"], "Erin Example", ISSUER, "appointments/admin"):
         assert secret not in printed.out + printed.err
+
+
+# A shop's service: the same rules
+
+
+def book_at_shop(invoke: Invoke, claims: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    return invoke(
+        "bookings",
+        "POST",
+        "/shops/north/bookings",
+        route_key="POST /shops/{shop_id}/bookings",
+        path_parameters={"shop_id": "north"},
+        body=json.dumps(body),
+        headers={"Content-Type": "application/json"},
+        **as_caller(claims),
+    )
+
+
+OIL_CHANGE = {"service_id": "oil-change", "date": "2030-06-03", "time": "09:00"}
+
+
+def test_a_shops_service_is_booked_as_the_caller_and_for_no_one_else(
+    invoke: Invoke, workshop: psycopg.Connection
+) -> None:
+    forbidden = book_at_shop(invoke, ALICE, {"user_id": "user_bob", **OIL_CHANGE})
+    mine = book_at_shop(invoke, ALICE, OIL_CHANGE)
+    newcomer = book_at_shop(invoke, NEWCOMER, OIL_CHANGE)
+
+    assert (forbidden["statusCode"], forbidden["json"]) == (403, {"error": "Forbidden"})
+    assert mine["statusCode"] == newcomer["statusCode"] == 200
+    rows = workshop.execute(
+        "SELECT b.user_id, u.name FROM bookings b JOIN users u ON u.id = b.user_id"
+        " WHERE b.shop_id = 'north' ORDER BY b.resource_id"
+    ).fetchall()
+    # A first booking makes the caller a user, under the token's name.
+    assert rows == [("user_alice", "Alice"), (NEWCOMER["sub"], "Erin Example")]
+    # Another's booking of a shop is not found for Bob, as any booking.
+    other = by_id(invoke, "GET", BOB, mine["json"]["booking_id"])
+    assert other["statusCode"] == 404

@@ -169,7 +169,9 @@ def find_service_day(
         )
     )
     _kept_days.pop(key, None)
-    if calendar is not None:
+    # Only a day that can be booked from: what names no shop, service or
+    # resource is asked again (a shop made meanwhile is found at once).
+    if calendar is not None and calendar.service is not None and calendar.resource_exists:
         if len(_kept_days) >= _DAYS_KEPT:
             del _kept_days[next(iter(_kept_days))]  # the oldest read
         _kept_days[key] = calendar

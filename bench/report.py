@@ -325,7 +325,7 @@ def _contention(con: dict[str, Any]) -> list[str]:
         f"{con['runs']} runs)"
     )
     # Results from before the shop had bays have no Capacity run to show.
-    bays = [_capacity_run(mode, con[mode]) for mode in con if "Capacity=" in mode]
+    bays = [_capacity_run(mode, con[mode]) for mode in con if "Capacity=" in mode or "bays" in mode]
     return [*_heading(title), *_table(header, rows), *[line for run in bays for line in run]]
 
 
@@ -336,7 +336,7 @@ def _capacity_run(mode: str, run: dict[str, Any]) -> list[str]:
         *_CONTENTION_COLUMNS,
         "raced slots × confirmed bookings in each, per run",
         f"slots over {capacity}",
-        "one bay overlapping",
+        "one resource's blocks overlapping",
         "lost",
         "unexplained rows",
     ]

@@ -135,11 +135,19 @@ def _statements(size: int, calls: int) -> dict[str, Statement]:
         opens = datetime.combine(spread_day(i), datetime.min.time(), UTC)
         span = {"from": opens - timedelta(hours=14), "to": opens + timedelta(days=31, hours=12)}
         ids = {"shop_id": "default", "service_id": "appointment", "resource_id": None}
-        return service_calendars._SERVICE_CALENDAR, {**ids, **span}
+        return service_calendars._SERVICE_CALENDAR, {**ids, **span, "with_bookings": True}
+
+    def booking_day(i: int) -> tuple[str, dict[str, Any]]:
+        """POST /shops/{id}/bookings' first read of a day: its calendar, bookings left out."""
+        opens = datetime.combine(spread_day(i), datetime.min.time(), UTC)
+        span = {"from": opens - timedelta(hours=14), "to": opens + timedelta(days=1, hours=12)}
+        ids = {"shop_id": "default", "service_id": "appointment", "resource_id": None}
+        return service_calendars._SERVICE_CALENDAR, {**ids, **span, "with_bookings": False}
 
     middle = FIRST_DAY + timedelta(days=days // 2)
     return {
         "GET /shops/{id}/availability: 31 days' calendar": calendar,
+        "POST /shops/{id}/bookings: a day's calendar, without bookings": booking_day,
         "POST /bookings: the booking statement (booked)": booking,
         "GET /slots: a day's busy bays": lambda i: busy(i, 1),
         "GET /availability: 31 days' busy bays": lambda i: busy(i, 31),

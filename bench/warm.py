@@ -24,7 +24,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -192,8 +192,49 @@ def measure(database: BenchDatabase, calls: int, runs: int) -> dict[str, Any]:
         raw_query="service_id=service&from=2039-03-01&to=2039-03-31",
     )
     ten_bays = [f"bay-{n:02d}" for n in range(10)]
+    ten_bays_version = [0]  # its catalogue version, as open_ten_bays left it
 
-    def open_ten_bays_half_booked(conn: psycopg.Connection) -> None:
+    # Bookings of "buffered" at bench-ten, a day of its own per 80 calls: each
+    # hour of the day taken on each bay in turn (the first free bay by id), so
+    # that a container books from the day it keeps, as it does all day long.
+    def buffered_place(i: int, offset: int) -> tuple[str, str]:
+        day_number, place = divmod(i, 80)
+        return day(day_number, offset), f"{9 + place // 10:02d}:00"
+
+    def buffered_event(i: int) -> Any:
+        booked_day, start = buffered_place(i, 500)
+        body = {"user_id": "user_alice", "service_id": "buffered", "date": booked_day}
+        return http_api_event(
+            "POST",
+            "/shops/bench-ten/bookings",
+            route_key="POST /shops/{shop_id}/bookings",
+            path_parameters={"shop_id": "bench-ten"},
+            body=json.dumps({**body, "time": start}),
+        )
+
+    def raw_buffered(i: int) -> Any:
+        booked_day, start = buffered_place(i, 600)
+        starts_at = datetime.fromisoformat(f"{booked_day}T{start}:00+00:00")
+        request = store.SlotRequest(
+            "user_alice",
+            starts_at.date(),
+            starts_at.time(),
+            starts_at,
+            starts_at + timedelta(minutes=30),
+            capacity=0,
+            shop_id="bench-ten",
+            service_id="buffered",
+            resource_ids=tuple(ten_bays),
+            block=(starts_at - timedelta(minutes=10), starts_at + timedelta(minutes=45)),
+            catalogue_version=ten_bays_version[0],
+        )
+        return raw(
+            store._BOOK_SLOT, store.book_slot_params(store.new_booking_id("bench-ten"), request)
+        )
+
+    def open_ten_bays(conn: psycopg.Connection) -> None:
+        """Shop bench-ten: ten bays, each performing "service" (an hour) and "buffered"
+        (30 minutes, 10 of set-up and 15 of clean-up, hourly)."""
         conn.execute("DELETE FROM services WHERE shop_id = 'bench-ten'")
         conn.execute("DELETE FROM resources WHERE shop_id = 'bench-ten'")
         conn.execute("DELETE FROM shops WHERE shop_id = 'bench-ten'")
@@ -202,8 +243,10 @@ def measure(database: BenchDatabase, calls: int, runs: int) -> dict[str, Any]:
             " VALUES ('bench-ten', 'Ten bays', 'UTC', 'Daily 09:00-17:00')"
         )
         conn.execute(
-            "INSERT INTO services (shop_id, service_id, name, duration_minutes)"
-            " VALUES ('bench-ten', 'service', 'Service', 60)"
+            "INSERT INTO services (shop_id, service_id, name, duration_minutes,"
+            " buffer_before_minutes, buffer_after_minutes, step_minutes)"
+            " VALUES ('bench-ten', 'service', 'Service', 60, 0, 0, NULL),"
+            " ('bench-ten', 'buffered', 'Buffered', 30, 10, 15, 60)"
         )
         with conn.cursor() as cursor:
             cursor.executemany(
@@ -212,9 +255,16 @@ def measure(database: BenchDatabase, calls: int, runs: int) -> dict[str, Any]:
             )
             cursor.executemany(
                 "INSERT INTO service_resources (shop_id, service_id, resource_id)"
-                " VALUES ('bench-ten', 'service', %s)",
-                [(bay,) for bay in ten_bays],
+                " VALUES ('bench-ten', %s, %s)",
+                [(service, bay) for bay in ten_bays for service in ("service", "buffered")],
             )
+        (ten_bays_version[0],) = conn.execute(  # type: ignore[misc]
+            "SELECT catalogue_version FROM shops WHERE shop_id = 'bench-ten'"
+        ).fetchone()
+
+    def open_ten_bays_half_booked(conn: psycopg.Connection) -> None:
+        open_ten_bays(conn)
+        with conn.cursor() as cursor:
             cursor.executemany(
                 "INSERT INTO bookings (id, user_id, slot_date, slot_time, during, block,"
                 " shop_id, service_id, resource_id, bay)"
@@ -244,6 +294,7 @@ def measure(database: BenchDatabase, calls: int, runs: int) -> dict[str, Any]:
         "resource_id": None,
         "from": month_span["from"] - timedelta(hours=14),
         "to": month_span["to"] + timedelta(hours=12),
+        "with_bookings": True,
     }
 
     def half_the_month_full(body: Any) -> bool:
@@ -280,6 +331,11 @@ def measure(database: BenchDatabase, calls: int, runs: int) -> dict[str, Any]:
             ),
             floor=lambda i: floor_bookings.handler(booking("user_alice", day(i, 400)), context),
         ),
+        "POST /shops/{id}/bookings (booked, with buffers, the first free of 10 bays)": Route(
+            lambda i: bookings(buffered_event(i), context),
+            raw_buffered,
+            prepare=open_ten_bays,
+        ),
         "POST /bookings (Slot full)": Route(
             lambda i: bookings(taken, context),
             lambda i: raw(
@@ -315,7 +371,8 @@ def measure(database: BenchDatabase, calls: int, runs: int) -> dict[str, Any]:
         "GET /bookings/{id}": Route(
             lambda i: bookings(lookup_event, context),
             lambda i: raw(
-                booking_records._FIND, {"booking_id": "booking_warm_lookup", "owner": None}
+                booking_records._FIND,
+                {"shop_id": "default", "booking_id": "booking_warm_lookup", "owner": None},
             ),
             prepare=insert_lookup,
         ),
@@ -324,7 +381,8 @@ def measure(database: BenchDatabase, calls: int, runs: int) -> dict[str, Any]:
                 http_api_event("DELETE", f"/bookings/booking_warm_handler_{i}"), context
             ),
             lambda i: raw(
-                booking_records._CANCEL, {"booking_id": f"booking_warm_raw_{i}", "owner": None}
+                booking_records._CANCEL,
+                {"shop_id": "default", "booking_id": f"booking_warm_raw_{i}", "owner": None},
             ),
             prepare=lambda conn: conn.execute(_TO_CANCEL, {"count": calls + _WARM_UP}),
         ),

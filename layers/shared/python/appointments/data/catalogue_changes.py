@@ -55,38 +55,45 @@ class Service:
 
 
 # What a write can come to. Expected outcomes are values, not exceptions.
-@dataclass(frozen=True)
+# Plain classes rather than dataclasses: each dataclass is ~0.5 ms of the
+# function's cold start, and these are only told apart by type and read.
+
+
 class Saved:
-    created: bool  # False: replaced
+    __slots__ = ("created",)
+
+    def __init__(self, created: bool) -> None:
+        self.created = created  # False: replaced
 
 
-@dataclass(frozen=True)
 class ShopMissing:
-    pass
+    __slots__ = ()
 
 
-@dataclass(frozen=True)
 class ResourcesMissing:
     """A service named resources the shop does not have: nothing was written."""
 
-    resource_ids: list[str]
+    __slots__ = ("resource_ids",)
+
+    def __init__(self, resource_ids: list[str]) -> None:
+        self.resource_ids = resource_ids
 
 
-@dataclass(frozen=True)
 class Deleted:
-    pass
+    __slots__ = ()
 
 
-@dataclass(frozen=True)
 class NotFound:
-    pass
+    __slots__ = ()
 
 
-@dataclass(frozen=True)
 class StillBooked:
     """Confirmed bookings still to come would lose what they booked: nothing was deleted."""
 
-    future_bookings: int
+    __slots__ = ("future_bookings",)
+
+    def __init__(self, future_bookings: int) -> None:
+        self.future_bookings = future_bookings
 
 
 # xmax is 0 on a row version this statement inserted, and set on one it

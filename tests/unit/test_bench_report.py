@@ -197,7 +197,7 @@ def test_the_capacity_race_is_shown_when_measured_below_the_other_contention_run
         "",
         "| mode | throughput (req/s) | p50 | p99 | successes per run (expected)"
         " | raced slots × confirmed bookings in each, per run | slots over 3"
-        " | one bay overlapping | lost | unexplained rows |",
+        " | one resource's blocks overlapping | lost | unexplained rows |",
         "|---|---|---|---|---|---|---|---|---|---|",
         "| same slot, Capacity=3 | 1500.00 [1400.00–1600.50] | 4.00 [3.90–4.10]"
         " | 14.00 [13.00–15.00] | [450, 449] (450) | [150 × 3, 1 × 2 + 149 × 3]"

@@ -5,12 +5,14 @@ With sign-in on, each acts for the caller the token names, or, for an admin,
 for any user.
 """
 
+from __future__ import annotations
+
 import dataclasses
 import os
 from collections.abc import Callable
 from datetime import timedelta
 from http import HTTPStatus
-from typing import Any, assert_never
+from typing import TYPE_CHECKING, Any, assert_never
 
 from appointments import messages
 from appointments.api import auth, booking_views, catalogue_views
@@ -27,6 +29,10 @@ from appointments.domain import shop
 from appointments.domain.catalogue import is_catalogue_id
 from appointments.errors import ClientError, DatabaseUnavailable
 from appointments.platform.observability import record_outcome
+
+if TYPE_CHECKING:  # imported by the shop route itself (see _wanted_at_shop)
+    from appointments.data import service_calendars
+    from appointments.domain import service_availability
 
 # Read once, at cold start: a malformed setting stops the function from starting.
 SCHEDULE = shop.load_schedule(os.environ)
@@ -135,7 +141,6 @@ def _wanted_at_shop(shop_id: str, request: ShopBookingRequest, *, fresh: bool) -
     from appointments.data import service_calendars
     from appointments.domain import service_availability
 
-    assert request.user_id is not None
     service_id, resource_id = request.service_id, request.resource_id
     while True:
         calendar, read_now = service_calendars.find_service_day(
@@ -152,14 +157,25 @@ def _wanted_at_shop(shop_id: str, request: ShopBookingRequest, *, fresh: bool) -
             offered = service_availability.bookable_start(
                 calendar, service, request.date, request.time.strftime("%H:%M"), shop.now()
             )
-            if not offered.free_resource_ids:
+            if not offered.free_resource_ids:  # all of them on time off
                 raise ClientError(messages.SLOT_FULL, outcome="SlotFull")
         except ClientError:
             if read_now:
                 raise
-            fresh = True
+            fresh = True  # decided on a kept day: decided again on a fresh read
             continue
-        break
+        return _slot_request(shop_id, request, calendar, service, offered)
+
+
+def _slot_request(
+    shop_id: str,
+    request: ShopBookingRequest,
+    calendar: service_calendars.ServiceCalendar,
+    service: service_calendars.ServiceTimes,
+    offered: service_availability.OfferedStart,
+) -> store.SlotRequest:
+    """The offered start's resources, in id order, over the block its buffers widen it to."""
+    assert request.user_id is not None  # _shop_booking_request settled whom it is for
     slot = offered.slot
     return store.SlotRequest(
         request.user_id,
@@ -169,7 +185,7 @@ def _wanted_at_shop(shop_id: str, request: ShopBookingRequest, *, fresh: bool) -
         slot.ends_at,
         capacity=0,
         shop_id=shop_id,
-        service_id=service_id,
+        service_id=request.service_id,
         resource_ids=offered.free_resource_ids,
         block=(
             slot.starts_at - timedelta(minutes=service.buffer_before_minutes),

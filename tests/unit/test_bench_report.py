@@ -204,7 +204,9 @@ def test_the_capacity_race_is_shown_when_measured_below_the_other_contention_run
         " | 2 | 0 | 0 | 1 |",
         "",
     ]
-    assert lines[at + 11] == "### Through the local server (`make dev`)"
+    # Then the race of a shop's service, in the same form, and the next section.
+    assert lines[at + 13].startswith("| same slot, a shop's service on 2 bays, with buffers | ")
+    assert lines[at + 15] == "### Through the local server (`make dev`)"
 
 
 def _ms(median: float) -> dict[str, float]:

@@ -317,15 +317,7 @@ def check_database(url: str) -> None:
 
 
 def migrate_and_seed(url: str) -> None:
-    # The same command as `make seed`, in its own process, so the workers start
-    # with nothing imported and pay their cold starts as Lambda would.
-    result = subprocess.run(
-        [sys.executable, "-m", "local.migrate", "--seed"],
-        env={**os.environ, "DATABASE_URL": url, "POWERTOOLS_LOG_LEVEL": "WARNING"},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = _run_apart(url, "local.migrate", "--seed")  # the same command as `make seed`
     if result.returncode != 0:
         register_passwords(url)
         message = redaction.scrub(result.stderr.strip()).removeprefix("error: ")
@@ -334,18 +326,23 @@ def migrate_and_seed(url: str) -> None:
 
 
 def write_example_catalogue(url: str) -> None:
-    # In its own process too, for the same reason as migrate_and_seed.
-    result = subprocess.run(
-        [sys.executable, "-m", "local.example_catalogue"],
+    result = _run_apart(url, "local.example_catalogue")
+    if result.returncode != 0:
+        register_passwords(url)
+        raise StartupError(f"example catalogue: {redaction.scrub(result.stderr.strip())}")
+    log(result.stdout.strip())
+
+
+def _run_apart(url: str, module: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m module args` against the database, in its own process, so that the
+    workers start with nothing imported and pay their cold starts as Lambda would."""
+    return subprocess.run(  # noqa: S603 (our interpreter, our module)
+        [sys.executable, "-m", module, *args],
         env={**os.environ, "DATABASE_URL": url, "POWERTOOLS_LOG_LEVEL": "WARNING"},
         capture_output=True,
         text=True,
         check=False,
     )
-    if result.returncode != 0:
-        register_passwords(url)
-        raise StartupError(f"example catalogue: {redaction.scrub(result.stderr.strip())}")
-    log(result.stdout.strip())
 
 
 def describe_migrations(result: dict[str, Any]) -> str:

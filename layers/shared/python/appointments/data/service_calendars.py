@@ -56,65 +56,11 @@ class ServiceCalendar:
     busy: list[Busy]  # of those resources, overlapping the span and its buffers
 
 
-# The span is widened by the service's buffers: a start near its edge blocks
-# its resource from `buffer before` earlier to `buffer after` later. Bookings
-# are found through the GiST index of their exclusion constraint (0019), whose
-# predicate and shop expression this repeats; time off through its key.
-# Ids sort byte by byte (COLLATE "C"): the same order on every database.
-# What keeps resources busy comes as POSIX seconds (float8), which neither
-# side has to format or parse as timestamps: a month of a busy shop is
-# thousands of them.
+# One row, from a function (0024) so that the server keeps its plan: see there.
 _SERVICE_CALENDAR = """
-    SELECT shops.time_zone, shops.opening_hours, shops.closed_dates,
-           shops.minimum_notice_minutes, shops.booking_horizon_days, shops.catalogue_version,
-           services.duration_minutes, services.buffer_before_minutes,
-           services.buffer_after_minutes,
-           coalesce(services.step_minutes, services.duration_minutes),
-           eligible.resource_ids, eligible.opening_hours,
-           %(resource_id)s::text IS NULL OR EXISTS (
-               SELECT 1 FROM resources
-               WHERE resources.shop_id = shops.shop_id AND resources.resource_id = %(resource_id)s
-           ),
-           held.resource_ids, held.starts, held.ends
-    FROM shops
-    LEFT JOIN services
-      ON services.shop_id = shops.shop_id AND services.service_id = %(service_id)s
-    LEFT JOIN LATERAL (
-        SELECT array_agg(resources.resource_id ORDER BY resources.resource_id COLLATE "C"),
-               array_agg(resources.opening_hours ORDER BY resources.resource_id COLLATE "C")
-        FROM service_resources AS link
-        JOIN resources
-          ON resources.shop_id = link.shop_id AND resources.resource_id = link.resource_id
-        WHERE link.shop_id = services.shop_id AND link.service_id = services.service_id
-          AND (%(resource_id)s::text IS NULL OR link.resource_id = %(resource_id)s)
-    ) AS eligible (resource_ids, opening_hours) ON true
-    LEFT JOIN LATERAL (
-        SELECT tstzrange(
-            %(from)s - make_interval(mins => services.buffer_before_minutes),
-            %(to)s + make_interval(mins => services.buffer_after_minutes)
-        )
-    ) AS widened (span) ON true
-    LEFT JOIN LATERAL (
-        SELECT array_agg(busy.resource_id),
-               array_agg(coalesce(date_part('epoch', lower(busy.busy_over)), '-infinity')),
-               array_agg(coalesce(date_part('epoch', upper(busy.busy_over)), 'infinity'))
-        FROM (
-            SELECT bookings.resource_id, bookings.block
-            FROM bookings
-            WHERE %(with_bookings)s AND bookings.status = 'confirmed'
-              AND catalogue_id_range(bookings.shop_id, bookings.shop_id, '[]')
-                  && catalogue_id_range(shops.shop_id, shops.shop_id, '[]')
-              AND bookings.block && widened.span
-              AND bookings.resource_id = ANY (eligible.resource_ids)
-            UNION ALL
-            SELECT time_off.resource_id, time_off.during
-            FROM resource_time_off AS time_off
-            WHERE time_off.shop_id = shops.shop_id
-              AND time_off.resource_id = ANY (eligible.resource_ids)
-              AND time_off.during && widened.span
-        ) AS busy (resource_id, busy_over)
-    ) AS held (resource_ids, starts, ends) ON true
-    WHERE shops.shop_id = %(shop_id)s
+    SELECT * FROM service_calendar_v1(
+        %(shop_id)s, %(service_id)s, %(resource_id)s, %(from)s, %(to)s, %(with_bookings)s
+    )
 """
 
 

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
-from functools import lru_cache
+from functools import cache, lru_cache
+from typing import NamedTuple
 
 from appointments import messages
 from appointments.data.service_calendars import Busy, ServiceCalendar, ServiceTimes
@@ -29,8 +29,7 @@ from appointments.domain import shop
 from appointments.errors import ClientError
 
 
-@dataclass(frozen=True)
-class OfferedStart:
+class OfferedStart(NamedTuple):  # a month is hundreds: a tuple is quicker to make
     slot: shop.Slot
     free_resource_ids: tuple[str, ...]  # free for the whole block, in id order
 
@@ -40,29 +39,18 @@ def days_between(
 ) -> dict[date, list[OfferedStart]]:
     """Every day from `first` to `last`, with each start some resource offers, in order."""
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
-    busy = _busy_by_resource(calendar.busy)
-    groups = _resources_by_schedule(calendar, service)
-    free_at: dict[float, tuple[date, shop.Slot, list[str]]] = {}
-    for schedule, resource_ids in groups:
-        slots: list[shop.Slot] = []
-        slot_days: list[date] = []
-        for day in days:
-            day_slots = shop.available_slots(schedule, day, now)
-            slots.extend(day_slots)
-            slot_days.extend([day] * len(day_slots))
-        starts = [slot.posix_bounds[0] for slot in slots]  # in order: days, then the clock
-        taken = [_taken(starts, service, busy.get(r, [])) for r in resource_ids]
-        for index, slot in enumerate(slots):
-            free = [r for r, hit in zip(resource_ids, taken, strict=True) if index not in hit]
-            if (entry := free_at.get(starts[index])) is None:
-                free_at[starts[index]] = (slot_days[index], slot, free)
-            else:  # another group's resources offer this start too
-                entry[2].extend(free)
+    found: dict[float, tuple[date, shop.Slot, tuple[str, ...]]] = {}
+    for schedule, resource_ids in _resources_by_schedule(calendar, service):
+        for day, slot, free in _free_by_start(schedule, resource_ids, calendar, service, days, now):
+            start = slot.posix_bounds[0]
+            if (earlier := found.get(start)) is None:
+                found[start] = (day, slot, free)
+            else:  # resources with other hours offer this start too
+                found[start] = (day, slot, tuple(sorted(earlier[2] + free)))
     offered: dict[date, list[OfferedStart]] = {day: [] for day in days}
-    for start in sorted(free_at):
-        day, slot, free = free_at[start]
-        # Each group's ids are in order already; merged, they are sorted again.
-        offered[day].append(OfferedStart(slot, tuple(sorted(free) if len(groups) > 1 else free)))
+    for start in sorted(found):
+        day, slot, free = found[start]
+        offered[day].append(OfferedStart(slot, free))
     return offered
 
 
@@ -100,29 +88,64 @@ def _how_far_checked(reason: ClientError) -> int:
     return _CHECKED_AS_FAR_AS.get(reason.message, 0)
 
 
-def _taken(starts: list[float], service: ServiceTimes, busy: list[tuple[float, float]]) -> set[int]:
-    """The starts (by index in `starts`) whose block something of `busy` overlaps.
+def _free_by_start(
+    schedule: shop.ShopSchedule,
+    resource_ids: list[str],
+    calendar: ServiceCalendar,
+    service: ServiceTimes,
+    days: list[date],
+    now: datetime,
+) -> Iterator[tuple[date, shop.Slot, tuple[str, ...]]]:
+    """Each start the schedule offers on `days`, with which of `resource_ids`
+    (resources that keep this schedule) are free for it, in id order."""
+    slots: list[shop.Slot] = []
+    slot_days: list[date] = []
+    for day in days:
+        day_slots = shop.available_slots(schedule, day, now)
+        slots.extend(day_slots)
+        slot_days.extend([day] * len(day_slots))
+    starts = [slot.posix_bounds[0] for slot in slots]  # in order: days, then the clock
+
+    # The same few combinations of busy resources recur all month: each one's
+    # free ids are worked out once.
+    @cache
+    def free_ids(taken: int) -> tuple[str, ...]:
+        return tuple(r for bit, r in enumerate(resource_ids) if not taken >> bit & 1)
+
+    taken = _taken(starts, service, calendar.busy, resource_ids)
+    return zip(slot_days, slots, map(free_ids, taken), strict=True)
+
+
+def _taken(
+    starts: list[float], service: ServiceTimes, busy: list[Busy], resource_ids: list[str]
+) -> list[int]:
+    """For each start (as in `starts`), the resources whose block for it something
+    of `busy` overlaps: bit n set for resource_ids[n].
 
     A start s blocks [s - before, s + duration + after), which overlaps a busy
     [b, e) when b - duration - after < s < e + before: the starts between
-    those bounds, found by bisection. One pass over what is busy, not a look
-    at every start.
+    those bounds, found by bisection. One pass over what is busy (a month of
+    a busy shop is thousands of blocks), not a look at every start for every
+    resource.
     """
+    bit_of = {resource_id: 1 << n for n, resource_id in enumerate(resource_ids)}
+    # Resources busy over the same interval (the same hour booked on several
+    # bays) are marked together: one search per interval, not per resource.
+    resources_busy_over: dict[tuple[float, float], int] = {}
+    for resource_id, busy_from, busy_until in busy:
+        if (bit := bit_of.get(resource_id)) is not None:  # else: a resource with other hours
+            interval = (busy_from, busy_until)
+            resources_busy_over[interval] = resources_busy_over.get(interval, 0) | bit
     before = service.buffer_before_minutes * 60
     reach = (service.duration_minutes + service.buffer_after_minutes) * 60
-    taken: set[int] = set()
-    for busy_from, busy_until in busy:
-        taken.update(
-            range(bisect_right(starts, busy_from - reach), bisect_left(starts, busy_until + before))
-        )
+    taken = [0] * len(starts)
+    for (busy_from, busy_until), bits in resources_busy_over.items():
+        index = bisect_right(starts, busy_from - reach)
+        end = bisect_left(starts, busy_until + before, index)
+        while index < end:
+            taken[index] |= bits
+            index += 1
     return taken
-
-
-def _busy_by_resource(busy: Iterable[Busy]) -> dict[str, list[tuple[float, float]]]:
-    by_resource: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    for resource_id, busy_from, busy_until in busy:
-        by_resource[resource_id].append((busy_from, busy_until))
-    return by_resource
 
 
 def _resources_by_schedule(

@@ -155,7 +155,12 @@ def measure(database: BenchDatabase, calls: int, runs: int) -> dict[str, Any]:
             raise AssertionError("the replay's booking statement was not refused")
         return raw(
             store._RECORDED_ANSWER,
-            {"user_id": "user_alice", "key": "warm-replay", "ttl": store.IDEMPOTENCY_KEY_TTL},
+            {
+                "shop_id": "default",
+                "user_id": "user_alice",
+                "key": "warm-replay",
+                "ttl": store.IDEMPOTENCY_KEY_TTL,
+            },
         )
 
     def insert_lookup(conn: psycopg.Connection) -> None:

@@ -12,7 +12,7 @@ _conn = psycopg.connect(os.environ["DATABASE_URL"], autocommit=True, prepare_thr
 
 # Copied from store._BUSY_BAYS.
 _BUSY_BAYS = """
-    SELECT bay, lower(during), upper(during)
+    SELECT resource_id, lower(during), upper(during)
     FROM bookings
     WHERE status = 'confirmed'
       AND catalogue_id_range(shop_id, shop_id, '[]')

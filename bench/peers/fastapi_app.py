@@ -21,7 +21,7 @@ conn = psycopg.connect(os.environ["DATABASE_URL"], autocommit=True, prepare_thre
 # Copied from store, user_records, catalogue_records and catalogue_changes, as the
 # floor copies them.
 _BUSY_BAYS = """
-    SELECT bay, lower(during), upper(during)
+    SELECT resource_id, lower(during), upper(during)
     FROM bookings
     WHERE status = 'confirmed'
       AND catalogue_id_range(shop_id, shop_id, '[]')

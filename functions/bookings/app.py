@@ -25,6 +25,7 @@ from appointments.api.models import (
 )
 from appointments.api.web import Response, create_resolver, entrypoint, json_response
 from appointments.data import booking_records, store
+from appointments.data.default_catalogue import DEFAULT_SHOP_ID
 from appointments.domain import shop
 from appointments.domain.catalogue import is_catalogue_id
 from appointments.errors import ClientError, DatabaseUnavailable
@@ -63,7 +64,7 @@ def create_booking() -> Any:
         # A keyed retry whose first answer was lost is owed that answer, even
         # once the slot is too close to book or the hours have changed.
         if key is not None and isinstance(
-            earlier := store.replay(request.user_id, key), store.Replayed
+            earlier := store.replay(DEFAULT_SHOP_ID, request.user_id, key), store.Replayed
         ):
             return _replay(earlier)
         raise
@@ -104,7 +105,7 @@ def create_shop_booking(shop_id: str) -> Any:
             outcome = store.book(_with_name(wanted, caller), key)
     except ClientError:
         if key is not None and isinstance(
-            earlier := store.replay(request.user_id, key), store.Replayed
+            earlier := store.replay(shop_id, request.user_id, key), store.Replayed
         ):
             return _replay(earlier)
         raise

@@ -255,7 +255,12 @@ def test_the_purge_skips_an_expired_key_a_request_is_replacing(
     post_keyed(invoke, alice_at("10:00"), key="reused")
     post_keyed(invoke, alice_at("11:00"), key="idle")
     expire_keys(db)
-    params = {"user_id": "user_alice", "key": "reused", "ttl": store.IDEMPOTENCY_KEY_TTL}
+    params = {
+        "shop_id": "default",
+        "user_id": "user_alice",
+        "key": "reused",
+        "ttl": store.IDEMPOTENCY_KEY_TTL,
+    }
     with psycopg.connect(database_url) as request:
         # A request bringing the expired key back deletes it, in its transaction.
         request.execute(store._RECORDED_ANSWER, params)
@@ -276,7 +281,7 @@ def test_an_expired_key_being_deleted_meanwhile_is_still_expired(
         with psycopg.connect(database_url, autocommit=True) as conn:
             reading = threading.Thread(
                 target=lambda: answers.append(
-                    store.recorded_answer(conn, "user_alice", key, "booking_mine")
+                    store.recorded_answer(conn, "default", "user_alice", key, "booking_mine")
                 )
             )
             answers: list[object] = []
@@ -309,7 +314,7 @@ def test_a_keyed_request_whose_own_refusal_was_recorded_is_not_told_it_is_a_repl
         " VALUES ('user_alice', 'own', 'fingerprint', 'slot_full', 'booking_mine')"
     )
     with psycopg.connect(database_url, autocommit=True) as conn:
-        mine = store.recorded_answer(conn, "user_alice", key, "booking_mine")
-        theirs = store.recorded_answer(conn, "user_alice", key, "booking_other")
+        mine = store.recorded_answer(conn, "default", "user_alice", key, "booking_mine")
+        theirs = store.recorded_answer(conn, "default", "user_alice", key, "booking_other")
     assert mine == store.SlotFull()
     assert theirs == store.Replayed(store.SlotFull())

@@ -155,8 +155,8 @@ def test_existing_bookings_come_through_confirmed_and_still_hold_their_slots(
     assert held(old_schema, "old_10") == (1, *slot(time(10)))
     assert store.book_slot(old_schema, "new", request("bob", time(9))) == store.SlotFull()
     assert busy_bays(old_schema) == [
-        store.BusyBay(1, *slot(time(9))),
-        store.BusyBay(1, *slot(time(10))),
+        store.BusyBay("bay-1", *slot(time(9))),
+        store.BusyBay("bay-1", *slot(time(10))),
     ]
 
 
@@ -203,8 +203,8 @@ def test_when_both_releases_run_a_cancelled_slot_is_never_double_booked(
     assert confirmed == (1,)
     # This release sees the slot taken by the previous one's booking.
     assert busy_bays(old_schema) == [
-        store.BusyBay(1, *slot(time(9))),
-        store.BusyBay(1, *slot(time(10))),
+        store.BusyBay("bay-1", *slot(time(9))),
+        store.BusyBay("bay-1", *slot(time(10))),
     ]
     assert store.book_slot(old_schema, "new_9", request("alice", time(9))) == store.SlotFull()
 

@@ -20,6 +20,9 @@ from tests.conftest import DB_FOLDER
 
 MIGRATIONS = migrations.load_migrations(DB_FOLDER / "migrations")
 BEFORE_RESOURCES = [m for m in MIGRATIONS if m.version < "0016"]
+# What that deploy applied: the next ones drop what the previous release
+# needed (0025, 0026), tested in test_shop_keys_deploy.
+THIS_DEPLOY = [m for m in MIGRATIONS if m.version < "0024"]
 
 # The previous release's (64681e4) booking statement, verbatim.
 PREVIOUS_BOOK_SLOT = """
@@ -116,7 +119,7 @@ def previous_schema(empty_schema_url: str) -> Iterator[psycopg.Connection]:
 def test_existing_bookings_become_the_default_shops_on_the_resource_of_their_bay(
     previous_schema: psycopg.Connection,
 ) -> None:
-    migrations.apply_migrations(previous_schema, MIGRATIONS)
+    migrations.apply_migrations(previous_schema, THIS_DEPLOY)
 
     assert held(previous_schema, "old_9a") == ("default", "appointment", "bay-1", 1, *slot(time(9)))
     assert held(previous_schema, "old_9b") == ("default", "appointment", "bay-2", 2, *slot(time(9)))
@@ -151,7 +154,7 @@ def test_existing_bookings_become_the_default_shops_on_the_resource_of_their_bay
 def test_the_previous_release_and_this_one_see_each_others_bookings(
     previous_schema: psycopg.Connection,
 ) -> None:
-    migrations.apply_migrations(previous_schema, MIGRATIONS)
+    migrations.apply_migrations(previous_schema, THIS_DEPLOY)
     conn = previous_schema
 
     # 09:00: bay-2 was freed by a cancel; this release takes it, and then the
@@ -172,7 +175,7 @@ def test_the_previous_release_and_this_one_see_each_others_bookings(
 def test_a_buffer_keeps_the_resource_busy_for_the_next_booking(
     previous_schema: psycopg.Connection,
 ) -> None:
-    migrations.apply_migrations(previous_schema, MIGRATIONS)
+    migrations.apply_migrations(previous_schema, THIS_DEPLOY)
     conn = previous_schema
 
     # 12:00-13:00 with 15 minutes of clean-up: bay-1 is busy until 13:15.
@@ -197,7 +200,7 @@ def test_a_buffer_keeps_the_resource_busy_for_the_next_booking(
 def test_a_block_must_hold_the_booking_and_a_resource_is_one_shops(
     previous_schema: psycopg.Connection,
 ) -> None:
-    migrations.apply_migrations(previous_schema, MIGRATIONS)
+    migrations.apply_migrations(previous_schema, THIS_DEPLOY)
     conn = previous_schema
     starts_at, ends_at = slot(time(15))
     with pytest.raises(psycopg.errors.CheckViolation):
@@ -255,7 +258,7 @@ def test_the_bays_busy_for_either_release_are_found_through_an_index(
     previous_schema: psycopg.Connection,
 ) -> None:
     """0023 drops the index the previous release's reads used; 0022 stands in for it."""
-    migrations.apply_migrations(previous_schema, MIGRATIONS)
+    migrations.apply_migrations(previous_schema, THIS_DEPLOY)
 
     assert index_serving(previous_schema, PREVIOUS_BUSY_BAYS) == "bookings_confirmed_by_interval"
     assert index_serving(previous_schema, store._BUSY_BAYS) == (
@@ -266,7 +269,7 @@ def test_the_bays_busy_for_either_release_are_found_through_an_index(
 def test_a_keys_answer_is_recorded_with_the_shop_of_its_booking(
     previous_schema: psycopg.Connection,
 ) -> None:
-    migrations.apply_migrations(previous_schema, MIGRATIONS)
+    migrations.apply_migrations(previous_schema, THIS_DEPLOY)
     key = store.IdempotencyKey("key-1", "fingerprint")
 
     outcome = store.book_slot(previous_schema, "keyed", request("bob", time(16)), key)

@@ -61,9 +61,10 @@ class SlotRequest:
 
 @dataclass(frozen=True)
 class BusyBay:
-    """A bay held by a confirmed booking over [starts_at, ends_at)."""
+    """A bay of the default shop (resource bay-N) held by a confirmed booking over
+    [starts_at, ends_at)."""
 
-    bay: int
+    resource_id: str
     starts_at: datetime
     ends_at: datetime
 
@@ -117,13 +118,14 @@ class IdempotencyKey:
 # may be used again, and the scheduled purge deletes it.
 IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
 
-# The default shop's confirmed bookings overlapping an interval, by bay.
+# The default shop's confirmed bookings overlapping an interval, by bay (its
+# resource: the column `bay` goes in the next release).
 # Served by the GiST index of the exclusion constraint
 # bookings_one_per_resource_at_a_time (0019), whose predicate and shop
 # expression this repeats; a booking's block holds its interval, so the block
 # overlaps wherever the interval does.
 _BUSY_BAYS = """
-    SELECT bay, lower(during), upper(during)
+    SELECT resource_id, lower(during), upper(during)
     FROM bookings
     WHERE status = 'confirmed'
       AND catalogue_id_range(shop_id, shop_id, '[]')
@@ -153,11 +155,11 @@ _BOOK_SLOT = """
     )
 """
 
-# The recorded answer for a key, and whether it expired.
+# The recorded answer for a user's key at a shop, and whether it expired.
 _PEEK_RECORDED_ANSWER = """
     SELECT request_fingerprint, outcome, attempt_id, created_at <= now() - %(ttl)s
     FROM idempotency_keys
-    WHERE user_id = %(user_id)s AND key = %(key)s
+    WHERE shop_id = %(shop_id)s AND user_id = %(user_id)s AND key = %(key)s
 """
 
 # The same, for a request about to record the key again: an expired answer is
@@ -168,11 +170,12 @@ _PEEK_RECORDED_ANSWER = """
 _RECORDED_ANSWER = """
     WITH expired AS (
         DELETE FROM idempotency_keys
-        WHERE user_id = %(user_id)s AND key = %(key)s AND created_at <= now() - %(ttl)s
+        WHERE shop_id = %(shop_id)s AND user_id = %(user_id)s AND key = %(key)s
+          AND created_at <= now() - %(ttl)s
     )
     SELECT request_fingerprint, outcome, attempt_id, created_at <= now() - %(ttl)s
     FROM idempotency_keys
-    WHERE user_id = %(user_id)s AND key = %(key)s
+    WHERE shop_id = %(shop_id)s AND user_id = %(user_id)s AND key = %(key)s
 """
 
 # One batch of the purge: the oldest expired keys, skipping any a booking
@@ -189,6 +192,10 @@ _PURGE_EXPIRED_KEYS = """
     ))
 """
 PURGE_BATCH = 1000
+
+# What a key already recorded violates: its primary key, or while the
+# migrations of 0028-0030 run, the unique index that becomes it.
+_KEY_CONSTRAINTS = frozenset({"idempotency_keys_pkey", "idempotency_keys_by_shop_user_and_key"})
 
 # A recorded key that keeps turning out expired or purged as soon as it is
 # replaced would loop; after this many tries the request gives up.
@@ -225,7 +232,9 @@ def book(
             return outcome
         assert idempotency_key is not None  # only a keyed statement is refused this way
         answer = database.run(
-            lambda conn: recorded_answer(conn, request.user_id, idempotency_key, booking_id)
+            lambda conn: recorded_answer(
+                conn, request.shop_id, request.user_id, idempotency_key, booking_id
+            )
         )
         if answer is not None:
             return answer
@@ -234,9 +243,10 @@ def book(
 
 
 def replay(
-    user_id: str, idempotency_key: IdempotencyKey
+    shop_id: str, user_id: str, idempotency_key: IdempotencyKey
 ) -> BookingOutcome | Replayed | KeyReused | None:
-    """The answer recorded for the user's key, if any: for a request refused before booking.
+    """The answer recorded for the user's key at the shop, if any: for a request refused
+    before booking.
 
     A retry of a booking whose answer was lost may arrive after the slot
     stopped being bookable (its notice passed, the hours changed): it is still
@@ -245,7 +255,7 @@ def replay(
     """
     # Only reads: a refused request writes nothing, an expired key included.
     return database.run(
-        lambda conn: recorded_answer(conn, user_id, idempotency_key, delete_expired=False)
+        lambda conn: recorded_answer(conn, shop_id, user_id, idempotency_key, delete_expired=False)
     )
 
 
@@ -281,7 +291,7 @@ def book_slot(
     except psycopg.errors.ForeignKeyViolation:
         return UserNotFound()  # deleted while this insert waited for it (see _BOOK_SLOT)
     except psycopg.errors.UniqueViolation as error:
-        if error.diag.constraint_name == "idempotency_keys_pkey":
+        if error.diag.constraint_name in _KEY_CONSTRAINTS:
             return _KeyAlreadyRecorded()
         raise
     assert row is not None  # the function always returns one row
@@ -319,13 +329,14 @@ def book_slot_params(
 
 def recorded_answer(
     conn: psycopg.Connection,
+    shop_id: str,
     user_id: str,
     idempotency_key: IdempotencyKey,
     booking_id: str | None = None,
     *,
     delete_expired: bool = True,
 ) -> BookingOutcome | Replayed | KeyReused | None:
-    """The recorded outcome for the user's key; None if there is none (any more).
+    """The recorded outcome for the user's key at the shop; None if there is none (any more).
 
     Recorded by this very request (`booking_id`, the id of its attempt: the
     first one committed, then its connection died), it is the request's own
@@ -333,7 +344,12 @@ def recorded_answer(
     is False (a request that will not record the key again).
     """
     statement = _RECORDED_ANSWER if delete_expired else _PEEK_RECORDED_ANSWER
-    params = {"user_id": user_id, "key": idempotency_key.key, "ttl": IDEMPOTENCY_KEY_TTL}
+    params = {
+        "shop_id": shop_id,
+        "user_id": user_id,
+        "key": idempotency_key.key,
+        "ttl": IDEMPOTENCY_KEY_TTL,
+    }
     row = conn.execute(statement, params).fetchone()
     if row is None:
         return None

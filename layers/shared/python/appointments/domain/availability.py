@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from appointments.data import store
+from appointments.data.default_catalogue import default_bay_ids
 from appointments.domain import shop
 
 
@@ -60,10 +61,11 @@ class _TakenBays:
     def __init__(self, busy: Sequence[store.BusyBay], capacity: int) -> None:
         # A bay above the capacity (it was lowered since) takes nothing from the
         # bays the shop still offers.
+        offered = set(default_bay_ids(capacity))
         self._busy = sorted(
-            (b.starts_at.timestamp(), b.ends_at.timestamp(), b.bay)
+            (b.starts_at.timestamp(), b.ends_at.timestamp(), b.resource_id)
             for b in busy
-            if b.bay <= capacity
+            if b.resource_id in offered
         )
         self._starts = [start for start, _, _ in self._busy]
         self._longest = max((end - start for start, end, _ in self._busy), default=0.0)

@@ -156,6 +156,11 @@ class Booking(BaseModel):
     )
     service_id: str | None = Field(default=None, description="The service booked")
     resource_id: str | None = Field(default=None, description="The resource it keeps busy")
+    version: int | None = Field(
+        default=None,
+        description="1 when made, one more on every change (a cancel); absent for the default"
+        " shop's bookings, whose version is in the ETag alone",
+    )
 
 
 class BookingPage(BaseModel):
@@ -356,6 +361,15 @@ REPLAYED_HEADER = {
     }
 }
 
+VERSION_HEADER = {
+    "ETag": {
+        "description": 'The booking\'s version as a strong entity tag, e.g. `"1"`: send it as'
+        " `If-Match` to change the booking only as it is.",
+        "required": True,
+        "schema": {"type": "string", "pattern": '^"[1-9][0-9]*"$'},
+    }
+}
+
 
 # Parameters.
 
@@ -409,6 +423,17 @@ IDEMPOTENCY_KEY = {
     ' (`"abc-123"`, the same key). The first request with a key books; the same key with the'
     " same request gets that first answer again (header `Idempotent-Replayed: true`); with"
     " another request, 422. Keys belong to the user and expire after 24 hours.",
+}
+
+IF_MATCH = {
+    "name": "If-Match",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1},
+    "description": 'The booking\'s ETag (`"2"`), a list of them, or `*`: cancel only if the'
+    " booking is at one of those versions, else 412 and nothing changes. A booking found"
+    " cancelled by the change from one of them answers 200 (the cancel was made already)."
+    " Without it: whatever the version.",
 }
 
 
@@ -754,7 +779,7 @@ OPERATIONS: dict[str, Operation] = {
         "A booking, confirmed or cancelled",
         "bookings",
         {
-            "200": json_response("The booking.", schema_ref(Booking)),
+            "200": json_response("The booking.", schema_ref(Booking), VERSION_HEADER),
             "404": refusal(said(messages.BOOKING_NOT_FOUND) + " (with sign-in on: also another's)"),
             **DATABASE_FAILURES,
         },
@@ -765,11 +790,16 @@ OPERATIONS: dict[str, Operation] = {
         "Cancel a booking (again: the same answer)",
         "bookings",
         {
-            "200": json_response("The booking, cancelled.", schema_ref(Booking)),
+            "200": json_response("The booking, cancelled.", schema_ref(Booking), VERSION_HEADER),
+            "400": refusal(said(messages.INVALID_IF_MATCH)),
             "404": refusal(said(messages.BOOKING_NOT_FOUND) + " (with sign-in on: also another's)"),
+            "412": refusal(
+                said(messages.BOOKING_CHANGED),
+                note="If-Match named none of the booking's versions: nothing was done.",
+            ),
             **DATABASE_FAILURES,
         },
-        [BOOKING_ID],
+        [BOOKING_ID, IF_MATCH],
     ),
     "PUT /users/{user_id}": Operation(
         "putUser",

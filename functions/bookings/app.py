@@ -44,6 +44,8 @@ app = create_resolver()
 
 # Also for ids that no booking could have: whether a booking exists is all a client learns.
 BOOKING_NOT_FOUND = ClientError(messages.BOOKING_NOT_FOUND, outcome="BookingNotFound", status=404)
+# An If-Match naming none of the booking's versions: nothing was done.
+BOOKING_CHANGED = ClientError(messages.BOOKING_CHANGED, outcome="BookingChanged", status=412)
 KEY_REUSED = ClientError(messages.IDEMPOTENCY_KEY_REUSED, outcome="KeyReused", status=422)
 # A booking of a shop's service met a change of its catalogue this many times
 # more, each read afresh: then the request gives up (503).
@@ -249,14 +251,25 @@ def _answer(
 
 @app.get("/bookings/<booking_id>")
 def get_booking(booking_id: str) -> Any:
-    return booking_views.booking_body(_existing(booking_id, booking_records.find), SCHEDULE.zone)
+    return _shown(_existing(booking_id, booking_records.find))
 
 
 @app.delete("/bookings/<booking_id>")
 def cancel_booking(booking_id: str) -> Any:
-    booking = _existing(booking_id, booking_records.cancel)
+    versions = booking_views.expected_versions(app.request.header("if-match"))
+    cancelled = booking_records.cancel(*_booking_and_owner(booking_id), versions)
+    if cancelled is None:
+        raise BOOKING_NOT_FOUND
+    if isinstance(cancelled, booking_records.Changed):
+        raise BOOKING_CHANGED
     record_outcome("BookingCancelled")
-    return booking_views.booking_body(booking, SCHEDULE.zone)
+    return _shown(cancelled)
+
+
+def _shown(booking: booking_records.Booking) -> Response:
+    """A booking as the API shows it, with its version as the ETag."""
+    body = booking_views.booking_body(booking, SCHEDULE.zone)
+    return json_response(HTTPStatus.OK, body, booking_views.entity_tag(booking))
 
 
 @app.get("/bookings")
@@ -280,12 +293,22 @@ def _existing(
     raw_id: str, action: Callable[[str, str | None], booking_records.Booking | None]
 ) -> booking_records.Booking:
     """The booking, if the caller may see it: a signed-in caller sees only their own."""
-    owner = auth.owner_filter(_caller())
-    booking_id = booking_views.booking_id_or_none(raw_id)
-    booking = action(booking_id, owner) if booking_id else None
+    booking = action(*_booking_and_owner(raw_id))
     if booking is None:
         raise BOOKING_NOT_FOUND
     return booking
+
+
+def _booking_and_owner(raw_id: str) -> tuple[str, str | None]:
+    """The booking id, and whose bookings the caller may see (None: anyone's).
+
+    An id no booking could have is not found, as one no booking has.
+    """
+    owner = auth.owner_filter(_caller())
+    booking_id = booking_views.booking_id_or_none(raw_id)
+    if booking_id is None:
+        raise BOOKING_NOT_FOUND
+    return booking_id, owner
 
 
 handler = entrypoint(app)

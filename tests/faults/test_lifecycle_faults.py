@@ -60,13 +60,14 @@ def post(invoke: Invoke, body: str, key: str) -> dict[str, Any]:
     )
 
 
-def delete(invoke: Invoke, booking_id: str) -> dict[str, Any]:
+def delete(invoke: Invoke, booking_id: str, if_match: str | None = None) -> dict[str, Any]:
     return invoke(
         "bookings",
         "DELETE",
         f"/bookings/{booking_id}",
         route_key="DELETE /bookings/{booking_id}",
         path_parameters={"booking_id": booking_id},
+        headers={} if if_match is None else {"If-Match": if_match},
     )
 
 
@@ -210,34 +211,40 @@ def test_a_cancel_that_committed_before_its_connection_was_killed_answers_its_ow
     assert (again["statusCode"], again["json"]) == (200, answer["json"])
 
 
+@pytest.mark.parametrize("if_match", [None, '"1"'])
 def test_a_cancel_committed_before_the_kill_is_kept_by_the_statement_itself(
-    fault: FaultServer, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+    fault: FaultServer, invoke: Invoke, monkeypatch: pytest.MonkeyPatch, if_match: str | None
 ) -> None:
-    """The same, to the microsecond: the first attempt's own row, read before the kill."""
+    """The same, to the microsecond: the first attempt's own row, read before the kill.
+
+    At a version (If-Match), the retry finds the booking cancelled by the
+    change from it, its own: the cancel is made, not refused as changed.
+    """
     booking_id = book(invoke, "11:00")
     real_cancel = booking_records.cancel_booking
-    first_attempts: list[booking_records.Booking | None] = []
+    first_attempts: list[object] = []
 
-    def cancel_then_lose_the_connection(
-        conn: psycopg.Connection, booking_id: str, owner: str | None = None
-    ) -> Any:
-        outcome = real_cancel(conn, booking_id, owner)
+    def cancel_then_lose_the_connection(conn: psycopg.Connection, *args: Any) -> Any:
+        outcome = real_cancel(conn, *args)
         if not first_attempts:
             first_attempts.append(outcome)
             conn.execute("SELECT pg_terminate_backend(pg_backend_pid())")  # raises: link gone
         return outcome
 
     monkeypatch.setattr(booking_records, "cancel_booking", cancel_then_lose_the_connection)
-    answer = delete(invoke, booking_id)
+    answer = delete(invoke, booking_id, if_match)
 
     (first,) = first_attempts
-    assert first is not None and first.cancelled_at is not None
+    assert isinstance(first, booking_records.Booking) and first.cancelled_at is not None
     [(_, _, _, status, cancelled_at)] = booking_rows(fault)
     assert (status, cancelled_at) == ("cancelled", first.cancelled_at)
     assert (answer["statusCode"], answer["json"]["cancelled_at"]) == (
         200,
         rfc3339_utc(first.cancelled_at),
     )
+    assert answer["headers"]["ETag"] == '"2"'
+    with fault.admin() as admin:
+        assert admin.execute("SELECT version FROM bookings").fetchone() == (2,)
 
 
 # --- keyed booking --------------------------------------------------------------------

@@ -49,11 +49,12 @@ def post_booking(
     return Request("POST", "/bookings", "POST /bookings", body, headers, delay_s=delay_s)
 
 
-def delete_booking(booking_id: str, delay_s: float = 0.0) -> Request:
+def delete_booking(booking_id: str, delay_s: float = 0.0, if_match: str | None = None) -> Request:
     return Request(
         "DELETE",
         f"/bookings/{booking_id}",
         "DELETE /bookings/{booking_id}",
+        headers={} if if_match is None else {"if-match": if_match},
         path_parameters={"booking_id": booking_id},
         delay_s=delay_s,
     )

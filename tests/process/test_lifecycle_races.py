@@ -238,6 +238,52 @@ def test_simultaneous_cancels_all_answer_the_first_cancellation(
     assert body["cancelled_at"] == rfc3339_utc(cancelled_at)
 
 
+# What a move does to a booking, as far as its version goes: a later interval.
+MOVE_AN_HOUR_LATER = """
+    UPDATE bookings
+    SET slot_time = slot_time + interval '1 hour',
+        during = tstzrange(lower(during) + interval '1 hour', upper(during) + interval '1 hour'),
+        block = tstzrange(lower(block) + interval '1 hour', upper(block) + interval '1 hour')
+    WHERE id = %s
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("move", ["COMMIT", "ROLLBACK"])
+def test_cancels_at_a_version_wait_for_a_change_and_obey_its_outcome(
+    database_url: str, db: psycopg.Connection, invoke: Invoke, move: str
+) -> None:
+    """Every cancel naming version 1 waits behind a change under way, then all go at once.
+
+    Committed, the change made version 2: every cancel is refused (412) and the
+    booking stays confirmed, moved. Rolled back: every cancel is answered the
+    one cancellation, made once (version 2).
+    """
+    booking_id = book(invoke, "user_bob", "2030-03-06", "10:00")
+    requests = [delete_booking(booking_id, if_match='"1"') for _ in range(WORKERS)]
+    with psycopg.connect(database_url, autocommit=True) as mover:
+        mover.execute("BEGIN")
+        mover.execute(MOVE_AN_HOUR_LATER, (booking_id,))
+        with workers(send_when_released, [(database_url, r) for r in requests]) as running:
+            wait_for_lock_waiters(db, "UPDATE bookings", WORKERS, running)
+            mover.execute(move)
+            answers = running.collect(WORKERS)
+
+    status, version, start = db.execute(
+        "SELECT status, version, to_char(slot_time, 'HH24:MI') FROM bookings WHERE id = %s",
+        (booking_id,),
+    ).fetchone() or (None, None, None)
+    if move == "COMMIT":
+        assert [(a["status"], a["body"]) for a in answers] == [
+            (412, {"error": "Booking changed"})
+        ] * WORKERS
+        assert (status, version, start) == ("confirmed", 2, "11:00")
+    else:
+        assert {a["status"] for a in answers} == {200}
+        assert len({json.dumps(a["body"], sort_keys=True) for a in answers}) == 1
+        assert (status, version, start) == ("cancelled", 2, "10:00")
+
+
 @pytest.mark.slow
 def test_booking_and_cancelling_churn_never_double_books_and_loses_nothing(
     database_url: str, db: psycopg.Connection, users: list[str], invoke: Invoke

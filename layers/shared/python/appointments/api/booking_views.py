@@ -40,6 +40,16 @@ _BOOKING_ID_FORM: Final = re.compile(r"(?:[a-z0-9_-]{1,64}\.)?[A-Za-z0-9_-]{1,64
 _KEY_FORM: Final = re.compile(r"[\x20-\x7e]{1,255}")
 _QUOTED_KEY: Final = re.compile(r'"((?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\])*)"')
 
+# RFC 9110's If-Match: "*", or a list of entity tags, strong ("1") or weak
+# (W/"1"), empty list elements ignored. Our tags are a booking's version as
+# digits; any other tag, and a weak one (If-Match compares strongly), matches
+# no booking.
+_ENTITY_TAG: Final = r'(W/)?"([\x21\x23-\x7e\x80-\xff]*)"'
+_ENTITY_TAG_LIST: Final = re.compile(
+    rf"(?:[ \t]*,)*[ \t]*{_ENTITY_TAG}(?:[ \t]*,(?:[ \t]*{_ENTITY_TAG})?)*[ \t]*"
+)
+_VERSION_TAG: Final = re.compile(r"[1-9][0-9]{0,8}")
+
 STATUS_FILTERS: Final[dict[str, tuple[Status, ...]]] = {
     "confirmed": ("confirmed",),
     "cancelled": ("cancelled",),
@@ -77,6 +87,24 @@ def idempotency_key(
     if isinstance(request, ShopBookingRequest):
         return IdempotencyKey(key, shop_request_fingerprint(shop_id, request))
     return IdempotencyKey(key, request_fingerprint(request))
+
+
+def expected_versions(header: str | None) -> list[int] | None:
+    """The versions an If-Match header allows a change at; None: any (no header, or "*")."""
+    if header is None or header.strip(" \t") == "*":
+        return None
+    if not _ENTITY_TAG_LIST.fullmatch(header):
+        raise ClientError(messages.INVALID_IF_MATCH, outcome="InvalidIfMatch")
+    versions = []
+    for weak, opaque in re.findall(_ENTITY_TAG, header):
+        if not weak and _VERSION_TAG.fullmatch(opaque):
+            versions.append(int(opaque))
+    return versions
+
+
+def entity_tag(booking: Booking) -> dict[str, str]:
+    """The ETag header of a booking: its version, as a strong entity tag."""
+    return {"ETag": f'"{booking.version}"'}
 
 
 def request_fingerprint(request: BookingRequest) -> str:
@@ -163,14 +191,15 @@ def booking_body(booking: Booking, default_zone: tzinfo) -> dict[str, Any]:
     """A booking as the API shows it; its interval with its shop's offset.
 
     The default shop's bookings as the first version showed them, in the
-    schedule's zone (`default_zone`); another shop's also name the shop, the
-    service and the resource, in that shop's zone.
+    schedule's zone (`default_zone`), their version in the ETag alone; another
+    shop's also name the shop, the service, the resource and the version, in
+    that shop's zone.
     """
     if booking.shop_id == DEFAULT_SHOP_ID:
         zone = default_zone
     else:
         zone = zone_named(booking.shop_time_zone) if booking.shop_time_zone else UTC
-    body = {
+    body: dict[str, Any] = {
         "booking_id": booking.booking_id,
         "user_id": booking.user_id,
         "date": booking.day.isoformat(),
@@ -186,6 +215,7 @@ def booking_body(booking: Booking, default_zone: tzinfo) -> dict[str, Any]:
             "shop_id": booking.shop_id,
             "service_id": booking.service_id,
             "resource_id": booking.resource_id,
+            "version": booking.version,
         }
     return body
 

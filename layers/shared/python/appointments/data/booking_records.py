@@ -8,6 +8,7 @@ cancellation's time.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any, Final, Literal
@@ -37,6 +38,8 @@ class Booking:
     # Another shop's zone, for showing its times (None: the shop was deleted
     # since); the default shop's is the schedule's, read at cold start.
     shop_time_zone: str | None = None
+    # 1 when made, one more on every change (0031's trigger counts them).
+    version: int = 1
 
 
 @dataclass(frozen=True, order=True)
@@ -80,7 +83,8 @@ _COLUMNS = """
     id, user_id, slot_date, slot_time, lower(during), upper(during),
     status, created_at, cancelled_at, shop_id, service_id, resource_id,
     (SELECT shops.time_zone FROM shops
-     WHERE bookings.shop_id <> 'default' AND shops.shop_id = bookings.shop_id)
+     WHERE bookings.shop_id <> 'default' AND shops.shop_id = bookings.shop_id),
+    version
 """
 
 # By the shop the booking id names (booking_shop), then the id: the shop
@@ -97,12 +101,33 @@ _FIND = f"""
 # the first cancellation's time. Reading the status in a separate step would
 # answer from a snapshot taken before that commit ("confirmed"). The bay is
 # free when this commits: the exclusion constraint counts confirmed rows only.
+#
+# With the versions an If-Match names, the booking is cancelled only at one of
+# them, checked on the row as it is when the update gets it (after a change
+# it waited for); or found cancelled by the change from one of them (a
+# cancelled booking changes no more): the change asked for is made already,
+# by this request's own first attempt or another's (RFC 9110 13.1.1 allows
+# the 2xx). Otherwise the booking as this statement's snapshot saw it comes
+# back marked unchanged: 412.
 _CANCEL = f"""
-    UPDATE bookings
-    SET status = 'cancelled', cancelled_at = COALESCE(cancelled_at, now())
+    WITH cancelled AS (
+        UPDATE bookings
+        SET status = 'cancelled', cancelled_at = COALESCE(cancelled_at, now())
+        WHERE shop_id = %(shop_id)s AND id = %(booking_id)s
+          AND (%(owner)s::text IS NULL OR user_id = %(owner)s)
+          AND (%(versions)s::integer[] IS NULL
+               OR version = ANY (%(versions)s::integer[])
+               OR (status = 'cancelled' AND version - 1 = ANY (%(versions)s::integer[])))
+        RETURNING {_COLUMNS}
+    )
+    SELECT true, * FROM cancelled
+    UNION ALL
+    SELECT false, {_COLUMNS}
+    FROM bookings
     WHERE shop_id = %(shop_id)s AND id = %(booking_id)s
       AND (%(owner)s::text IS NULL OR user_id = %(owner)s)
-    RETURNING {_COLUMNS}
+      AND %(versions)s::integer[] IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM cancelled)
 """  # noqa: S608 (constants only)
 
 # Whether the user exists and, if so, one page of their bookings plus one row,
@@ -148,9 +173,21 @@ def find(booking_id: str, owner: str | None = None) -> Booking | None:
     return database.run(lambda conn: select_booking(conn, booking_id, owner))
 
 
-def cancel(booking_id: str, owner: str | None = None) -> Booking | None:
-    """Cancel the booking (if not already) and return it; None as for find."""
-    return database.run(lambda conn: cancel_booking(conn, booking_id, owner))
+@dataclass(frozen=True)
+class Changed:
+    """The booking is at none of the versions the request named: nothing was done."""
+
+    booking: Booking
+
+
+def cancel(
+    booking_id: str, owner: str | None = None, versions: Sequence[int] | None = None
+) -> Booking | Changed | None:
+    """Cancel the booking (if not already) and return it; None as for find.
+
+    With `versions` (an If-Match), only if it is at one of them: Changed otherwise.
+    """
+    return database.run(lambda conn: cancel_booking(conn, booking_id, owner, versions))
 
 
 def list_for_user(query: ListQuery) -> Page | None:
@@ -167,11 +204,22 @@ def select_booking(
 
 
 def cancel_booking(
-    conn: psycopg.Connection, booking_id: str, owner: str | None = None
-) -> Booking | None:
-    params = {"shop_id": booking_shop(booking_id), "booking_id": booking_id, "owner": owner}
+    conn: psycopg.Connection,
+    booking_id: str,
+    owner: str | None = None,
+    versions: Sequence[int] | None = None,
+) -> Booking | Changed | None:
+    params = {
+        "shop_id": booking_shop(booking_id),
+        "booking_id": booking_id,
+        "owner": owner,
+        "versions": list(versions) if versions is not None else None,
+    }
     row = conn.execute(_CANCEL, params).fetchone()
-    return _booking(row) if row else None
+    if row is None:
+        return None
+    cancelled, booking = row[0], _booking(row[1:])
+    return booking if cancelled else Changed(booking)
 
 
 def select_page(conn: psycopg.Connection, query: ListQuery) -> Page | None:

@@ -67,7 +67,8 @@ class StatementLogging:
 _BOOKINGS_TO_FIND = """
     INSERT INTO bookings (id, user_id, slot_date, slot_time)
     VALUES ('booking_rt_lookup', 'user_charlie', '2037-06-01', '10:00'),
-           ('booking_rt_cancel', 'user_charlie', '2037-06-01', '11:00');
+           ('booking_rt_cancel', 'user_charlie', '2037-06-01', '11:00'),
+           ('booking_rt_move', 'user_charlie', '2037-06-01', '12:00');
     INSERT INTO bookings (id, user_id, slot_date, slot_time)
     SELECT 'booking_rt_list_' || n, 'user_dave', date '2037-01-01' + n, '09:00'
     FROM generate_series(1, 60) AS n
@@ -151,6 +152,17 @@ def count_per_route(database_url: str, log_path: Path) -> dict[str, int]:
 
     def booking(method: str, booking_id: str) -> Callable[[], Any]:
         event = http_api_event(method, f"/bookings/{booking_id}")
+        return lambda: bookings(event, context)
+
+    def move(booking_id: str, start: str, if_match: str | None = None) -> Callable[[], Any]:
+        event = http_api_event(
+            "POST",
+            f"/bookings/{booking_id}/reschedule",
+            route_key="POST /bookings/{booking_id}/reschedule",
+            path_parameters={"booking_id": booking_id},
+            body=json.dumps({"date": "2037-06-01", "time": start}),
+            headers={"If-Match": if_match} if if_match else None,
+        )
         return lambda: bookings(event, context)
 
     def listing(raw_query: str) -> Callable[[], Any]:
@@ -266,6 +278,13 @@ def count_per_route(database_url: str, log_path: Path) -> dict[str, int]:
         "DELETE /bookings/{id} (first cancel)": (booking("DELETE", "booking_rt_cancel"), 200),
         "DELETE /bookings/{id} (repeat cancel)": (booking("DELETE", "booking_rt_cancel"), 200),
         "DELETE /bookings/{id} (unknown id)": (booking("DELETE", "booking_rt_nobody"), 404),
+        "POST /bookings/{id}/reschedule (moved)": (move("booking_rt_move", "13:00", '"1"'), 200),
+        "POST /bookings/{id}/reschedule (Slot full)": (move("booking_rt_move", "10:00"), 400),
+        "POST /bookings/{id}/reschedule (If-Match stale)": (
+            move("booking_rt_move", "14:00", '"1"'),
+            412,
+        ),
+        "POST /bookings/{id}/reschedule (cancelled)": (move("booking_rt_cancel", "15:00"), 409),
         "GET /bookings?user_id= (page of 50, next page follows)": (
             listing("user_id=user_dave&limit=50"),
             200,

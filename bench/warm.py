@@ -24,7 +24,8 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -70,12 +71,49 @@ class Route:
 
 # Bookings to cancel, one slot each: the handler cancels handler_<i>, the
 # baseline raw_<i>, so that every cancel timed is a first cancel.
+# The first day of _TO_CANCEL's bookings, which the moves move within.
+_MOVES_FROM = date(2041, 1, 1)
 _TO_CANCEL = """
     INSERT INTO bookings (id, user_id, slot_date, slot_time)
     SELECT 'booking_warm_' || side || '_' || n, 'user_charlie', date '2041-01-01' + n, start
     FROM generate_series(0, %(count)s - 1) AS n,
          (VALUES ('handler', time '10:00'), ('raw', time '11:00')) AS sides (side, start)
 """
+
+
+def move_event(booking_id: str, n: int) -> dict[str, Any]:
+    """A move of _TO_CANCEL's booking `n` (10:00 on its day) to 14:00, at version 1."""
+    from local.http_api_event import http_api_event
+
+    return http_api_event(
+        "POST",
+        f"/bookings/{booking_id}/reschedule",
+        route_key="POST /bookings/{booking_id}/reschedule",
+        path_parameters={"booking_id": booking_id},
+        body=json.dumps({"date": (_MOVES_FROM + timedelta(days=n)).isoformat(), "time": "14:00"}),
+        headers={"If-Match": '"1"'},
+    )
+
+
+def move_params(booking_id: str, n: int) -> dict[str, Any]:
+    """_MOVE's parameters for the raw baseline: _TO_CANCEL's raw booking `n` (11:00) to 15:00."""
+    day = _MOVES_FROM + timedelta(days=n)
+    starts_at = datetime.combine(day, clock(15), tzinfo=UTC)
+    return {
+        "shop_id": "default",
+        "booking_id": booking_id,
+        "owner": None,
+        "versions": [1],
+        "catalogue_version": None,
+        "resource_ids": ["bay-1"],
+        "day": day,
+        "start": clock(15),
+        "starts_at": starts_at,
+        "ends_at": starts_at + timedelta(hours=1),
+        "block_starts_at": starts_at,
+        "block_ends_at": starts_at + timedelta(hours=1),
+        "moved_by": None,
+    }
 
 
 def measure(database: BenchDatabase, calls: int, runs: int) -> dict[str, Any]:
@@ -387,8 +425,18 @@ def measure(database: BenchDatabase, calls: int, runs: int) -> dict[str, Any]:
             ),
             lambda i: raw(
                 booking_records._CANCEL,
-                {"shop_id": "default", "booking_id": f"booking_warm_raw_{i}", "owner": None},
+                {
+                    "shop_id": "default",
+                    "booking_id": f"booking_warm_raw_{i}",
+                    "owner": None,
+                    "versions": None,
+                },
             ),
+            prepare=lambda conn: conn.execute(_TO_CANCEL, {"count": calls + _WARM_UP}),
+        ),
+        "POST /bookings/{id}/reschedule (moved, If-Match)": Route(
+            lambda i: bookings(move_event(f"booking_warm_handler_{i}", i), context),
+            lambda i: raw(booking_records._MOVE, move_params(f"booking_warm_raw_{i}", i)),
             prepare=lambda conn: conn.execute(_TO_CANCEL, {"count": calls + _WARM_UP}),
         ),
         "GET /bookings?user_id= (page of 50 of ~400, next page follows)": Route(

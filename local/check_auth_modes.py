@@ -39,6 +39,7 @@ EXPECTED = {
     "GET /bookings": (None, "JwtAuthorizer"),
     "GET /bookings/{booking_id}": (None, "JwtAuthorizer"),
     "DELETE /bookings/{booking_id}": (None, "JwtAuthorizer"),
+    "POST /bookings/{booking_id}/reschedule": (None, "JwtAuthorizer"),
     "PUT /users/{user_id}": ("AWS_IAM", "AWS_IAM"),
     "GET /users/{user_id}": ("AWS_IAM", "AWS_IAM"),
     "PUT /shops/{shop_id}": ("AWS_IAM", "AWS_IAM"),

@@ -32,6 +32,7 @@ from appointments import messages
 from appointments.api.booking_views import DEFAULT_LIMIT, MAX_LIMIT, STATUS_FILTERS
 from appointments.api.schema import (
     BookingRequest,
+    RescheduleRequest,
     ShopBookingRequest,
     SignedInBookingRequest,
     UserUpdate,
@@ -137,6 +138,19 @@ class Booked(BaseModel):
     booking_id: str = Field(examples=["booking_7Qx2mJd0TKu3bZkq1sYv4A"])
 
 
+class MovedFrom(BaseModel):
+    """Where a booking was before a move, and who moved it when."""
+
+    date: datetime.date
+    time: str = Field(description="HH:MM")
+    starts_at: datetime.datetime = Field(description="RFC 3339, with the shop's offset")
+    ends_at: datetime.datetime = Field(description="RFC 3339, with the shop's offset")
+    resource_id: str | None = Field(default=None, description="Absent for the default shop")
+    version: int = Field(description="The booking's version before the move")
+    moved_at: datetime.datetime = Field(description="RFC 3339, UTC")
+    moved_by: str | None = Field(description="The signed-in caller; null with sign-in off")
+
+
 class Booking(BaseModel):
     """A booking; `date` and `time` on the shop's wall clock."""
 
@@ -158,8 +172,11 @@ class Booking(BaseModel):
     resource_id: str | None = Field(default=None, description="The resource it keeps busy")
     version: int | None = Field(
         default=None,
-        description="1 when made, one more on every change (a cancel); absent for the default"
-        " shop's bookings, whose version is in the ETag alone",
+        description="1 when made, one more on every change (a cancel, a move); absent for the"
+        " default shop's bookings, whose version is in the ETag alone",
+    )
+    moved_from: list[MovedFrom] | None = Field(
+        default=None, description="Where it was before each move, oldest first; absent if never"
     )
 
 
@@ -276,6 +293,7 @@ MODELS: list[tuple[type[BaseModel], JsonSchemaMode]] = [
     (BookingRequest, "validation"),
     (SignedInBookingRequest, "validation"),
     (ShopBookingRequest, "validation"),
+    (RescheduleRequest, "validation"),
     (UserUpdate, "validation"),
     *(
         (model, "serialization")
@@ -429,11 +447,11 @@ IF_MATCH = {
     "name": "If-Match",
     "in": "header",
     "required": False,
-    "schema": {"type": "string", "minLength": 1},
-    "description": 'The booking\'s ETag (`"2"`), a list of them, or `*`: cancel only if the'
-    " booking is at one of those versions, else 412 and nothing changes. A booking found"
-    " cancelled by the change from one of them answers 200 (the cancel was made already)."
-    " Without it: whatever the version.",
+    "schema": {"type": "string"},
+    "description": 'The booking\'s ETag (`"2"`), a list of them, or `*`: change the booking'
+    " only if it is at one of those versions, else 412 and nothing changes. A booking found"
+    " already changed as asked, by the change from one of them (cancelled; moved there),"
+    " answers 200: the change was made already. Without it: whatever the version.",
 }
 
 
@@ -471,6 +489,19 @@ BOOKING_BODY = request_body(
     },
 )
 
+
+RESCHEDULE_BODY = request_body(
+    schema_ref(RescheduleRequest),
+    "Where to: a day and a start availability lists for the booking's service (the default"
+    " shop's: a slot). Without `resource_id`, the booking's own resource if it is free then,"
+    " else the first free by id. Extra fields are ignored; a body over 4 KiB is refused.",
+    {
+        "anyResource": example("Any resource of the booking's service", A_SLOT),
+        "namedResource": example(
+            "A resource the client picked", {"resource_id": "bay-2", **A_SLOT}
+        ),
+    },
+)
 
 SHOP_BOOKING_BODY = request_body(
     schema_ref(ShopBookingRequest),
@@ -800,6 +831,44 @@ OPERATIONS: dict[str, Operation] = {
             **DATABASE_FAILURES,
         },
         [BOOKING_ID, IF_MATCH],
+    ),
+    "POST /bookings/{booking_id}/reschedule": Operation(
+        "rescheduleBooking",
+        "Move a booking to another start, in one step (it keeps its id)",
+        "bookings",
+        {
+            "200": json_response(
+                "The booking, moved; `moved_from` lists where it was.",
+                schema_ref(Booking),
+                VERSION_HEADER,
+            ),
+            "400": refusal(
+                said(messages.SLOT_FULL) + " (the booking is unchanged)",
+                said(messages.SHOP_CLOSED),
+                said(messages.INVALID_DATE),
+                said(messages.INVALID_TIME),
+                said(messages.TIME_NOT_ON_THE_HOUR),
+                said(messages.not_a_service_start(15)) + " (a service stepping by 15 minutes)",
+                said(messages.TOO_LATE),
+                said(messages.TOO_FAR_AHEAD),
+                said(messages.RESOURCE_CANNOT_PERFORM_SERVICE),
+                said(messages.INVALID_IF_MATCH),
+                *BODY_ERRORS,
+            ),
+            "404": refusal(
+                said(messages.BOOKING_NOT_FOUND) + " (with sign-in on: also another's)",
+                said(messages.RESOURCE_NOT_FOUND),
+            ),
+            "409": refusal(said(messages.BOOKING_CANCELLED)),
+            "412": refusal(
+                said(messages.BOOKING_CHANGED),
+                note="If-Match named none of the booking's versions: nothing was done.",
+            ),
+            "413": shared("TooLarge"),
+            **DATABASE_FAILURES,
+        },
+        [BOOKING_ID, IF_MATCH],
+        RESCHEDULE_BODY,
     ),
     "PUT /users/{user_id}": Operation(
         "putUser",

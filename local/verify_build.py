@@ -247,6 +247,16 @@ def calls_for(build_dir: Path) -> dict[str, list[Call]]:
                 {"error": "Booking not found"},
                 route="/bookings/{booking_id}",
             ),
+            http_call(
+                "POST",
+                f"/bookings/{UNKNOWN_BOOKING}/reschedule",
+                404,
+                {"error": "Booking not found"},
+                json_body={"date": DAY, "time": "15:00"},
+                headers={"if-match": '"1"'},
+                route="/bookings/{booking_id}/reschedule",
+                case="a move (its statement run)",
+            ),
         ],
         "UsersFunction": [
             http_call(

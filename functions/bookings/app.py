@@ -19,13 +19,14 @@ from appointments.api import auth, booking_views, catalogue_views
 from appointments.api.catalogue_views import SHOP_NOT_FOUND
 from appointments.api.models import (
     BookingRequest,
+    RescheduleRequest,
     ShopBookingRequest,
     SignedInBookingRequest,
     parse_body,
 )
 from appointments.api.web import Response, create_resolver, entrypoint, json_response
 from appointments.data import booking_records, store
-from appointments.data.default_catalogue import DEFAULT_SHOP_ID
+from appointments.data.default_catalogue import DEFAULT_SHOP_ID, default_bay_ids
 from appointments.domain import shop
 from appointments.domain.catalogue import is_catalogue_id
 from appointments.errors import ClientError, DatabaseUnavailable
@@ -46,6 +47,9 @@ app = create_resolver()
 BOOKING_NOT_FOUND = ClientError(messages.BOOKING_NOT_FOUND, outcome="BookingNotFound", status=404)
 # An If-Match naming none of the booking's versions: nothing was done.
 BOOKING_CHANGED = ClientError(messages.BOOKING_CHANGED, outcome="BookingChanged", status=412)
+BOOKING_CANCELLED = ClientError(
+    messages.BOOKING_CANCELLED, outcome="BookingCancelledNotMoved", status=409
+)
 KEY_REUSED = ClientError(messages.IDEMPOTENCY_KEY_REUSED, outcome="KeyReused", status=422)
 # A booking of a shop's service met a change of its catalogue this many times
 # more, each read afresh: then the request gives up (503).
@@ -256,14 +260,89 @@ def get_booking(booking_id: str) -> Any:
 
 @app.delete("/bookings/<booking_id>")
 def cancel_booking(booking_id: str) -> Any:
+    booking_id, owner = _booking_and_owner(booking_id)
     versions = booking_views.expected_versions(app.request.header("if-match"))
-    cancelled = booking_records.cancel(*_booking_and_owner(booking_id), versions)
+    cancelled = booking_records.cancel(booking_id, owner, versions)
     if cancelled is None:
         raise BOOKING_NOT_FOUND
     if isinstance(cancelled, booking_records.Changed):
         raise BOOKING_CHANGED
     record_outcome("BookingCancelled")
     return _shown(cancelled)
+
+
+@app.post("/bookings/<booking_id>/reschedule")
+def reschedule_booking(booking_id: str) -> Any:
+    booking_id, owner = _booking_and_owner(booking_id)
+    versions = booking_views.expected_versions(app.request.header("if-match"))
+    request = parse_body(app.request.body(), RescheduleRequest)
+    caller = _caller()
+    moved_by = caller.user_id if caller else None
+    shop_id = booking_records.booking_shop(booking_id)
+    if shop_id == DEFAULT_SHOP_ID:
+        to = _move_in_default_shop(request)
+        moved = booking_records.move(booking_id, owner, versions, to, moved_by)
+    else:
+        moved = _move_in_shop(shop_id, booking_id, owner, versions, request, moved_by)
+    if moved is None:
+        raise BOOKING_NOT_FOUND
+    match moved:
+        case ("moved", booking):
+            record_outcome("BookingMoved")
+            return _shown(booking)
+        case ("cancelled", _):
+            raise BOOKING_CANCELLED
+        case ("changed", _):
+            raise BOOKING_CHANGED
+        case ("slot_full", _):
+            raise ClientError(messages.SLOT_FULL, outcome="SlotFull")
+    raise DatabaseUnavailable("the shop's catalogue kept changing under this move")
+
+
+def _move_in_default_shop(request: RescheduleRequest) -> booking_records.Move:
+    """Where to: a slot of the schedule, checked as POST /bookings checks it, on its bays."""
+    start = shop.start_on_grid(SCHEDULE, request.time.strftime("%H:%M"))
+    slot = shop.open_slot(SCHEDULE, request.date, start, shop.now())
+    bays = tuple(default_bay_ids(SCHEDULE.capacity))
+    if request.resource_id is not None and request.resource_id not in bays:
+        raise ClientError(messages.RESOURCE_CANNOT_PERFORM_SERVICE)
+    resource_ids = bays if request.resource_id is None else (request.resource_id,)
+    interval = (slot.starts_at, slot.ends_at)
+    return booking_records.Move(request.date, slot.start, *interval, resource_ids, interval)
+
+
+def _move_in_shop(
+    shop_id: str,
+    booking_id: str,
+    owner: str | None,
+    versions: list[int] | None,
+    request: RescheduleRequest,
+    moved_by: str | None,
+) -> tuple[booking_records.MoveOutcome, booking_records.Booking] | None:
+    """A move within a shop: the booking read first, for its service (a second round
+    trip), then the start checked as a booking of that service checks it."""
+    booking = booking_records.find(booking_id, owner)
+    if booking is None:
+        return None
+    asked = ShopBookingRequest(
+        booking.user_id, booking.service_id, request.date, request.time, request.resource_id
+    )
+    for fresh in (False, *[True] * _MAX_CATALOGUE_CHANGES):
+        wanted = _wanted_at_shop(shop_id, asked, fresh=fresh)
+        assert wanted.resource_ids is not None and wanted.block is not None
+        to = booking_records.Move(
+            wanted.day,
+            wanted.start,
+            wanted.starts_at,
+            wanted.ends_at,
+            wanted.resource_ids,
+            wanted.block,
+            wanted.catalogue_version,
+        )
+        moved = booking_records.move(booking_id, owner, versions, to, moved_by)
+        if moved is None or moved[0] != "catalogue_changed":
+            return moved
+    return moved
 
 
 def _shown(booking: booking_records.Booking) -> Response:

@@ -2,7 +2,9 @@
 
 The exceptions: a replayed Idempotency-Key (the booking's statement is refused
 by the recorded key, and the answer is read from it: two), and a shop's
-booking on a day its container has not read yet (the day, then the booking). GET
+booking on a day its container has not read yet (the day, then the booking), and
+a move of another shop's booking (the booking, for its service, then the move;
+the default shop's moves are counted here: one). GET
 /availability reads a month's bookings in one, and asks nothing over days the
 shop is closed.
 """
@@ -50,6 +52,10 @@ def test_each_request_costs_one_round_trip_and_health_none(
         "DELETE /bookings/{id} (first cancel)": 1,
         "DELETE /bookings/{id} (repeat cancel)": 1,
         "DELETE /bookings/{id} (unknown id)": 1,
+        "POST /bookings/{id}/reschedule (moved)": 1,
+        "POST /bookings/{id}/reschedule (Slot full)": 1,
+        "POST /bookings/{id}/reschedule (If-Match stale)": 1,
+        "POST /bookings/{id}/reschedule (cancelled)": 1,
         "GET /bookings?user_id= (page of 50, next page follows)": 1,
         "GET /bookings?user_id= (unknown user)": 1,
         "POST /bookings, signed in, first booking (becomes a user)": 1,

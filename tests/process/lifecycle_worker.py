@@ -49,6 +49,23 @@ def post_booking(
     return Request("POST", "/bookings", "POST /bookings", body, headers, delay_s=delay_s)
 
 
+def reschedule_booking(
+    booking_id: str, day: str, start: str, if_match: str | None = None, delay_s: float = 0.0
+) -> Request:
+    headers = {"content-type": "application/json"}
+    if if_match is not None:
+        headers["if-match"] = if_match
+    return Request(
+        "POST",
+        f"/bookings/{booking_id}/reschedule",
+        "POST /bookings/{booking_id}/reschedule",
+        json.dumps({"date": day, "time": start}),
+        headers,
+        path_parameters={"booking_id": booking_id},
+        delay_s=delay_s,
+    )
+
+
 def delete_booking(booking_id: str, delay_s: float = 0.0, if_match: str | None = None) -> Request:
     return Request(
         "DELETE",

@@ -29,6 +29,7 @@ ROUTES = {
     "GET /bookings": "BookingsFunction",
     "GET /bookings/{booking_id}": "BookingsFunction",
     "DELETE /bookings/{booking_id}": "BookingsFunction",
+    "POST /bookings/{booking_id}/reschedule": "BookingsFunction",
     # Administration, IAM-only
     "PUT /users/{user_id}": "UsersFunction",
     "GET /users/{user_id}": "UsersFunction",
@@ -57,6 +58,7 @@ AUTHORIZERS = {
     "GET /bookings": "JwtAuthorizer",
     "GET /bookings/{booking_id}": "JwtAuthorizer",
     "DELETE /bookings/{booking_id}": "JwtAuthorizer",
+    "POST /bookings/{booking_id}/reschedule": "JwtAuthorizer",
     "PUT /users/{user_id}": "AWS_IAM",
     "GET /users/{user_id}": "AWS_IAM",
     "PUT /shops/{shop_id}": "AWS_IAM",

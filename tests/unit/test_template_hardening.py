@@ -88,11 +88,12 @@ def test_cors_is_off_unless_origins_are_given() -> None:
     assert PARAMETERS["CorsAllowOrigins"]["Default"] == ""
 
 
-def test_cors_lets_browsers_send_a_token_and_an_idempotency_key() -> None:
+def test_cors_lets_browsers_send_a_token_an_idempotency_key_and_a_version() -> None:
     config = props("HttpApi")["CorsConfiguration"]["Fn::If"][1]
-    assert {"authorization", "content-type", "idempotency-key"} <= set(config["AllowHeaders"])
+    allowed = {"authorization", "content-type", "idempotency-key", "if-match"}
+    assert allowed <= set(config["AllowHeaders"])
     assert set(config["AllowMethods"]) == {"GET", "POST", "PUT", "DELETE"}
-    assert config["ExposeHeaders"] == ["idempotent-replayed"]
+    assert config["ExposeHeaders"] == ["idempotent-replayed", "etag"]
 
 
 def test_the_vpc_is_optional_and_only_for_functions_that_reach_the_database() -> None:

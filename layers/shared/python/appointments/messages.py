@@ -21,6 +21,7 @@ SERVICE_UNAVAILABLE = "Service unavailable"
 INTERNAL_ERROR = "Internal server error"
 BOOKING_NOT_FOUND = "Booking not found"
 BOOKING_CHANGED = "Booking changed"
+BOOKING_CANCELLED = "Booking cancelled"
 INVALID_IF_MATCH = 'Invalid If-Match: send "*" or the ETag of the booking, e.g. "1"'
 SHOP_NOT_FOUND = "Shop not found"
 SERVICE_NOT_FOUND = "Service not found"

@@ -13,7 +13,7 @@ import binascii
 import hashlib
 import re
 from collections.abc import Mapping
-from datetime import UTC, date, time, tzinfo
+from datetime import UTC, date, datetime, time, tzinfo
 from typing import Any, Final
 
 from appointments import messages
@@ -41,12 +41,12 @@ _KEY_FORM: Final = re.compile(r"[\x20-\x7e]{1,255}")
 _QUOTED_KEY: Final = re.compile(r'"((?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\])*)"')
 
 # RFC 9110's If-Match: "*", or a list of entity tags, strong ("1") or weak
-# (W/"1"), empty list elements ignored. Our tags are a booking's version as
-# digits; any other tag, and a weak one (If-Match compares strongly), matches
-# no booking.
+# (W/"1"), empty list elements ignored (an empty list matches nothing). Our
+# tags are a booking's version as digits; any other tag, and a weak one
+# (If-Match compares strongly), matches no booking.
 _ENTITY_TAG: Final = r'(W/)?"([\x21\x23-\x7e\x80-\xff]*)"'
 _ENTITY_TAG_LIST: Final = re.compile(
-    rf"(?:[ \t]*,)*[ \t]*{_ENTITY_TAG}(?:[ \t]*,(?:[ \t]*{_ENTITY_TAG})?)*[ \t]*"
+    rf"(?:[ \t]*,)*[ \t]*(?:{_ENTITY_TAG}(?:[ \t]*,(?:[ \t]*{_ENTITY_TAG})?)*[ \t]*)?"
 )
 _VERSION_TAG: Final = re.compile(r"[1-9][0-9]{0,8}")
 
@@ -210,14 +210,36 @@ def booking_body(booking: Booking, default_zone: tzinfo) -> dict[str, Any]:
         "created_at": rfc3339_utc(booking.created_at),
         "cancelled_at": rfc3339_utc(booking.cancelled_at) if booking.cancelled_at else None,
     }
-    if booking.shop_id != DEFAULT_SHOP_ID:
+    in_default_shop = booking.shop_id == DEFAULT_SHOP_ID
+    if not in_default_shop:
         body |= {
             "shop_id": booking.shop_id,
             "service_id": booking.service_id,
             "resource_id": booking.resource_id,
             "version": booking.version,
         }
+    if booking.moved_from:
+        body["moved_from"] = [
+            _move_shown(move, zone, in_default_shop) for move in booking.moved_from
+        ]
     return body
+
+
+def _move_shown(move: dict[str, Any], zone: tzinfo, in_default_shop: bool) -> dict[str, Any]:
+    """One entry of a booking's moved_from, as the booking's own times are shown."""
+    shown = {
+        "date": move["date"],
+        "time": move["time"],
+        "starts_at": rfc3339_in(datetime.fromisoformat(move["starts_at"]), zone),
+        "ends_at": rfc3339_in(datetime.fromisoformat(move["ends_at"]), zone),
+        "resource_id": move["resource_id"],
+        "version": move["version"],
+        "moved_at": rfc3339_utc(datetime.fromisoformat(move["moved_at"])),
+        "moved_by": move["moved_by"],
+    }
+    if in_default_shop:
+        del shown["resource_id"]  # its bays are not shown
+    return shown
 
 
 def page_body(page: Page, default_zone: tzinfo) -> dict[str, Any]:

@@ -88,6 +88,23 @@ class ShopBookingRequest:
         return cls(user_id, service_id, day, time, resource_id)
 
 
+class RescheduleRequest:
+    """The body of POST /bookings/{booking_id}/reschedule: where to, and the resource if
+    the client picks one (the booking's shop and service stay)."""
+
+    __slots__ = ("date", "resource_id", "time")
+
+    def __init__(self, date: datetime.date, time: datetime.time, resource_id: str | None) -> None:
+        self.date, self.time, self.resource_id = date, time, resource_id
+
+    @classmethod
+    def from_fields(cls, fields: dict[str, Any]) -> Self:
+        day, time = _slot(fields)
+        resource_id = fields.get("resource_id")
+        resource_id = None if resource_id is None else _text("resource_id", resource_id)
+        return cls(day, time, resource_id)
+
+
 class UserUpdate:
     """The body of PUT /users/{user_id}: what to call the user."""
 

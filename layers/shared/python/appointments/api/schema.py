@@ -93,6 +93,22 @@ class ShopBookingRequest(BaseModel):
     )
 
 
+class RescheduleRequest(BaseModel):
+    """The body of POST /bookings/{booking_id}/reschedule: the new date and time, and the
+    resource if the client picks one; the booking's shop and service stay. Extra fields
+    are ignored."""
+
+    model_config = ConfigDict(strict=True, frozen=True, defer_build=True)
+
+    date: Annotated[datetime.date, BeforeValidator(_slot_date)]
+    time: Annotated[datetime.time, BeforeValidator(_slot_time)]
+    resource_id: str | None = Field(
+        default=None,
+        description="A resource that performs the booking's service; left out: the first one"
+        " free, by id (its own, if it is free then)",
+    )
+
+
 def _printable_name(value: Any) -> str:
     if (
         not isinstance(value, str)

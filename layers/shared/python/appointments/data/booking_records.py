@@ -40,6 +40,9 @@ class Booking:
     shop_time_zone: str | None = None
     # 1 when made, one more on every change (0031's trigger counts them).
     version: int = 1
+    # Where it moved from, oldest first (0032): JSON objects as the database
+    # wrote them; None: never moved.
+    moved_from: list[dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True, order=True)
@@ -84,7 +87,7 @@ _COLUMNS = """
     status, created_at, cancelled_at, shop_id, service_id, resource_id,
     (SELECT shops.time_zone FROM shops
      WHERE bookings.shop_id <> 'default' AND shops.shop_id = bookings.shop_id),
-    version
+    version, moved_from
 """
 
 # By the shop the booking id names (booking_shop), then the id: the shop
@@ -129,6 +132,24 @@ _CANCEL = f"""
       AND %(versions)s::integer[] IS NOT NULL
       AND NOT EXISTS (SELECT 1 FROM cancelled)
 """  # noqa: S608 (constants only)
+
+# A move, and the booking as it is then, in _COLUMNS' order (the function
+# returns the row: a read beside it would see the statement's snapshot, from
+# before the move).
+_MOVE = """
+    SELECT outcome,
+           (moved).id, (moved).user_id, (moved).slot_date, (moved).slot_time,
+           lower((moved).during), upper((moved).during), (moved).status, (moved).created_at,
+           (moved).cancelled_at, (moved).shop_id, (moved).service_id, (moved).resource_id,
+           (SELECT shops.time_zone FROM shops
+            WHERE (moved).shop_id <> 'default' AND shops.shop_id = (moved).shop_id),
+           (moved).version, (moved).moved_from
+    FROM move_booking_v1(
+        %(shop_id)s, %(booking_id)s, %(owner)s, %(versions)s, %(catalogue_version)s,
+        %(resource_ids)s, %(day)s, %(start)s, %(starts_at)s, %(ends_at)s,
+        %(block_starts_at)s, %(block_ends_at)s, %(moved_by)s
+    )
+"""
 
 # Whether the user exists and, if so, one page of their bookings plus one row,
 # which says whether another page follows. Served by the index bookings_by_user
@@ -188,6 +209,59 @@ def cancel(
     With `versions` (an If-Match), only if it is at one of them: Changed otherwise.
     """
     return database.run(lambda conn: cancel_booking(conn, booking_id, owner, versions))
+
+
+MoveOutcome = Literal["moved", "cancelled", "changed", "catalogue_changed", "slot_full"]
+
+
+@dataclass(frozen=True)
+class Move:
+    """Where a booking should go: a start, the resources that may take it in order
+    (its own first, if among them), and the block it keeps them busy over."""
+
+    day: date
+    start: time
+    starts_at: datetime
+    ends_at: datetime
+    resource_ids: tuple[str, ...]
+    block: tuple[datetime, datetime]
+    # The shop's catalogue_version this was worked out from; None: no check.
+    catalogue_version: int | None = None
+
+
+def move(
+    booking_id: str,
+    owner: str | None,
+    versions: Sequence[int] | None,
+    to: Move,
+    moved_by: str | None,
+) -> tuple[MoveOutcome, Booking] | None:
+    """Move the booking, in one statement: its outcome and the booking as it is then.
+
+    None as for find. Safe to run again after a dead connection: a booking
+    already where it is asked to go is "moved", from the version before too.
+    """
+    params = {
+        "shop_id": booking_shop(booking_id),
+        "booking_id": booking_id,
+        "owner": owner,
+        "versions": list(versions) if versions is not None else None,
+        "catalogue_version": to.catalogue_version,
+        "resource_ids": list(to.resource_ids),
+        "day": to.day,
+        "start": to.start,
+        "starts_at": to.starts_at,
+        "ends_at": to.ends_at,
+        "block_starts_at": to.block[0],
+        "block_ends_at": to.block[1],
+        "moved_by": moved_by,
+    }
+    row = database.run(lambda conn: conn.execute(_MOVE, params).fetchone())
+    assert row is not None  # the function always returns one row
+    outcome = row[0]
+    if outcome == "not_found":
+        return None
+    return outcome, _booking(row[1:])
 
 
 def list_for_user(query: ListQuery) -> Page | None:

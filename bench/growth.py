@@ -103,7 +103,7 @@ Statement = Callable[[int], tuple[str, dict[str, Any]]]
 
 def _statements(size: int, calls: int) -> dict[str, Statement]:
     """Each statement timed, as (SQL, parameters) for its i-th call: a different day each."""
-    from appointments.data import service_calendars, store
+    from appointments.data import booking_records, service_calendars, store
     from appointments.data.booking_records import ListQuery
 
     days = size // 7
@@ -111,9 +111,13 @@ def _statements(size: int, calls: int) -> dict[str, Statement]:
     def spread_day(i: int) -> date:  # days all over the table, not the same pages each time
         return FIRST_DAY + timedelta(days=(i * 7919) % days)
 
+    def timed_day(i: int) -> date:
+        # a day of its own for each call (past the table if need be)
+        return FIRST_DAY + timedelta(days=i * max(days, 2 * calls) // (2 * calls))
+
     def booking(i: int) -> tuple[str, dict[str, Any]]:
-        # 16:00, free on every day; a day of its own for each call (past the table if need be)
-        day = FIRST_DAY + timedelta(days=i * max(days, 2 * calls) // (2 * calls))
+        # 16:00, free on every day
+        day = timed_day(i)
         starts_at = datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=16)
         request = store.SlotRequest(
             "user_alice",
@@ -124,6 +128,18 @@ def _statements(size: int, calls: int) -> dict[str, Statement]:
             capacity=1,
         )
         return store._BOOK_SLOT, store.book_slot_params(f"{_TIMED_PREFIX}{i}", request)
+
+    def move(i: int) -> tuple[str, dict[str, Any]]:
+        """The booking `booking` made for call i, moved an hour later (at version 1)."""
+        day = timed_day(i)
+        starts_at = datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=17)
+        ends_at = starts_at + timedelta(hours=1)
+        to = booking_records.Move(
+            day, starts_at.time(), starts_at, ends_at, ("bay-1",), (starts_at, ends_at)
+        )
+        return booking_records._MOVE, booking_records.move_params(
+            f"{_TIMED_PREFIX}{i}", None, [1], to, None
+        )
 
     def busy(i: int, length: int) -> tuple[str, dict[str, Any]]:
         opens = datetime.combine(spread_day(i), datetime.min.time(), UTC) + timedelta(hours=9)
@@ -149,6 +165,7 @@ def _statements(size: int, calls: int) -> dict[str, Statement]:
         "GET /shops/{id}/availability: 31 days' calendar": calendar,
         "POST /shops/{id}/bookings: a day's calendar, without bookings": booking_day,
         "POST /bookings: the booking statement (booked)": booking,
+        "POST /bookings/{id}/reschedule: the move statement (moved)": move,
         "GET /slots: a day's busy bays": lambda i: busy(i, 1),
         "GET /availability: 31 days' busy bays": lambda i: busy(i, 31),
         "GET /bookings: the busiest user's first page": lambda i: list_plan.list_statement(

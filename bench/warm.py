@@ -97,23 +97,13 @@ def move_event(booking_id: str, n: int) -> dict[str, Any]:
 
 def move_params(booking_id: str, n: int) -> dict[str, Any]:
     """_MOVE's parameters for the raw baseline: _TO_CANCEL's raw booking `n` (11:00) to 15:00."""
+    from appointments.data import booking_records
+
     day = _MOVES_FROM + timedelta(days=n)
     starts_at = datetime.combine(day, clock(15), tzinfo=UTC)
-    return {
-        "shop_id": "default",
-        "booking_id": booking_id,
-        "owner": None,
-        "versions": [1],
-        "catalogue_version": None,
-        "resource_ids": ["bay-1"],
-        "day": day,
-        "start": clock(15),
-        "starts_at": starts_at,
-        "ends_at": starts_at + timedelta(hours=1),
-        "block_starts_at": starts_at,
-        "block_ends_at": starts_at + timedelta(hours=1),
-        "moved_by": None,
-    }
+    ends_at = starts_at + timedelta(hours=1)
+    to = booking_records.Move(day, clock(15), starts_at, ends_at, ("bay-1",), (starts_at, ends_at))
+    return booking_records.move_params(booking_id, None, [1], to, None)
 
 
 def measure(database: BenchDatabase, calls: int, runs: int) -> dict[str, Any]:

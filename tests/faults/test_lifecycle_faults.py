@@ -247,6 +247,72 @@ def test_a_cancel_committed_before_the_kill_is_kept_by_the_statement_itself(
         assert admin.execute("SELECT version FROM bookings").fetchone() == (2,)
 
 
+# --- move -----------------------------------------------------------------------------
+
+
+def move(invoke: Invoke, booking_id: str, start: str) -> dict[str, Any]:
+    return invoke(
+        "bookings",
+        "POST",
+        f"/bookings/{booking_id}/reschedule",
+        route_key="POST /bookings/{booking_id}/reschedule",
+        path_parameters={"booking_id": booking_id},
+        body=json.dumps({"date": DAY, "time": start}),
+        headers={"Content-Type": "application/json", "If-Match": '"1"'},
+    )
+
+
+def moves_of(fault: FaultServer) -> list[tuple[Any, ...]]:
+    """(start, version, the starts it moved from) of every booking, oldest first."""
+    with fault.admin() as admin:
+        return admin.execute(
+            "SELECT to_char(slot_time, 'HH24:MI'), version,"
+            " (SELECT array_agg(m ->> 'time') FROM jsonb_array_elements(moved_from) AS m)"
+            " FROM bookings ORDER BY created_at"
+        ).fetchall()
+
+
+def test_a_move_killed_while_it_waits_for_the_row_is_retried_and_moves_once(
+    fault: FaultServer, invoke: Invoke, stdout_json: Printed
+) -> None:
+    booking_id = book(invoke, "09:00")
+    pid = warm_backend(invoke)
+    with fault.admin() as locker, fault.admin() as admin:
+        locker.execute("BEGIN")
+        locker.execute("SELECT 1 FROM bookings WHERE id = %s FOR UPDATE", (booking_id,))
+        moving, answers = in_background(lambda: move(invoke, booking_id, "13:00"))
+        wait_until_blocked_on_a_lock(admin, pid)
+        terminate(admin, pid)
+        locker.execute("ROLLBACK")
+        moving.join(10)
+
+    (answer,) = answers
+    assert (answer["statusCode"], answer["json"]["time"]) == (200, "13:00"), answer
+    assert answer["headers"]["ETag"] == '"2"'
+    assert moves_of(fault) == [("13:00", 2, ["09:00"])]
+    assert retries_logged(stdout_json) == 1
+
+
+def test_a_move_that_committed_before_its_connection_was_killed_is_answered_moved_once(
+    fault: FaultServer, invoke: Invoke, stdout_json: Printed
+) -> None:
+    """The retry, at the same If-Match, finds the booking moved there from that version:
+    moved, not "Booking changed", and not moved again."""
+    booking_id = book(invoke, "10:00")
+    pid = warm_backend(invoke)
+    with commits_wait_for_a_missing_standby(fault) as admin:
+        moving, answers = in_background(lambda: move(invoke, booking_id, "14:00"))
+        wait_for_event(admin, pid, "SyncRep")
+        terminate(admin, pid)
+    moving.join(10)
+
+    (answer,) = answers
+    assert (answer["statusCode"], answer["json"]["time"]) == (200, "14:00"), answer
+    assert [m["time"] for m in answer["json"]["moved_from"]] == ["10:00"]
+    assert moves_of(fault) == [("14:00", 2, ["10:00"])]
+    assert retries_logged(stdout_json) == 1
+
+
 # --- keyed booking --------------------------------------------------------------------
 
 

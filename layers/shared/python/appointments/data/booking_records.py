@@ -241,7 +241,24 @@ def move(
     None as for find. Safe to run again after a dead connection: a booking
     already where it is asked to go is "moved", from the version before too.
     """
-    params = {
+    params = move_params(booking_id, owner, versions, to, moved_by)
+    row = database.run(lambda conn: conn.execute(_MOVE, params).fetchone())
+    assert row is not None  # the function always returns one row
+    outcome = row[0]
+    if outcome == "not_found":
+        return None
+    return outcome, _booking(row[1:])
+
+
+def move_params(
+    booking_id: str,
+    owner: str | None,
+    versions: Sequence[int] | None,
+    to: Move,
+    moved_by: str | None,
+) -> dict[str, Any]:
+    """_MOVE's parameters (the bench sends the statement raw with them)."""
+    return {
         "shop_id": booking_shop(booking_id),
         "booking_id": booking_id,
         "owner": owner,
@@ -256,12 +273,6 @@ def move(
         "block_ends_at": to.block[1],
         "moved_by": moved_by,
     }
-    row = database.run(lambda conn: conn.execute(_MOVE, params).fetchone())
-    assert row is not None  # the function always returns one row
-    outcome = row[0]
-    if outcome == "not_found":
-        return None
-    return outcome, _booking(row[1:])
 
 
 def list_for_user(query: ListQuery) -> Page | None:

@@ -236,6 +236,59 @@ def test_an_admin_reads_and_cancels_anyones_booking(invoke: Invoke, method: str)
     assert response["json"]["booking_id"] == booking_id
 
 
+def move(
+    invoke: Invoke, claims: dict[str, Any], booking_id: str, if_match: str | None = None
+) -> dict[str, Any]:
+    headers = {"Content-Type": "application/json"}
+    if if_match is not None:
+        headers["If-Match"] = if_match
+    return invoke(
+        "bookings",
+        "POST",
+        f"/bookings/{booking_id}/reschedule",
+        route_key="POST /bookings/{booking_id}/reschedule",
+        path_parameters={"booking_id": booking_id},
+        body=json.dumps({"date": SLOT["date"], "time": "12:00"}),
+        headers=headers,
+        **as_caller(claims),
+    )
+
+
+def test_a_caller_moves_their_own_booking_and_is_remembered_as_its_mover(
+    invoke: Invoke,
+) -> None:
+    booking_id = alices_booking(invoke)
+
+    moved = move(invoke, ALICE, booking_id)
+
+    assert (moved["statusCode"], moved["json"]["time"]) == (200, "12:00")
+    assert [m["moved_by"] for m in moved["json"]["moved_from"]] == ["user_alice"]
+
+
+@pytest.mark.parametrize("if_match", [None, '"1"', '"9"'])
+def test_someone_elses_booking_does_not_move_and_its_version_is_not_told(
+    invoke: Invoke, db: psycopg.Connection, if_match: str | None
+) -> None:
+    booking_id = alices_booking(invoke)
+
+    response = move(invoke, BOB, booking_id, if_match)
+
+    assert (response["statusCode"], response["json"]) == (404, {"error": "Booking not found"})
+    assert db.execute("SELECT slot_time::text, version FROM bookings").fetchone() == (
+        "10:00:00",
+        1,
+    )
+
+
+def test_an_admin_moves_anyones_booking(invoke: Invoke) -> None:
+    booking_id = alices_booking(invoke)
+
+    moved = move(invoke, ADMIN_BY_SCOPE, booking_id, '"1"')
+
+    assert (moved["statusCode"], moved["json"]["user_id"]) == (200, "user_alice")
+    assert [m["moved_by"] for m in moved["json"]["moved_from"]] == ["ops"]
+
+
 def test_the_list_is_the_callers_own_without_naming_them(invoke: Invoke) -> None:
     booking_id = alices_booking(invoke)
     book(invoke, ADMIN_BY_SCOPE, {"user_id": "user_bob", "date": "2024-01-20", "time": "11:00"})

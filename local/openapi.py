@@ -849,7 +849,7 @@ OPERATIONS: dict[str, Operation] = {
                 said(messages.INVALID_TIME),
                 said(messages.TIME_NOT_ON_THE_HOUR),
                 said(messages.not_a_service_start(15)) + " (a service stepping by 15 minutes)",
-                said(messages.TOO_LATE),
+                said(messages.TOO_LATE) + " (within the notice, or in the past)",
                 said(messages.TOO_FAR_AHEAD),
                 said(messages.RESOURCE_CANNOT_PERFORM_SERVICE),
                 said(messages.INVALID_IF_MATCH),
@@ -858,6 +858,8 @@ OPERATIONS: dict[str, Operation] = {
             "404": refusal(
                 said(messages.BOOKING_NOT_FOUND) + " (with sign-in on: also another's)",
                 said(messages.RESOURCE_NOT_FOUND),
+                said(messages.SHOP_NOT_FOUND) + " (its shop deleted since)",
+                said(messages.SERVICE_NOT_FOUND) + " (its service deleted since)",
             ),
             "409": refusal(said(messages.BOOKING_CANCELLED)),
             "412": refusal(

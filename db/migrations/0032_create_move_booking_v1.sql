@@ -5,11 +5,11 @@
 -- not count against its new one (its old version is the update's own), so a
 -- move half an hour later on the same resource works.
 --
--- A booking keeps where it moved from: moved_from, oldest first, each move's
--- previous date, time, interval and resource, its version then, when and by
--- whom (NULL: a caller the API does not know, with sign-in off). A column of
--- the booking's own, not a table: read with the booking at no cost, and on
--- its shard. Nullable and without a default: added without a rewrite, under
+-- A booking keeps where it moved from: moved_from, oldest first (the last
+-- 20), each move's previous date, time, interval and resource, its version
+-- then, when and by whom (NULL: a caller the API does not know, with sign-in
+-- off). A column of the booking's own, not a table: read with the booking at
+-- no cost, and on its shard. Nullable and without a default: added without a rewrite, under
 -- a lock held for an instant (given up after 2 s; the run fails, to be run
 -- again).
 --
@@ -34,6 +34,17 @@
 SET LOCAL lock_timeout = '2s';
 
 ALTER TABLE bookings ADD COLUMN moved_from jsonb;
+
+-- The last 20 moves of a history: a booking moved again and again keeps a
+-- bounded row and answer.
+CREATE FUNCTION last_moves(moves jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN jsonb_array_length(moves) <= 20 THEN moves
+                ELSE (SELECT jsonb_agg(m ORDER BY i)
+                      FROM jsonb_array_elements(moves) WITH ORDINALITY AS e (m, i)
+                      WHERE i > jsonb_array_length(moves) - 20)
+           END
+$$;
 
 CREATE FUNCTION move_booking_v1(
     p_shop_id text,
@@ -122,7 +133,7 @@ BEGIN
                     during = wanted,
                     block = blocked,
                     resource_id = free_resource,
-                    moved_from = coalesce(b.moved_from, '[]'::jsonb) || jsonb_build_object(
+                    moved_from = last_moves(coalesce(b.moved_from, '[]'::jsonb) || jsonb_build_object(
                         'date', b.slot_date,
                         'time', to_char(b.slot_time, 'HH24:MI'),
                         'starts_at', lower(b.during),
@@ -131,7 +142,7 @@ BEGIN
                         'version', b.version,
                         'moved_at', now(),
                         'moved_by', p_moved_by
-                    )
+                    ))
                 WHERE b.shop_id = p_shop_id AND b.id = p_booking_id
                 RETURNING * INTO moved;
                 outcome := 'moved';

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, assert_never
 
@@ -302,10 +302,12 @@ def reschedule_booking(booking_id: str) -> Any:
 def _move_in_default_shop(request: RescheduleRequest) -> booking_records.Move:
     """Where to: a slot of the schedule, checked as POST /bookings checks it, on its bays."""
     start = shop.start_on_grid(SCHEDULE, request.time.strftime("%H:%M"))
-    slot = shop.open_slot(SCHEDULE, request.date, start, shop.now())
+    now = shop.now()
+    slot = shop.open_slot(SCHEDULE, request.date, start, now)
+    _refuse_the_past(slot.starts_at, now)
     bays = tuple(default_bay_ids(SCHEDULE.capacity))
     if request.resource_id is not None and request.resource_id not in bays:
-        raise ClientError(messages.RESOURCE_CANNOT_PERFORM_SERVICE)
+        raise ClientError(messages.RESOURCE_NOT_FOUND, outcome="ResourceNotFound", status=404)
     resource_ids = bays if request.resource_id is None else (request.resource_id,)
     interval = (slot.starts_at, slot.ends_at)
     return booking_records.Move(request.date, slot.start, *interval, resource_ids, interval)
@@ -324,11 +326,14 @@ def _move_in_shop(
     booking = booking_records.find(booking_id, owner)
     if booking is None:
         return None
+    if booking.status == "cancelled":  # before its time is checked: its shop may be gone
+        raise BOOKING_CANCELLED
     asked = ShopBookingRequest(
         booking.user_id, booking.service_id, request.date, request.time, request.resource_id
     )
     for fresh in (False, *[True] * _MAX_CATALOGUE_CHANGES):
         wanted = _wanted_at_shop(shop_id, asked, fresh=fresh)
+        _refuse_the_past(wanted.starts_at, shop.now())
         assert wanted.resource_ids is not None and wanted.block is not None
         to = booking_records.Move(
             wanted.day,
@@ -343,6 +348,12 @@ def _move_in_shop(
         if moved is None or moved[0] != "catalogue_changed":
             return moved
     return moved
+
+
+def _refuse_the_past(starts_at: datetime, now: datetime) -> None:
+    """A move is never into the past, whatever the notice (a booking is, with none)."""
+    if starts_at <= now:
+        raise ClientError(messages.TOO_LATE, outcome="TooLate")
 
 
 def _shown(booking: booking_records.Booking) -> Response:

@@ -14,12 +14,17 @@ import pytest
 
 from tests.conftest import Invoke
 from tests.integration import test_shop_bookings as shop_bookings
-from tests.integration.test_booking_lifecycle import book, get
+from tests.integration.test_booking_lifecycle import book as book_on
+from tests.integration.test_booking_lifecycle import get
 from tests.integration.test_booking_versions import cancel
 from tests.integration.test_bookings import alice_at, post_booking
 from tests.workshop import MONDAY
 
-DAY = "2024-01-20"  # the default shop's test day (tests/integration/test_bookings.py)
+DAY = "2030-01-21"  # a Monday to come: a move is never into the past
+
+
+def book(invoke: Invoke, time: str, user_id: str = "user_alice") -> str:
+    return book_on(invoke, time, DAY, user_id)
 
 
 def reschedule(
@@ -66,7 +71,7 @@ def test_a_booking_moves_keeping_its_id_and_remembering_where_it_was(
     assert moved["headers"]["ETag"] == '"2"'
     [was] = body["moved_from"]
     assert (was["date"], was["time"], was["version"], was["moved_by"]) == (DAY, "10:00", 1, None)
-    assert was["starts_at"] == "2024-01-20T10:00:00+00:00"
+    assert was["starts_at"] == f"{DAY}T10:00:00+00:00"
     assert "resource_id" not in was  # the default shop's bays are not shown
     assert get(invoke, booking_id)["json"] == body
     assert row(db, booking_id) == ("14:00", "bay-1", "confirmed", 2)
@@ -97,6 +102,7 @@ def test_a_move_is_checked_as_a_booking_is(invoke: Invoke, db: psycopg.Connectio
         reschedule(invoke, mine, {"date": "2024-13-01", "time": "12:00"}),
         reschedule(invoke, mine, {"date": DAY}),
         reschedule(invoke, mine, "{"),
+        reschedule(invoke, mine, {"date": "2024-01-22", "time": "12:00"}),
         reschedule(invoke, mine, {"date": DAY, "time": "12:00", "resource_id": "bay-9"}),
     ]
 
@@ -106,9 +112,23 @@ def test_a_move_is_checked_as_a_booking_is(invoke: Invoke, db: psycopg.Connectio
         (400, "Invalid date format"),
         (400, "time: Field required"),
         (400, "Request body must be valid JSON"),
-        (400, "resource_id names a resource that does not perform this service"),
+        # The past, although no notice is asked: a move never goes back in time.
+        (400, "Too late to book this slot"),
+        (404, "Resource not found"),
     ]
     assert row(db, mine) == ("10:00", "bay-1", "confirmed", 1)
+
+
+def test_a_cancelled_shop_booking_is_answered_cancelled_before_its_time_is_checked(
+    invoke: Invoke, workshop: psycopg.Connection
+) -> None:
+    mine = shop_bookings.book(invoke, shop_bookings.oil_change("09:00"))["json"]["booking_id"]
+    cancel(invoke, mine)
+
+    # 03:00 is outside the hours: the booking's state answers first.
+    refused = reschedule(invoke, mine, {"date": MONDAY, "time": "03:00"})
+
+    assert (refused["statusCode"], refused["json"]) == (409, {"error": "Booking cancelled"})
 
 
 def test_a_cancelled_booking_does_not_move_and_an_unknown_one_is_not_found(

@@ -248,7 +248,7 @@ def move(
         f"/bookings/{booking_id}/reschedule",
         route_key="POST /bookings/{booking_id}/reschedule",
         path_parameters={"booking_id": booking_id},
-        body=json.dumps({"date": SLOT["date"], "time": "12:00"}),
+        body=json.dumps({"date": "2030-01-21", "time": "12:00"}),
         headers=headers,
         **as_caller(claims),
     )

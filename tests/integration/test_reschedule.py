@@ -214,3 +214,16 @@ def test_a_malformed_if_match_moves_nothing(
 
     assert refused["statusCode"] == 400
     assert row(db, mine) == ("10:00", "bay-1", "confirmed", 1)
+
+
+def test_a_booking_remembers_its_last_twenty_moves(invoke: Invoke, db: psycopg.Connection) -> None:
+    mine = book(invoke, "10:00")
+
+    for n in range(21):
+        moved = reschedule(invoke, mine, {"date": DAY, "time": f"{11 + n % 2}:00"})
+        assert moved["statusCode"] == 200, moved["json"]
+
+    history = moved["json"]["moved_from"]
+    # Moves 2 to 21 (versions 2 to 21 before each); the first, from 10:00, is gone.
+    assert [m["version"] for m in history] == list(range(2, 22))
+    assert row(db, mine)[3] == 22

@@ -156,3 +156,29 @@ def test_two_bookings_swapping_slots_at_once_are_answered_and_left_as_they_were(
     for n, (early, late) in enumerate(pairs_of_bookings):
         assert state(db, early) == (day, f"{9 + 2 * n:02d}:00", "confirmed", 1, 0)
         assert state(db, late) == (day, f"{10 + 2 * n:02d}:00", "confirmed", 1, 0)
+
+
+@pytest.mark.slow
+def test_sixteen_bookings_moved_into_one_free_slot_at_once_leave_exactly_one_there(
+    database_url: str, db: psycopg.Connection, invoke: Invoke
+) -> None:
+    """Each move finds the slot free, and their updates meet in 0019's constraint, each
+    waiting for the others' (an exclusion check waits for a conflicting row in flight, so
+    two can wait for each other: the server fails one, which the move catches)."""
+    target_day, target = "2030-03-18", "12:00"
+    bookings = [book(invoke, "user_alice", day, start) for day, start in SIXTEEN_SLOTS]
+
+    answers = send_at_once(
+        database_url, [reschedule_booking(b, target_day, target) for b in bookings]
+    )
+
+    statuses = Counter(a["status"] for a in answers)
+    assert statuses == {200: 1, 400: WORKERS - 1}, statuses
+    assert {json.dumps(a["body"]) for a in answers if a["status"] == 400} == {
+        json.dumps({"error": "Slot full"})
+    }
+    [won] = [a["body"]["booking_id"] for a in answers if a["status"] == 200]
+    for booking_id, (day, start) in zip(bookings, SIXTEEN_SLOTS, strict=True):
+        expected = (target_day, target, 2, 1) if booking_id == won else (day, start, 1, 0)
+        got = state(db, booking_id)
+        assert (got[0], got[1], got[3], got[4]) == expected

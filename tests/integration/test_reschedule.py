@@ -32,7 +32,9 @@ def reschedule(
     booking_id: str,
     body: dict[str, Any] | str,
     if_match: str | None = None,
+    **event_fields: Any,
 ) -> dict[str, Any]:
+    """POST /bookings/{booking_id}/reschedule (event_fields: an authorizer, say)."""
     headers = {"Content-Type": "application/json"}
     if if_match is not None:
         headers["If-Match"] = if_match
@@ -44,6 +46,7 @@ def reschedule(
         path_parameters={"booking_id": booking_id},
         headers=headers,
         body=body if isinstance(body, str) else json.dumps(body),
+        **event_fields,
     )
 
 

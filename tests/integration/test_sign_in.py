@@ -19,6 +19,7 @@ from appointments.api import auth
 from appointments.data import store
 from local.http_api_event import jwt_authorizer_context
 from tests.conftest import Invoke, bookings_in, load_function
+from tests.integration.test_reschedule import reschedule
 
 ISSUER = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Example"
 ALICE = {"sub": "user_alice", "iss": ISSUER, "exp": 4102444800, "scope": "openid"}
@@ -239,19 +240,8 @@ def test_an_admin_reads_and_cancels_anyones_booking(invoke: Invoke, method: str)
 def move(
     invoke: Invoke, claims: dict[str, Any], booking_id: str, if_match: str | None = None
 ) -> dict[str, Any]:
-    headers = {"Content-Type": "application/json"}
-    if if_match is not None:
-        headers["If-Match"] = if_match
-    return invoke(
-        "bookings",
-        "POST",
-        f"/bookings/{booking_id}/reschedule",
-        route_key="POST /bookings/{booking_id}/reschedule",
-        path_parameters={"booking_id": booking_id},
-        body=json.dumps({"date": "2030-01-21", "time": "12:00"}),
-        headers=headers,
-        **as_caller(claims),
-    )
+    to = {"date": "2030-01-21", "time": "12:00"}
+    return reschedule(invoke, booking_id, to, if_match, **as_caller(claims))
 
 
 def test_a_caller_moves_their_own_booking_and_is_remembered_as_its_mover(

@@ -43,12 +43,13 @@ _QUOTED_KEY: Final = re.compile(r'"((?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\])*)"'
 # RFC 9110's If-Match: "*", or a list of entity tags, strong ("1") or weak
 # (W/"1"), empty list elements ignored (an empty list matches nothing). Our
 # tags are a booking's version as digits; any other tag, and a weak one
-# (If-Match compares strongly), matches no booking.
+# (If-Match compares strongly), matches no booking. Left as text: re compiles
+# them on first use (and caches them), not at every cold start of bookings.
 _ENTITY_TAG: Final = r'(W/)?"([\x21\x23-\x7e\x80-\xff]*)"'
-_ENTITY_TAG_LIST: Final = re.compile(
+_ENTITY_TAG_LIST: Final = (
     rf"(?:[ \t]*,)*[ \t]*(?:{_ENTITY_TAG}(?:[ \t]*,(?:[ \t]*{_ENTITY_TAG})?)*[ \t]*)?"
 )
-_VERSION_TAG: Final = re.compile(r"[1-9][0-9]{0,8}")
+_VERSION_TAG: Final = r"[1-9][0-9]{0,8}"
 
 STATUS_FILTERS: Final[dict[str, tuple[Status, ...]]] = {
     "confirmed": ("confirmed",),
@@ -93,11 +94,11 @@ def expected_versions(header: str | None) -> list[int] | None:
     """The versions an If-Match header allows a change at; None: any (no header, or "*")."""
     if header is None or header.strip(" \t") == "*":
         return None
-    if not _ENTITY_TAG_LIST.fullmatch(header):
+    if not re.fullmatch(_ENTITY_TAG_LIST, header):
         raise ClientError(messages.INVALID_IF_MATCH, outcome="InvalidIfMatch")
     versions = []
     for weak, opaque in re.findall(_ENTITY_TAG, header):
-        if not weak and _VERSION_TAG.fullmatch(opaque):
+        if not weak and re.fullmatch(_VERSION_TAG, opaque):
             versions.append(int(opaque))
     return versions
 

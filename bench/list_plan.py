@@ -36,18 +36,28 @@ _FILL = """
         UNION ALL SELECT %(busy_user)s, 'Busy plan user'
         RETURNING id
     )
-    INSERT INTO bookings (id, user_id, slot_date, slot_time, status, cancelled_at)
+    INSERT INTO bookings (id, user_id, slot_date, slot_time, during, resource_id, block,
+                          status, cancelled_at)
     SELECT
         'plan_booking_' || n,
         CASE
             WHEN n %% %(busy_every)s = 0 THEN %(busy_user)s
             ELSE 'plan_user_' || (n %% %(users)s + 1)
         END,
-        date '2031-01-01' + n / 8,
-        time '09:00' + (n %% 8) * interval '1 hour',
+        slot.at::date,
+        slot.at::time,
+        slot.during,
+        'bay-1',
+        slot.during,
         CASE WHEN n %% 7 = 3 THEN 'cancelled' ELSE 'confirmed' END,
         CASE WHEN n %% 7 = 3 THEN now() END
-    FROM generate_series(0, %(bookings)s - 1) AS n
+    FROM generate_series(0, %(bookings)s - 1) AS n,
+         LATERAL (SELECT date '2031-01-01' + n / 8 + time '09:00' + (n %% 8) * interval '1 hour')
+             AS hour (at),
+         LATERAL (SELECT hour.at,
+                         tstzrange(hour.at AT TIME ZONE 'UTC',
+                                   hour.at AT TIME ZONE 'UTC' + interval '1 hour'))
+             AS slot (at, during)
 """
 
 

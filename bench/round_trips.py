@@ -65,13 +65,21 @@ class StatementLogging:
 # (by the admin connection, whose statements are not counted). user_dave has
 # more than a page of them, so his list comes with a next page.
 _BOOKINGS_TO_FIND = """
-    INSERT INTO bookings (id, user_id, slot_date, slot_time)
-    VALUES ('booking_rt_lookup', 'user_charlie', '2037-06-01', '10:00'),
-           ('booking_rt_cancel', 'user_charlie', '2037-06-01', '11:00'),
-           ('booking_rt_move', 'user_charlie', '2037-06-01', '12:00');
-    INSERT INTO bookings (id, user_id, slot_date, slot_time)
-    SELECT 'booking_rt_list_' || n, 'user_dave', date '2037-01-01' + n, '09:00'
-    FROM generate_series(1, 60) AS n
+    INSERT INTO bookings (id, user_id, slot_date, slot_time, during, resource_id, block)
+    SELECT id, user_id, day, start, hour, 'bay-1', hour
+    FROM (VALUES ('booking_rt_lookup', 'user_charlie', date '2037-06-01', time '10:00'),
+                 ('booking_rt_cancel', 'user_charlie', date '2037-06-01', time '11:00'),
+                 ('booking_rt_move', 'user_charlie', date '2037-06-01', time '12:00'))
+             AS booked (id, user_id, day, start),
+         LATERAL tstzrange((day + start) AT TIME ZONE 'UTC',
+                           (day + start) AT TIME ZONE 'UTC' + interval '1 hour') AS hour;
+    INSERT INTO bookings (id, user_id, slot_date, slot_time, during, resource_id, block)
+    SELECT 'booking_rt_list_' || n, 'user_dave', date '2037-01-01' + n, '09:00', hour, 'bay-1',
+           hour
+    FROM generate_series(1, 60) AS n,
+         LATERAL tstzrange((date '2037-01-01' + n + time '09:00') AT TIME ZONE 'UTC',
+                           (date '2037-01-01' + n + time '09:00') AT TIME ZONE 'UTC'
+                           + interval '1 hour') AS hour
 """
 
 

@@ -74,10 +74,14 @@ class Route:
 # The first day of _TO_CANCEL's bookings, which the moves move within.
 _MOVES_FROM = date(2041, 1, 1)
 _TO_CANCEL = """
-    INSERT INTO bookings (id, user_id, slot_date, slot_time)
-    SELECT 'booking_warm_' || side || '_' || n, 'user_charlie', date '2041-01-01' + n, start
+    INSERT INTO bookings (id, user_id, slot_date, slot_time, during, resource_id, block)
+    SELECT 'booking_warm_' || side || '_' || n, 'user_charlie', date '2041-01-01' + n, start,
+           hour, 'bay-1', hour
     FROM generate_series(0, %(count)s - 1) AS n,
-         (VALUES ('handler', time '10:00'), ('raw', time '11:00')) AS sides (side, start)
+         (VALUES ('handler', time '10:00'), ('raw', time '11:00')) AS sides (side, start),
+         LATERAL tstzrange((date '2041-01-01' + n + start) AT TIME ZONE 'UTC',
+                           (date '2041-01-01' + n + start) AT TIME ZONE 'UTC' + interval '1 hour')
+             AS hour
 """
 
 
@@ -193,22 +197,24 @@ def measure(database: BenchDatabase, calls: int, runs: int) -> dict[str, Any]:
 
     def insert_lookup(conn: psycopg.Connection) -> None:
         conn.execute(
-            "INSERT INTO bookings (id, user_id, slot_date, slot_time)"
-            " VALUES ('booking_warm_lookup', 'user_charlie', '2039-01-05', '10:00')"
+            "INSERT INTO bookings (id, user_id, slot_date, slot_time, during, resource_id, block)"
+            " VALUES ('booking_warm_lookup', 'user_charlie', '2039-01-05', '10:00',"
+            " '[2039-01-05 10:00Z, 2039-01-05 11:00Z)', 'bay-1',"
+            " '[2039-01-05 10:00Z, 2039-01-05 11:00Z)')"
         )
 
     def book_half_the_month(conn: psycopg.Connection) -> None:
         with conn.cursor() as cursor:
             cursor.executemany(
-                "INSERT INTO bookings (id, user_id, slot_date, slot_time, during, bay)"
-                " VALUES (%s, 'user_charlie', %s, %s, tstzrange(%s, %s), 1)",
+                "INSERT INTO bookings (id, user_id, slot_date, slot_time, during, resource_id,"
+                " block) VALUES (%s, 'user_charlie', %s, %s, tstzrange(%s, %s), 'bay-1',"
+                " tstzrange(%s, %s))",
                 [
                     (
                         f"booking_warm_month_{n}",
                         slot.starts_at.date(),
                         slot.start,
-                        slot.starts_at,
-                        slot.ends_at,
+                        *(slot.starts_at, slot.ends_at) * 2,
                     )
                     for n, slot in enumerate(month_booked)
                 ],
@@ -300,9 +306,9 @@ def measure(database: BenchDatabase, calls: int, runs: int) -> dict[str, Any]:
         with conn.cursor() as cursor:
             cursor.executemany(
                 "INSERT INTO bookings (id, user_id, slot_date, slot_time, during, block,"
-                " shop_id, service_id, resource_id, bay)"
+                " shop_id, service_id, resource_id)"
                 " VALUES (%s, 'user_charlie', %s, %s, tstzrange(%s, %s), tstzrange(%s, %s),"
-                " 'bench-ten', 'service', %s, %s)",
+                " 'bench-ten', 'service', %s)",
                 [
                     (
                         f"booking_warm_ten_{n}_{bay}",
@@ -310,7 +316,6 @@ def measure(database: BenchDatabase, calls: int, runs: int) -> dict[str, Any]:
                         slot.start,
                         *(slot.starts_at, slot.ends_at) * 2,
                         ten_bays[bay],
-                        100 + bay,
                     )
                     for n, slot in enumerate(month_slots)
                     for bay in range(n % 2, 10, 2)

@@ -13,6 +13,7 @@ import os
 import sys
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -185,3 +186,36 @@ def bookings_in(conn: psycopg.Connection) -> list[tuple[str, str, str, str]]:
         " FROM bookings ORDER BY slot_date, slot_time"
     ).fetchall()
     return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+# A booking of the default shop written straight to the table, as the handler
+# would write it for the tests' schedule (one-hour slots in UTC) on a bay.
+_DEFAULT_SHOP_BOOKING = """
+    INSERT INTO bookings (id, user_id, slot_date, slot_time, during, resource_id, block)
+    VALUES (%(id)s, %(user_id)s, %(day)s, %(start)s,
+            tstzrange(%(starts_at)s, %(starts_at)s + interval '1 hour'), %(resource_id)s,
+            tstzrange(%(starts_at)s, %(starts_at)s + interval '1 hour'))
+"""
+
+
+def insert_booking(
+    conn: psycopg.Connection,
+    booking_id: str,
+    user_id: str,
+    day: str,
+    start: str,
+    resource_id: str = "bay-1",
+) -> None:
+    """Write a confirmed one-hour booking of the default shop at day and start (UTC)."""
+    starts_at = datetime.fromisoformat(f"{day}T{start}+00:00")
+    conn.execute(
+        _DEFAULT_SHOP_BOOKING,
+        {
+            "id": booking_id,
+            "user_id": user_id,
+            "day": day,
+            "start": start,
+            "starts_at": starts_at,
+            "resource_id": resource_id,
+        },
+    )

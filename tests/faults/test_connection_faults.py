@@ -178,7 +178,7 @@ def test_a_retry_racing_its_own_unfinished_first_attempt_still_reports_the_booki
         retrying.join(timeout=10)
     assert outcome == [store.Booked("booking_same")]
     assert rows(fault_db) == [("booking_same", "2030-06-01", "14:00")]
-    assert bays(fault_db) == [1]
+    assert bays(fault_db) == ["bay-1"]
 
 
 def test_a_retry_after_its_first_attempt_committed_reports_the_booking(
@@ -194,12 +194,13 @@ def test_a_retry_after_its_first_attempt_committed_reports_the_booking(
             "booking_same"
         )
     assert rows(fault_db) == [("booking_same", "2030-06-01", "15:00")]
-    assert bays(fault_db) == [1]  # bay 2 was free, and stays free
+    assert bays(fault_db) == ["bay-1"]  # bay-2 was free, and stays free
 
 
-def bays(fault: FaultServer) -> list[int]:
+def bays(fault: FaultServer) -> list[str]:
     with fault.admin() as conn:
-        return [bay for (bay,) in conn.execute("SELECT bay FROM bookings ORDER BY bay")]
+        rows = conn.execute("SELECT resource_id FROM bookings ORDER BY resource_id")
+        return [bay for (bay,) in rows]
 
 
 def wait_until_blocked_on_a_lock(admin: psycopg.Connection, pid: int) -> None:

@@ -29,7 +29,7 @@ from appointments.data import booking_records, database
 from appointments.domain.schedule import rfc3339_utc
 from local.http_api_event import http_api_event
 from local.lambda_context import LocalLambdaContext
-from tests.conftest import Invoke, Printed, load_function
+from tests.conftest import Invoke, Printed, insert_booking, load_function
 from tests.faults.conftest import FaultServer
 from tests.faults.test_concurrent_changes import in_background
 from tests.faults.test_connection_faults import wait_until_blocked_on_a_lock
@@ -331,18 +331,10 @@ def test_a_keyed_booking_killed_while_it_waits_for_the_slot_is_answered_once(
     with fault.admin() as rival_conn, fault.admin() as admin:
         rival_conn.execute("BEGIN")
         if rival == "rolls back":
-            rival_conn.execute(
-                "INSERT INTO bookings (id, user_id, slot_date, slot_time)"
-                " VALUES ('booking_rival', 'user_bob', %s, '12:00')",
-                (DAY,),
-            )
+            insert_booking(rival_conn, "booking_rival", "user_bob", DAY, "12:00")
         else:
             fingerprint = request_fingerprint(parse_booking_request(body.encode()))
-            rival_conn.execute(
-                "INSERT INTO bookings (id, user_id, slot_date, slot_time)"
-                " VALUES ('booking_rival', 'user_alice', %s, '12:00')",
-                (DAY,),
-            )
+            insert_booking(rival_conn, "booking_rival", "user_alice", DAY, "12:00")
             rival_conn.execute(
                 "INSERT INTO idempotency_keys"
                 " (user_id, key, request_fingerprint, outcome, attempt_id)"

@@ -69,9 +69,9 @@ def test_a_bay_freed_while_the_booking_waited_is_taken(
 
     assert answers == [store.Booked("mine")]
     confirmed = db.execute(
-        "SELECT id, bay FROM bookings WHERE status = 'confirmed' ORDER BY bay"
+        "SELECT id, resource_id FROM bookings WHERE status = 'confirmed' ORDER BY resource_id"
     ).fetchall()
-    assert confirmed == [("mine", 1), ("racer", 2)]
+    assert confirmed == [("mine", "bay-1"), ("racer", "bay-2")]
 
 
 def test_a_user_deleted_while_their_booking_waited_is_user_not_found(

@@ -58,8 +58,8 @@ def test_the_bookings_floor_books_refuses_a_full_slot_and_an_unknown_user(
     booked = floor("bookings", "POST", "/bookings", **booking("user_alice", "2033-03-02", "10:00"))
 
     assert booked["status"] == 200 and booked["json"]["booking_id"].startswith("booking_")
-    (row,) = db.execute("SELECT id, user_id, bay FROM bookings").fetchall()
-    assert row == (booked["json"]["booking_id"], "user_alice", 1)
+    (row,) = db.execute("SELECT id, user_id, resource_id FROM bookings").fetchall()
+    assert row == (booked["json"]["booking_id"], "user_alice", "bay-1")
     for user, answer in (("user_bob", "Slot full"), ("user_nobody", "User not found")):
         request = booking(user, "2033-03-02", "10:00")
         expected = real(invoke, "bookings", "POST", "/bookings", **request)

@@ -3,8 +3,7 @@ put together, changed and taken apart; refusals that write nothing.
 
 API Gateway's IAM authorizer decides who gets here (the dev server's tests
 sign requests with botocore); this function decides what the request may do.
-Bookings of the workshop are written with SQL, each on a bay number of its
-own (the bay's constraint of 0010 still holds until a later release).
+Bookings of the workshop are written with SQL.
 """
 
 from __future__ import annotations
@@ -49,7 +48,7 @@ OIL_CHANGE = {
     "buffer_after_minutes": 10,
     "resource_ids": ["bay-2", "bay-1"],
 }
-_BAYS = count(200)
+_BOOKING_NUMBERS = count(200)
 
 
 def admin(
@@ -122,12 +121,12 @@ def workshop(invoke: Invoke, db: psycopg.Connection) -> Iterator[psycopg.Connect
 
 def hold(db: psycopg.Connection, resource_id: str, starts_at: datetime) -> str:
     """A confirmed oil change of shop north on `resource_id`, 30 minutes from `starts_at`."""
-    booking_id = f"booking_admin_{next(_BAYS)}"
+    booking_id = f"booking_admin_{next(_BOOKING_NUMBERS)}"
     ends_at = starts_at + timedelta(minutes=30)
     db.execute(
         "INSERT INTO bookings (id, user_id, slot_date, slot_time, during, shop_id, service_id,"
-        " resource_id, block, bay) VALUES (%s, 'user_alice', %s, %s, tstzrange(%s, %s),"
-        " 'north', 'oil-change', %s, tstzrange(%s, %s), %s)",
+        " resource_id, block) VALUES (%s, 'user_alice', %s, %s, tstzrange(%s, %s),"
+        " 'north', 'oil-change', %s, tstzrange(%s, %s))",
         (
             booking_id,
             starts_at.date(),
@@ -137,7 +136,6 @@ def hold(db: psycopg.Connection, resource_id: str, starts_at: datetime) -> str:
             resource_id,
             starts_at,
             ends_at,
-            next(_BAYS),
         ),
     )
     return booking_id

@@ -29,12 +29,19 @@ LONG_HISTORY_USER, HISTORY, CANCELLED = "plan_long_history", 20_000, 30
 HISTORY_START = date(2045, 1, 1)
 _FILL_HISTORY = """
     WITH new_user AS (INSERT INTO users (id, name) VALUES (%(user)s, 'Long history') RETURNING id)
-    INSERT INTO bookings (id, user_id, slot_date, slot_time, status, cancelled_at)
-    SELECT 'history_' || n, %(user)s, %(first)s::date + n / 8,
-           time '09:00' + (n %% 8) * interval '1 hour',
+    INSERT INTO bookings (id, user_id, slot_date, slot_time, during, resource_id, block,
+                          status, cancelled_at)
+    SELECT 'history_' || n, %(user)s, slot.at::date, slot.at::time, slot.during, 'bay-1',
+           slot.during,
            CASE WHEN n >= %(confirmed)s THEN 'cancelled' ELSE 'confirmed' END,
            CASE WHEN n >= %(confirmed)s THEN now() END
-    FROM generate_series(0, %(confirmed)s + %(cancelled)s - 1) AS n
+    FROM generate_series(0, %(confirmed)s + %(cancelled)s - 1) AS n,
+         LATERAL (SELECT %(first)s::date + n / 8 + time '09:00' + (n %% 8) * interval '1 hour')
+             AS hour (at),
+         LATERAL (SELECT hour.at,
+                         tstzrange(hour.at AT TIME ZONE 'UTC',
+                                   hour.at AT TIME ZONE 'UTC' + interval '1 hour'))
+             AS slot (at, during)
 """
 
 

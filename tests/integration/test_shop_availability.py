@@ -194,8 +194,8 @@ def test_the_default_shops_slots_count_its_bookings_only(
     # North's bay-1 at 10:00 UTC on a Monday: the default shop's bay-1 stays free.
     workshop.execute(
         "INSERT INTO bookings (id, user_id, slot_date, slot_time, during, shop_id, service_id,"
-        " resource_id, block, bay) VALUES ('booking_north', 'user_alice', %s, '11:00',"
-        " tstzrange(%s, %s), 'north', 'oil-change', 'bay-1', tstzrange(%s, %s), 1)",
+        " resource_id, block) VALUES ('booking_north', 'user_alice', %s, '11:00',"
+        " tstzrange(%s, %s), 'north', 'oil-change', 'bay-1', tstzrange(%s, %s))",
         (MONDAY, *(f"{MONDAY} 10:00Z", f"{MONDAY} 11:00Z") * 2),
     )
 

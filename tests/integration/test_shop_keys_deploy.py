@@ -20,6 +20,9 @@ from tests.conftest import DB_FOLDER
 
 MIGRATIONS = migrations.load_migrations(DB_FOLDER / "migrations")
 PREVIOUS_SCHEMA = [m for m in MIGRATIONS if m.version < "0024"]
+# What that deploy applied: the next one (0033, 0034) drops what the previous
+# release still read, tested in test_bay_drop_deploy.
+THIS_DEPLOY = [m for m in MIGRATIONS if m.version < "0033"]
 
 # The previous release's slots statement, verbatim.
 PREVIOUS_BUSY_BAYS = """
@@ -132,7 +135,7 @@ def test_the_previous_release_answers_keys_and_reads_slots_on_the_migrated_schem
     previous_schema: psycopg.Connection,
 ) -> None:
     conn = previous_schema
-    migrations.apply_migrations(conn, MIGRATIONS)
+    migrations.apply_migrations(conn, THIS_DEPLOY)
 
     # Its keyed retry is refused by the key's primary key, under the name it
     # answers from the recorded row...

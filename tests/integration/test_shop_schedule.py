@@ -135,8 +135,8 @@ def test_a_slot_takes_as_many_bookings_as_it_has_bays(
 
     assert answers == [200, 200, 200, 400]
     assert "10:00" not in slots(invoke, MONDAY)
-    bays = db.execute("SELECT bay FROM bookings ORDER BY bay").fetchall()
-    assert bays == [(1,), (2,), (3,)]
+    bays = db.execute("SELECT resource_id FROM bookings ORDER BY resource_id").fetchall()
+    assert bays == [("bay-1",), ("bay-2",), ("bay-3",)]
 
 
 def test_remaining_counts_down_and_a_cancel_frees_one_bay(

@@ -3,16 +3,13 @@
 import psycopg
 import pytest
 
-from tests.conftest import Invoke
+from tests.conftest import Invoke, insert_booking
 
 ALL_TIMES = ["09:00", "10:00", "11:00", "12:00", "13:00", "14:00", "15:00", "16:00"]
 
 
 def book(conn: psycopg.Connection, day: str, start: str, booking_id: str) -> None:
-    conn.execute(
-        "INSERT INTO bookings (id, user_id, slot_date, slot_time) VALUES (%s, 'user_bob', %s, %s)",
-        (booking_id, day, start),
-    )
+    insert_booking(conn, booking_id, "user_bob", day, start)
 
 
 def test_an_empty_day_lists_every_hour_from_nine_to_sixteen(invoke: Invoke) -> None:

@@ -27,6 +27,7 @@ from tests.process.lifecycle_worker import delete_booking, post_booking
 from tests.process.test_lifecycle_races import SPAWN, Running, workers
 
 CAPACITY = 3
+BAYS = ["bay-1", "bay-2", "bay-3"]
 RACERS = 24
 CHURN_WORKERS = 12  # half on 60-minute slots, half on 30-minute ones
 SLOT_FULL = (400, {"error": "Slot full"})
@@ -77,10 +78,10 @@ def settings(slot_minutes: int = 60) -> dict[str, str]:
     return {"CAPACITY": str(CAPACITY), "SLOT_MINUTES": str(slot_minutes)}
 
 
-def confirmed_bays(db: psycopg.Connection, day: str, start: str) -> dict[str, tuple[str, int]]:
+def confirmed_bays(db: psycopg.Connection, day: str, start: str) -> dict[str, tuple[str, str]]:
     """The slot's confirmed bookings: id -> (user, bay)."""
     rows = db.execute(
-        "SELECT id, user_id, bay FROM bookings"
+        "SELECT id, user_id, resource_id FROM bookings"
         " WHERE slot_date = %s AND slot_time = %s AND status = 'confirmed'",
         (day, start),
     ).fetchall()
@@ -131,11 +132,11 @@ def test_three_bays_go_to_three_of_many_and_a_freed_bay_to_exactly_one_more(
         assert {b: user for b, (user, _) in rows.items()} == {
             a["body"]["booking_id"]: user_of(a) for a in winners
         }
-        assert sorted(bay for _, bay in rows.values()) == [1, 2, 3]
+        assert sorted(bay for _, bay in rows.values()) == BAYS
         assert db.execute("SELECT count(*) FROM bookings").fetchone() == (CAPACITY,)
 
         # Cancel the booking in bay 2 through the handler: that bay, and only it, is free.
-        freed = next(booking_id for booking_id, (_, bay) in rows.items() if bay == 2)
+        freed = next(booking_id for booking_id, (_, bay) in rows.items() if bay == "bay-2")
         request = delete_booking(freed)
         cancelled = invoke(
             "bookings",
@@ -162,8 +163,8 @@ def test_three_bays_go_to_three_of_many_and_a_freed_bay_to_exactly_one_more(
     retaken = again[0]["body"]["booking_id"]
     after = confirmed_bays(db, day, start)
     assert set(after) == (set(rows) - {freed}) | {retaken}
-    assert after[retaken] == (user_of(again[0]), 2)
-    assert sorted(bay for _, bay in after.values()) == [1, 2, 3]
+    assert after[retaken] == (user_of(again[0]), "bay-2")
+    assert sorted(bay for _, bay in after.values()) == BAYS
     assert db.execute(
         "SELECT status, count(*) FROM bookings GROUP BY status ORDER BY status"
     ).fetchall() == [("cancelled", 1), ("confirmed", CAPACITY)]
@@ -250,7 +251,7 @@ def test_churn_on_two_slot_grids_at_once_never_puts_more_than_three_in_the_shop(
         booking_id: (user_id, day, start, minutes, status, bay)
         for booking_id, user_id, day, start, minutes, status, bay in db.execute(
             "SELECT id, user_id, to_char(slot_date, 'YYYY-MM-DD'), to_char(slot_time, 'HH24:MI'),"
-            " upper(during) - lower(during), status, bay FROM bookings"
+            " upper(during) - lower(during), status, resource_id FROM bookings"
         ).fetchall()
     }
     # Every 200 has its row, as answered and as long as its worker's slots; nothing else was booked.
@@ -259,7 +260,7 @@ def test_churn_on_two_slot_grids_at_once_never_puts_more_than_three_in_the_shop(
     assert set(rows) == set(booked)
     for booking_id, (worker, user_id, day, start) in booked.items():
         assert rows[booking_id][:4] == (user_id, day, start, timedelta(minutes=grid_of(worker)))
-    assert {row[5] for row in rows.values()} <= {1, 2, 3}
+    assert {row[5] for row in rows.values()} <= set(BAYS)
     # What the workers hold is what is confirmed; every cancel answered 200 is cancelled.
     believed = {c for r in reports for c in r["confirmed"]}
     assert believed == {b for b, row in rows.items() if row[4] == "confirmed"}

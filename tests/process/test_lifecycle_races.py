@@ -26,7 +26,7 @@ import pytest
 from appointments.api.booking_views import request_fingerprint
 from appointments.api.models import parse_booking_request
 from appointments.domain.schedule import rfc3339_utc
-from tests.conftest import Invoke
+from tests.conftest import Invoke, insert_booking
 from tests.process.lifecycle_worker import (
     Request,
     churn,
@@ -394,11 +394,7 @@ def slots_held(database_url: str, day: str, starts: list[str]) -> Iterator[Calla
     with psycopg.connect(database_url, autocommit=True) as holder:
         holder.execute("BEGIN")
         for n, start in enumerate(starts):
-            holder.execute(
-                "INSERT INTO bookings (id, user_id, slot_date, slot_time)"
-                " VALUES (%s, 'user_bob', %s, %s)",
-                (f"booking_holder_{n}", day, start),
-            )
+            insert_booking(holder, f"booking_holder_{n}", "user_bob", day, start)
 
         def release() -> None:
             if holder.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:

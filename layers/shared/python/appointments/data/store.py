@@ -119,7 +119,7 @@ class IdempotencyKey:
 IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
 
 # The default shop's confirmed bookings overlapping an interval, by bay (its
-# resource: the column `bay` goes in the next release).
+# resource, "bay-N").
 # Served by the GiST index of the exclusion constraint
 # bookings_one_per_resource_at_a_time (0019), whose predicate and shop
 # expression this repeats; a booking's block holds its interval, so the block

@@ -104,7 +104,7 @@ Statement = Callable[[int], tuple[str, dict[str, Any]]]
 
 def _statements(size: int, calls: int) -> dict[str, Statement]:
     """Each statement timed, as (SQL, parameters) for its i-th call: a different day each."""
-    from appointments.data import booking_records, service_calendars, store
+    from appointments.data import booking_records, busy_bays, service_calendars, store
     from appointments.data.booking_records import ListQuery
 
     days = size // 7
@@ -145,7 +145,7 @@ def _statements(size: int, calls: int) -> dict[str, Statement]:
     def busy(i: int, length: int) -> tuple[str, dict[str, Any]]:
         opens = datetime.combine(spread_day(i), datetime.min.time(), UTC) + timedelta(hours=9)
         span = {"from": opens, "to": opens + timedelta(days=length - 1, hours=8)}
-        return store._BUSY_BAYS, span
+        return busy_bays.BUSY_BAYS, span
 
     def calendar(i: int) -> tuple[str, dict[str, Any]]:
         """GET /shops/{id}/availability's statement: the default shop's service, 31 days."""

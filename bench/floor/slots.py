@@ -1,4 +1,5 @@
-"""The floor of GET /slots?date=YYYY-MM-DD: store._BUSY_BAYS over the day, the default shop."""
+"""The floor of GET /slots?date=YYYY-MM-DD: busy_bays.BUSY_BAYS over the day, the default
+shop."""
 
 import json
 import os
@@ -10,7 +11,7 @@ import psycopg
 # Opened at cold start and kept for warm invocations, as the real function keeps its own.
 _conn = psycopg.connect(os.environ["DATABASE_URL"], autocommit=True, prepare_threshold=None)
 
-# Copied from store._BUSY_BAYS.
+# Copied from busy_bays.BUSY_BAYS.
 _BUSY_BAYS = """
     SELECT resource_id, lower(during), upper(during)
     FROM bookings

@@ -8,10 +8,8 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from appointments import messages
-from appointments.api import catalogue_views
 from appointments.api.web import create_resolver, entrypoint
 from appointments.domain import availability, schedule, shop
-from appointments.domain.catalogue import is_catalogue_id
 from appointments.errors import ClientError
 
 if TYPE_CHECKING:  # imported by the shop route itself (see list_service_availability)
@@ -52,14 +50,17 @@ def list_availability() -> Any:
 
 @app.get("/shops/<shop_id>/availability")
 def list_service_availability(shop_id: str) -> Any:
+    # Imported here: a shop's calendar is ~4 ms of modules that /slots and
+    # /availability, the default shop's routes, never use at a cold start.
+    from appointments.api import catalogue_views
+    from appointments.data import service_calendars
+    from appointments.domain import service_availability
+    from appointments.domain.catalogue import is_catalogue_id
+
     # The shop id as API Gateway decoded it: the router's argument is still percent-encoded.
     shop_id = str(app.request.path_parameters.get("shop_id", ""))
     if not is_catalogue_id(shop_id):
         raise catalogue_views.SHOP_NOT_FOUND
-    # Imported here: a shop's calendar is ~4 ms of modules that /slots and
-    # /availability, the default shop's routes, never use at a cold start.
-    from appointments.data import service_calendars
-    from appointments.domain import service_availability
 
     query = app.request.query
     service_id = query.get("service_id")

@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import psycopg
 import pytest
 
-from appointments.data import booking_records, migrations, store
+from appointments.data import booking_records, busy_bays, migrations, store
 from tests.conftest import DB_FOLDER
 
 MIGRATIONS = migrations.load_migrations(DB_FOLDER / "migrations")
@@ -132,8 +132,8 @@ def request(user_id: str, start: time) -> store.SlotRequest:
     return store.SlotRequest(user_id, DAY, start, *slot(start), capacity=1)
 
 
-def busy_bays(conn: psycopg.Connection) -> list[store.BusyBay]:
-    return sorted(store.select_busy_bays(conn, *WHOLE_DAY), key=lambda busy: busy.starts_at)
+def bays_busy_all_day(conn: psycopg.Connection) -> list[busy_bays.BusyBay]:
+    return sorted(busy_bays.select_busy_bays(conn, *WHOLE_DAY), key=lambda busy: busy.starts_at)
 
 
 def held(conn: psycopg.Connection, booking_id: str) -> tuple[str, datetime, datetime]:
@@ -159,9 +159,9 @@ def test_existing_bookings_come_through_confirmed_and_still_hold_their_slots(
     assert held(old_schema, "old_9") == ("bay-1", *slot(time(9)))
     assert held(old_schema, "old_10") == ("bay-1", *slot(time(10)))
     assert store.book_slot(old_schema, "new", request("bob", time(9))) == store.SlotFull()
-    assert busy_bays(old_schema) == [
-        store.BusyBay("bay-1", *slot(time(9))),
-        store.BusyBay("bay-1", *slot(time(10))),
+    assert bays_busy_all_day(old_schema) == [
+        busy_bays.BusyBay("bay-1", *slot(time(9))),
+        busy_bays.BusyBay("bay-1", *slot(time(10))),
     ]
 
 
@@ -207,9 +207,9 @@ def test_when_both_releases_run_a_cancelled_slot_is_never_double_booked(
     ).fetchone()
     assert confirmed == (1,)
     # This release sees the slot taken by the previous one's booking.
-    assert busy_bays(old_schema) == [
-        store.BusyBay("bay-1", *slot(time(9))),
-        store.BusyBay("bay-1", *slot(time(10))),
+    assert bays_busy_all_day(old_schema) == [
+        busy_bays.BusyBay("bay-1", *slot(time(9))),
+        busy_bays.BusyBay("bay-1", *slot(time(10))),
     ]
     assert store.book_slot(old_schema, "new_9", request("alice", time(9))) == store.SlotFull()
 

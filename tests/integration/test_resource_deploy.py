@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import psycopg
 import pytest
 
-from appointments.data import migrations, store
+from appointments.data import busy_bays, migrations, store
 from tests.conftest import DB_FOLDER
 
 MIGRATIONS = migrations.load_migrations(DB_FOLDER / "migrations")
@@ -261,7 +261,7 @@ def test_the_bays_busy_for_either_release_are_found_through_an_index(
     migrations.apply_migrations(previous_schema, THIS_DEPLOY)
 
     assert index_serving(previous_schema, PREVIOUS_BUSY_BAYS) == "bookings_confirmed_by_interval"
-    assert index_serving(previous_schema, store._BUSY_BAYS) == (
+    assert index_serving(previous_schema, busy_bays.BUSY_BAYS) == (
         "bookings_one_per_resource_at_a_time"
     )
 

@@ -1,13 +1,14 @@
 """Data access for taking a slot: one SQL statement per outcome, whatever the race.
 
-The public functions (`busy_bays`, `book`) own everything a handler would
-otherwise juggle: the warm connection, the retry after it died, the id a retry
-must recognise, the Idempotency-Key's recorded answer. Underneath, each
-function runs one statement with bound parameters on the connection it is
-given (so tests and benchmarks can run them on any connection).
+The public function `book` owns everything a handler would otherwise juggle:
+the warm connection, the retry after it died, the id a retry must recognise,
+the Idempotency-Key's recorded answer. Underneath, each function runs one
+statement with bound parameters on the connection it is given (so tests and
+benchmarks can run them on any connection).
 
 A booking's later life (looking it up, cancelling it, listing a user's) is in
-booking_records.
+booking_records; the bays busy over an interval, which /slots reads, in
+busy_bays.
 """
 
 from __future__ import annotations
@@ -59,16 +60,6 @@ class SlotRequest:
         return default_bay_ids(self.capacity)
 
 
-@dataclass(frozen=True)
-class BusyBay:
-    """A bay of the default shop (resource bay-N) held by a confirmed booking over
-    [starts_at, ends_at)."""
-
-    resource_id: str
-    starts_at: datetime
-    ends_at: datetime
-
-
 # What booking a slot can come to. Expected outcomes are values, not exceptions.
 @dataclass(frozen=True)
 class Booked:
@@ -118,21 +109,6 @@ class IdempotencyKey:
 # may be used again, and the scheduled purge deletes it.
 IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
 
-# The default shop's confirmed bookings overlapping an interval, by bay (its
-# resource, "bay-N").
-# Served by the GiST index of the exclusion constraint
-# bookings_one_per_resource_at_a_time (0019), whose predicate and shop
-# expression this repeats; a booking's block holds its interval, so the block
-# overlaps wherever the interval does.
-_BUSY_BAYS = """
-    SELECT resource_id, lower(during), upper(during)
-    FROM bookings
-    WHERE status = 'confirmed'
-      AND catalogue_id_range(shop_id, shop_id, '[]')
-          && catalogue_id_range('default', 'default', '[]')
-      AND block && tstzrange(%(from)s, %(to)s)
-      AND during && tstzrange(%(from)s, %(to)s)
-"""
 
 # One round trip for every outcome, with or without an Idempotency-Key: the
 # function book_slot_v3 (db/migrations/0020) makes a signed-in caller a user
@@ -207,11 +183,6 @@ class _KeyAlreadyRecorded:
     """book_slot's statement was refused: the key has a recorded answer."""
 
 
-def busy_bays(starts_at: datetime, ends_at: datetime) -> list[BusyBay]:
-    """Bays held by confirmed bookings at some point in [starts_at, ends_at). A read."""
-    return database.run(lambda conn: select_busy_bays(conn, starts_at, ends_at))
-
-
 def book(
     request: SlotRequest, idempotency_key: IdempotencyKey | None = None
 ) -> BookingOutcome | CatalogueChanged | Replayed | KeyReused:
@@ -269,13 +240,6 @@ def new_booking_id(shop_id: str = DEFAULT_SHOP_ID) -> str:
 
     booking_id = "booking_" + secrets.token_urlsafe(16)
     return booking_id if shop_id == DEFAULT_SHOP_ID else f"{shop_id}.{booking_id}"
-
-
-def select_busy_bays(
-    conn: psycopg.Connection, starts_at: datetime, ends_at: datetime
-) -> list[BusyBay]:
-    rows = conn.execute(_BUSY_BAYS, {"from": starts_at, "to": ends_at}).fetchall()
-    return [BusyBay(*row) for row in rows]
 
 
 def book_slot(

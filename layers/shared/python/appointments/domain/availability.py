@@ -10,16 +10,15 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
-from appointments.data import store
+from appointments.data import busy_bays
 from appointments.data.default_catalogue import default_bay_ids
 from appointments.domain import shop
 
 
-@dataclass(frozen=True)
-class OpenSlot:
+class OpenSlot(NamedTuple):
     slot: shop.Slot
     remaining: int  # bays still free, 0 when full
 
@@ -35,7 +34,7 @@ def days_between(
     every_slot = [slot for slots in offered.values() for slot in slots]
     if not every_slot:
         return {day: [] for day in offered}  # nothing open: no query
-    busy = store.busy_bays(
+    busy = busy_bays.busy_bays(
         min(slot.starts_at for slot in every_slot), max(slot.ends_at for slot in every_slot)
     )
     taken = _TakenBays(busy, schedule.capacity)
@@ -58,7 +57,7 @@ class _TakenBays:
     shop's, the database session's) costs over ten times more.
     """
 
-    def __init__(self, busy: Sequence[store.BusyBay], capacity: int) -> None:
+    def __init__(self, busy: Sequence[busy_bays.BusyBay], capacity: int) -> None:
         # A bay above the capacity (it was lowered since) takes nothing from the
         # bays the shop still offers.
         offered = set(default_bay_ids(capacity))

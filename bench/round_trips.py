@@ -79,7 +79,17 @@ _BOOKINGS_TO_FIND = """
     FROM generate_series(1, 60) AS n,
          LATERAL tstzrange((date '2037-01-01' + n + time '09:00') AT TIME ZONE 'UTC',
                            (date '2037-01-01' + n + time '09:00') AT TIME ZONE 'UTC'
-                           + interval '1 hour') AS hour
+                           + interval '1 hour') AS hour;
+    INSERT INTO bookings (id, user_id, slot_date, slot_time, during, resource_id, block,
+                          status, hold_expires_at)
+    SELECT id, 'user_charlie', date '2037-06-02', start, hour, 'bay-1', hour, 'held', expires_at
+    FROM (VALUES ('booking_rt_hold', time '10:00', now() + interval '1 hour'),
+                 ('booking_rt_release', time '11:00', now() + interval '1 hour'),
+                 ('booking_rt_lapsed', time '12:00', now() - interval '1 second'))
+             AS holds (id, start, expires_at),
+         LATERAL tstzrange((date '2037-06-02' + start) AT TIME ZONE 'UTC',
+                           (date '2037-06-02' + start) AT TIME ZONE 'UTC' + interval '1 hour')
+             AS hour
 """
 
 
@@ -170,6 +180,20 @@ def count_per_route(database_url: str, log_path: Path) -> dict[str, int]:
             path_parameters={"booking_id": booking_id},
             body=json.dumps({"date": "2037-06-01", "time": start}),
             headers={"If-Match": if_match} if if_match else None,
+        )
+        return lambda: bookings(event, context)
+
+    def hold(user: str, date: str) -> Callable[[], Any]:
+        body = json.dumps({"user_id": user, "date": date, "time": "10:00"})
+        event = http_api_event("POST", "/holds", body=body)
+        return lambda: bookings(event, context)
+
+    def on_hold(method: str, hold_id: str, action: str = "") -> Callable[[], Any]:
+        event = http_api_event(
+            method,
+            f"/holds/{hold_id}{action}",
+            route_key=f"{method} /holds/{{hold_id}}{action}",
+            path_parameters={"hold_id": hold_id},
         )
         return lambda: bookings(event, context)
 
@@ -293,6 +317,17 @@ def count_per_route(database_url: str, log_path: Path) -> dict[str, int]:
             412,
         ),
         "POST /bookings/{id}/reschedule (cancelled)": (move("booking_rt_cancel", "15:00"), 409),
+        "POST /holds (held)": (hold("user_alice", "2038-01-08"), 201),
+        "POST /holds (Slot full)": (hold("user_bob", "2038-01-08"), 400),
+        "POST /holds/{id}/confirm (booked)": (on_hold("POST", "booking_rt_hold", "/confirm"), 200),
+        "POST /holds/{id}/confirm (again)": (on_hold("POST", "booking_rt_hold", "/confirm"), 200),
+        "POST /holds/{id}/confirm (expired)": (
+            on_hold("POST", "booking_rt_lapsed", "/confirm"),
+            409,
+        ),
+        "DELETE /holds/{id} (released)": (on_hold("DELETE", "booking_rt_release"), 200),
+        "GET /holds/{id} (found)": (on_hold("GET", "booking_rt_release"), 200),
+        "GET /holds/{id} (not found)": (on_hold("GET", "booking_rt_nobody"), 404),
         "GET /bookings?user_id= (page of 50, next page follows)": (
             listing("user_id=user_dave&limit=50"),
             200,
@@ -347,6 +382,7 @@ def _check_answer(name: str, response: dict[str, Any], status: int) -> None:
         {"error": "User not found"},
         {"error": "Shop not found"},
         {"error": "Service not found"},
+        {"error": "Hold not found"},
     ):
         raise RuntimeError(f"{name}: expected the handler's 404, got {body}")  # not routing's
     if "page of 50" in name and (len(body["bookings"]) != 50 or not body["next_cursor"]):

@@ -41,7 +41,7 @@ from bench.environment import (
 )
 
 if TYPE_CHECKING:  # imported in measure(), once Lambda's environment is set
-    from appointments.data.store import IdempotencyKey
+    from appointments.data.store import IdempotencyKey, SlotRequest
     from appointments.domain.shop import Slot
 
 
@@ -85,6 +85,26 @@ _TO_CANCEL = """
 """
 
 
+# Holds to confirm, one slot each, as _TO_CANCEL's bookings; and users to hold
+# with, one per call (a user may hold three slots at once).
+_TO_CONFIRM = """
+    INSERT INTO bookings (id, user_id, slot_date, slot_time, during, resource_id, block, status,
+                          hold_expires_at)
+    SELECT 'booking_warm_hold_' || side || '_' || n, 'user_charlie', date '2042-01-01' + n, start,
+           hour, 'bay-1', hour, 'held', now() + interval '1 hour'
+    FROM generate_series(0, %(count)s - 1) AS n,
+         (VALUES ('handler', time '10:00'), ('raw', time '11:00')) AS sides (side, start),
+         LATERAL tstzrange((date '2042-01-01' + n + start) AT TIME ZONE 'UTC',
+                           (date '2042-01-01' + n + start) AT TIME ZONE 'UTC' + interval '1 hour')
+             AS hour
+"""
+_HOLDERS = """
+    INSERT INTO users (id, name)
+    SELECT 'user_warm_' || side || '_' || n, 'Holder'
+    FROM generate_series(0, %(count)s - 1) AS n, (VALUES ('handler'), ('raw')) AS sides (side)
+"""
+
+
 def move_event(booking_id: str, n: int) -> dict[str, Any]:
     """A move of _TO_CANCEL's booking `n` (10:00 on its day) to 14:00, at version 1."""
     from local.http_api_event import http_api_event
@@ -114,7 +134,7 @@ def measure(database: BenchDatabase, calls: int, runs: int) -> dict[str, Any]:
     apply_lambda_environment(database.url)
     from appointments.api import booking_views
     from appointments.api.models import parse_booking_request
-    from appointments.data import booking_records, busy_bays, service_calendars, store
+    from appointments.data import booking_records, busy_bays, hold_records, service_calendars, store
     from appointments.data import database as warm_connection
     from appointments.data.booking_records import ListQuery
     from appointments.domain import shop
@@ -147,6 +167,7 @@ def measure(database: BenchDatabase, calls: int, runs: int) -> dict[str, Any]:
     taken_slot, nobody_slot, replayed_slot = map(at_ten, ("2039-01-01", "2039-01-02", "2039-01-03"))
     raw_booked_slots = [at_ten(day(i, 100)) for i in range(calls)]
     raw_keyed_slots = [at_ten(day(i, 300)) for i in range(calls)]
+    raw_held_slots = [at_ten(day(i, 700)) for i in range(calls)]
     # A month view: 31 days of 8 slots, every other slot of each day booked.
     month = shop.slots_between(default_schedule, date(2039, 3, 1), date(2039, 3, 31))
     month_slots = [slot for day_slots in month.values() for slot in day_slots]
@@ -157,6 +178,18 @@ def measure(database: BenchDatabase, calls: int, runs: int) -> dict[str, Any]:
         body = json.dumps({"user_id": user, "date": date, "time": time_})
         headers = {"Idempotency-Key": key} if key else None
         return http_api_event("POST", "/bookings", body=body, headers=headers)
+
+    def hold_event(user: str, date: str) -> Any:
+        body = json.dumps({"user_id": user, "date": date, "time": "10:00"})
+        return http_api_event("POST", "/holds", body=body)
+
+    def confirm_event(hold_id: str) -> Any:
+        return http_api_event(
+            "POST",
+            f"/holds/{hold_id}/confirm",
+            route_key="POST /holds/{hold_id}/confirm",
+            path_parameters={"hold_id": hold_id},
+        )
 
     slots_event = http_api_event("GET", "/slots", raw_query="date=2039-01-01")
     month_event = http_api_event("GET", "/availability", raw_query="from=2039-03-01&to=2039-03-31")
@@ -374,6 +407,27 @@ def measure(database: BenchDatabase, calls: int, runs: int) -> dict[str, Any]:
             raw_buffered,
             prepare=open_ten_bays,
         ),
+        "POST /holds (held)": Route(
+            lambda i: bookings(hold_event(f"user_warm_handler_{i}", day(i, 500)), context),
+            lambda i: raw(
+                store._BOOK_SLOT,
+                store.book_slot_params(
+                    store.new_booking_id(),
+                    _request(f"user_warm_raw_{i}", raw_held_slots[i]),
+                    hold=store.HoldTerms(300, 3),
+                ),
+            ),
+            status=201,
+            prepare=lambda conn: conn.execute(_HOLDERS, {"count": calls + _WARM_UP}),
+        ),
+        "POST /holds/{id}/confirm (booked)": Route(
+            lambda i: bookings(confirm_event(f"booking_warm_hold_handler_{i}"), context),
+            lambda i: raw(
+                hold_records._CONFIRM,
+                {"shop_id": "default", "hold_id": f"booking_warm_hold_raw_{i}", "owner": None},
+            ),
+            prepare=lambda conn: conn.execute(_TO_CONFIRM, {"count": calls + _WARM_UP}),
+        ),
         "POST /bookings (Slot full)": Route(
             lambda i: bookings(taken, context),
             lambda i: raw(
@@ -495,7 +549,13 @@ def _params(
     """_BOOK_SLOT's parameters, as store.book_slot binds them, for a slot of capacity 1."""
     from appointments.data import store
 
-    request = store.SlotRequest(
+    return store.book_slot_params(booking_id, _request(user, slot), key)
+
+
+def _request(user: str, slot: Slot) -> SlotRequest:
+    """What store.book_slot is asked for a slot of the default shop of capacity 1."""
+    from appointments.data import store
+
+    return store.SlotRequest(
         user, slot.starts_at.date(), slot.start, slot.starts_at, slot.ends_at, capacity=1
     )
-    return store.book_slot_params(booking_id, request, key)

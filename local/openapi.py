@@ -180,6 +180,36 @@ class Booking(BaseModel):
     )
 
 
+class Held(BaseModel):
+    """A hold: the slot kept for its user until `expires_at`; `date` and `time` on the
+    shop's wall clock."""
+
+    hold_id: str = Field(
+        description="Also its booking's id once confirmed",
+        examples=["booking_7Qx2mJd0TKu3bZkq1sYv4A"],
+    )
+    expires_at: datetime.datetime = Field(description="RFC 3339, UTC: when it stops holding")
+    shop_id: str = Field(description="`default` for the template's shop")
+    service_id: str = Field(description="`appointment` for the template's shop")
+    resource_id: str = Field(description="The resource it keeps busy")
+    date: datetime.date
+    time: str = Field(description="HH:MM")
+    starts_at: datetime.datetime = Field(description="RFC 3339, with the shop's offset")
+    ends_at: datetime.datetime = Field(description="RFC 3339, with the shop's offset")
+
+
+class Hold(Held):
+    """A hold read back, with what became of it."""
+
+    user_id: str
+    status: Literal["held", "expired", "released", "confirmed"] = Field(
+        description="`held` until `expires_at`; then `expired`, unless released or confirmed"
+    )
+    booking_id: str | None = Field(
+        default=None, description="Once confirmed: its booking (the same id); absent before"
+    )
+
+
 class BookingPage(BaseModel):
     bookings: list[Booking] = Field(description="Oldest slot first (date, time, then id)")
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null: last")
@@ -297,7 +327,7 @@ MODELS: list[tuple[type[BaseModel], JsonSchemaMode]] = [
     (UserUpdate, "validation"),
     *(
         (model, "serialization")
-        for model in (Error, GatewayError, Health, Slots, Availability, Booked, Booking)
+        for model in (Error, GatewayError, Health, Slots, Availability, Booked, Booking, Held, Hold)
     ),
     (BookingPage, "serialization"),
     (User, "serialization"),
@@ -424,6 +454,11 @@ def path_parameter(name: str, description: str) -> dict[str, Any]:
 
 DATE = {"type": "string", "format": "date"}
 A_DAY = "2024-01-20"
+HOLD_ID = path_parameter(
+    "hold_id",
+    "As POST /holds answered it. An id no hold has, or could have, is 404 (a booking's that"
+    " was never a hold too).",
+)
 BOOKING_ID = path_parameter(
     "booking_id",
     "As POST /bookings answered it. An id no booking has, or could have, is 404.",
@@ -531,6 +566,20 @@ BODY_ERRORS = (
 
 
 # Operations, one per route of template.yaml.
+
+# A hold is refused as a booking of the same body would be.
+HOLD_REFUSALS = (
+    said(messages.SLOT_FULL) + " (booked, or held by a live hold)",
+    said(messages.SHOP_CLOSED),
+    said(messages.USER_NOT_FOUND),
+    said(messages.INVALID_DATE),
+    said(messages.INVALID_TIME),
+    said(messages.TOO_LATE),
+    said(messages.TOO_FAR_AHEAD),
+)
+HOLD_LIMIT_NOTE = (
+    "The user has HoldLimit (default 3) live holds at this shop already: nothing was held."
+)
 
 
 @dataclass(frozen=True)
@@ -872,6 +921,88 @@ OPERATIONS: dict[str, Operation] = {
         [BOOKING_ID, IF_MATCH],
         RESCHEDULE_BODY,
     ),
+    "POST /holds": Operation(
+        "createHold",
+        "Hold a slot of the default shop while the client checks out",
+        "holds",
+        {
+            "201": json_response("Held until `expires_at`.", schema_ref(Held)),
+            "400": refusal(*HOLD_REFUSALS, said(messages.TIME_NOT_ON_THE_HOUR), *BODY_ERRORS),
+            "403": refusal(said(messages.FORBIDDEN) + " (sign-in on: holding for another user)"),
+            "409": refusal(said(messages.TOO_MANY_HOLDS), note=HOLD_LIMIT_NOTE),
+            "413": shared("TooLarge"),
+            **DATABASE_FAILURES,
+        },
+        [],
+        BOOKING_BODY,
+    ),
+    "POST /shops/{shop_id}/holds": Operation(
+        "createShopHold",
+        "Hold a service of a shop on one of its resources while the client checks out",
+        "holds",
+        {
+            "201": json_response("Held until `expires_at`.", schema_ref(Held)),
+            "400": refusal(
+                *HOLD_REFUSALS,
+                said(messages.not_a_service_start(15)) + " (a service stepping by 15 minutes)",
+                said(messages.RESOURCE_CANNOT_PERFORM_SERVICE),
+                *BODY_ERRORS,
+            ),
+            "403": refusal(said(messages.FORBIDDEN) + " (sign-in on: holding for another user)"),
+            "404": refusal(
+                said(messages.SHOP_NOT_FOUND),
+                said(messages.SERVICE_NOT_FOUND),
+                said(messages.RESOURCE_NOT_FOUND),
+            ),
+            "409": refusal(said(messages.TOO_MANY_HOLDS), note=HOLD_LIMIT_NOTE),
+            "413": shared("TooLarge"),
+            **DATABASE_FAILURES,
+        },
+        [SHOP_ID],
+        SHOP_BOOKING_BODY,
+    ),
+    "GET /holds/{hold_id}": Operation(
+        "getHold",
+        "A hold, and what became of it",
+        "holds",
+        {
+            "200": json_response("The hold.", schema_ref(Hold)),
+            "404": refusal(said(messages.HOLD_NOT_FOUND) + " (with sign-in on: also another's)"),
+            **DATABASE_FAILURES,
+        },
+        [HOLD_ID],
+    ),
+    "DELETE /holds/{hold_id}": Operation(
+        "releaseHold",
+        "Release a hold: its slot is free at once (again: the same answer)",
+        "holds",
+        {
+            "200": json_response("The hold, released (or expired already).", schema_ref(Hold)),
+            "404": refusal(said(messages.HOLD_NOT_FOUND) + " (with sign-in on: also another's)"),
+            "409": refusal(
+                said(messages.HOLD_CONFIRMED),
+                note="It is a booking now: cancel it with DELETE /bookings/{booking_id}.",
+            ),
+            **DATABASE_FAILURES,
+        },
+        [HOLD_ID],
+    ),
+    "POST /holds/{hold_id}/confirm": Operation(
+        "confirmHold",
+        "Turn a live hold into its booking (again: the same booking)",
+        "holds",
+        {
+            "200": json_response("Booked: the booking's id is the hold's.", schema_ref(Booked)),
+            "404": refusal(said(messages.HOLD_NOT_FOUND) + " (with sign-in on: also another's)"),
+            "409": refusal(
+                said(messages.HOLD_EXPIRED),
+                said(messages.HOLD_RELEASED),
+                note="The slot was not booked; it may be held or booked by someone else now.",
+            ),
+            **DATABASE_FAILURES,
+        },
+        [HOLD_ID],
+    ),
     "PUT /users/{user_id}": Operation(
         "putUser",
         "Create or rename a user (administrators)",
@@ -1042,6 +1173,10 @@ TAGS = [
     {"name": "slots", "description": "The shop's free slots"},
     {"name": "catalogue", "description": "Shops, their services and resources"},
     {"name": "bookings", "description": "Booking, looking up, listing and cancelling"},
+    {
+        "name": "holds",
+        "description": "A slot kept while the client checks out, then confirmed into its booking",
+    },
     {"name": "catalogue admin", "description": "Administration of shops: IAM-only (SigV4)"},
     {"name": "users", "description": "Administration: IAM-only (SigV4)"},
 ]

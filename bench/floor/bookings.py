@@ -13,12 +13,12 @@ _conn = psycopg.connect(os.environ["DATABASE_URL"], autocommit=True, prepare_thr
 
 # Copied from store._BOOK_SLOT.
 _BOOK_SLOT = """
-    SELECT user_exists, booked_resource_id, catalogue_current
-    FROM book_slot_v3(
+    SELECT user_exists, booked_resource_id, catalogue_current, too_many_holds, hold_expires_at
+    FROM book_slot_v4(
         %(shop_id)s, %(service_id)s, %(catalogue_version)s, %(resource_ids)s,
         %(booking_id)s, %(user_id)s,
         %(day)s, %(start)s, %(starts_at)s, %(ends_at)s, %(block_starts_at)s, %(block_ends_at)s,
-        %(key)s, %(fingerprint)s, %(new_user_name)s
+        %(key)s, %(fingerprint)s, %(new_user_name)s, %(hold_seconds)s, %(hold_limit)s
     )
 """
 
@@ -45,10 +45,12 @@ def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
         "key": None,
         "fingerprint": None,
         "new_user_name": None,
+        "hold_seconds": None,
+        "hold_limit": None,
     }
     try:
         row = _conn.execute(_BOOK_SLOT, params).fetchone()
-        user_exists, booked_resource_id, _ = row or (False, None, True)
+        user_exists, booked_resource_id, *_ = row or (False, None, True)
     except psycopg.errors.ForeignKeyViolation:  # the user was deleted meanwhile
         user_exists, booked_resource_id = False, None
     if booked_resource_id is not None:

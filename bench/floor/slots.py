@@ -15,7 +15,8 @@ _conn = psycopg.connect(os.environ["DATABASE_URL"], autocommit=True, prepare_thr
 _BUSY_BAYS = """
     SELECT resource_id, lower(during), upper(during)
     FROM bookings
-    WHERE status = 'confirmed'
+    WHERE status IN ('confirmed', 'held')
+      AND (status = 'confirmed' OR hold_expires_at > now())
       AND catalogue_id_range(shop_id, shop_id, '[]')
           && catalogue_id_range('default', 'default', '[]')
       AND block && tstzrange(%(from)s, %(to)s)
@@ -30,7 +31,7 @@ def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     opens = datetime(day.year, day.month, day.day, 9, tzinfo=UTC)
     starts = [opens + n * _SLOT for n in range(8)]
     busy = _conn.execute(_BUSY_BAYS, {"from": starts[0], "to": starts[-1] + _SLOT}).fetchall()
-    # One bay: a slot is free when no confirmed booking overlaps it.
+    # One bay: a slot is free when no confirmed booking or live hold overlaps it.
     free = [
         start.strftime("%H:%M")
         for start in starts

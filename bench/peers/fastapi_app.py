@@ -23,19 +23,20 @@ conn = psycopg.connect(os.environ["DATABASE_URL"], autocommit=True, prepare_thre
 _BUSY_BAYS = """
     SELECT resource_id, lower(during), upper(during)
     FROM bookings
-    WHERE status = 'confirmed'
+    WHERE status IN ('confirmed', 'held')
+      AND (status = 'confirmed' OR hold_expires_at > now())
       AND catalogue_id_range(shop_id, shop_id, '[]')
           && catalogue_id_range('default', 'default', '[]')
       AND block && tstzrange(%(from)s, %(to)s)
       AND during && tstzrange(%(from)s, %(to)s)
 """
 _BOOK_SLOT = """
-    SELECT user_exists, booked_resource_id, catalogue_current
-    FROM book_slot_v3(
+    SELECT user_exists, booked_resource_id, catalogue_current, too_many_holds, hold_expires_at
+    FROM book_slot_v4(
         %(shop_id)s, %(service_id)s, %(catalogue_version)s, %(resource_ids)s,
         %(booking_id)s, %(user_id)s,
         %(day)s, %(start)s, %(starts_at)s, %(ends_at)s, %(block_starts_at)s, %(block_ends_at)s,
-        %(key)s, %(fingerprint)s, %(new_user_name)s
+        %(key)s, %(fingerprint)s, %(new_user_name)s, %(hold_seconds)s, %(hold_limit)s
     )
 """
 _FIND = "SELECT id, name, created_at FROM users WHERE id = %(user_id)s"
@@ -114,9 +115,11 @@ def book(request: BookingRequest) -> JSONResponse:
         "key": None,
         "fingerprint": None,
         "new_user_name": None,
+        "hold_seconds": None,
+        "hold_limit": None,
     }
     try:
-        user_exists, booked_resource_id, _ = conn.execute(_BOOK_SLOT, params).fetchone()
+        user_exists, booked_resource_id, *_ = conn.execute(_BOOK_SLOT, params).fetchone()
     except psycopg.errors.ForeignKeyViolation:
         user_exists, booked_resource_id = False, None
     if booked_resource_id is not None:

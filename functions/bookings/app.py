@@ -12,10 +12,10 @@ import os
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, assert_never
+from typing import TYPE_CHECKING, Any, TypeVar, assert_never
 
 from appointments import messages
-from appointments.api import auth, booking_views, catalogue_views
+from appointments.api import auth, booking_views, catalogue_views, hold_views
 from appointments.api.catalogue_views import SHOP_NOT_FOUND
 from appointments.api.models import (
     BookingRequest,
@@ -25,12 +25,14 @@ from appointments.api.models import (
     parse_body,
 )
 from appointments.api.web import Response, create_resolver, entrypoint, json_response
-from appointments.data import booking_records, store
+from appointments.data import booking_records, hold_records, store
 from appointments.data.default_catalogue import DEFAULT_SHOP_ID, default_bay_ids
 from appointments.domain import shop
 from appointments.domain.catalogue import is_catalogue_id
 from appointments.errors import ClientError, DatabaseUnavailable
 from appointments.platform.observability import record_outcome
+
+_Taken = TypeVar("_Taken")
 
 if TYPE_CHECKING:  # imported by the shop route itself (see _wanted_at_shop)
     from appointments.data import service_calendars
@@ -40,6 +42,11 @@ if TYPE_CHECKING:  # imported by the shop route itself (see _wanted_at_shop)
 SCHEDULE = shop.load_schedule(os.environ)
 # Off unless JWT_ISSUER is set; then API Gateway has verified each caller's token.
 SIGN_IN = auth.load_sign_in(os.environ)
+# HoldSeconds and HoldLimit (template.yaml).
+HOLD_TERMS = store.HoldTerms(
+    seconds=shop.whole_number_setting(os.environ, "HOLD_SECONDS", 1, 3600, 300),
+    limit=shop.whole_number_setting(os.environ, "HOLD_LIMIT", 1, 100, 3),
+)
 
 app = create_resolver()
 
@@ -51,6 +58,14 @@ BOOKING_CANCELLED = ClientError(
     messages.BOOKING_CANCELLED, outcome="BookingCancelledNotMoved", status=409
 )
 KEY_REUSED = ClientError(messages.IDEMPOTENCY_KEY_REUSED, outcome="KeyReused", status=422)
+HOLD_NOT_FOUND = ClientError(messages.HOLD_NOT_FOUND, outcome="HoldNotFound", status=404)
+TOO_MANY_HOLDS = ClientError(messages.TOO_MANY_HOLDS, outcome="TooManyHolds", status=409)
+# What a hold that is no longer live answers when asked to become a booking.
+HOLD_NOT_LIVE = {
+    "expired": ClientError(messages.HOLD_EXPIRED, outcome="HoldExpired", status=409),
+    "released": ClientError(messages.HOLD_RELEASED, outcome="HoldReleased", status=409),
+}
+HOLD_CONFIRMED = ClientError(messages.HOLD_CONFIRMED, outcome="HoldConfirmed", status=409)
 # A booking of a shop's service met a change of its catalogue this many times
 # more, each read afresh: then the request gives up (503).
 _MAX_CATALOGUE_CHANGES = 3
@@ -74,7 +89,17 @@ def create_booking() -> Any:
         ):
             return _replay(earlier)
         raise
-    wanted = store.SlotRequest(
+    outcome = store.book(_in_default_shop(request, slot, caller), key)
+    # The default shop's bookings name no catalogue version: none is told it changed.
+    assert not isinstance(outcome, store.CatalogueChanged)
+    return _booked_answer(outcome)
+
+
+def _in_default_shop(
+    request: BookingRequest, slot: shop.Slot, caller: auth.Caller | None
+) -> store.SlotRequest:
+    """What to ask the database for: one of the schedule's bays for the slot."""
+    return store.SlotRequest(
         request.user_id,
         request.date,
         slot.start,
@@ -84,40 +109,55 @@ def create_booking() -> Any:
         # Only a caller booking for themselves becomes a user by booking.
         new_user_name=caller.display_name if caller and caller.user_id == request.user_id else None,
     )
-    outcome = store.book(wanted, key)
-    # The default shop's bookings name no catalogue version: none is told it changed.
-    assert not isinstance(outcome, store.CatalogueChanged)
-    return _booked_answer(outcome)
 
 
 @app.post("/shops/<shop_id>/bookings")
 def create_shop_booking(shop_id: str) -> Any:
-    # The shop id as API Gateway decoded it: the router's argument is still percent-encoded.
-    shop_id = str(app.request.path_parameters.get("shop_id", ""))
-    if not is_catalogue_id(shop_id):
-        raise SHOP_NOT_FOUND
+    shop_id = _shop_id_of_path()
     caller = _caller()
     request = _shop_booking_request(caller)
     header = app.request.header("idempotency-key")
     key = booking_views.idempotency_key(header, request, shop_id)
     assert request.user_id is not None  # _shop_booking_request settled whom it is for
     try:
-        wanted = _wanted_at_shop(shop_id, request, fresh=False)
-        outcome = store.book(_with_name(wanted, caller), key)
-        for _ in range(_MAX_CATALOGUE_CHANGES):
-            if not isinstance(outcome, store.CatalogueChanged):
-                break
-            wanted = _wanted_at_shop(shop_id, request, fresh=True)
-            outcome = store.book(_with_name(wanted, caller), key)
+        _, outcome = _at_shop(shop_id, request, caller, lambda wanted: store.book(wanted, key))
+        assert not isinstance(outcome, store.CatalogueChanged)  # _at_shop retried it
     except ClientError:
         if key is not None and isinstance(
             earlier := store.replay(shop_id, request.user_id, key), store.Replayed
         ):
             return _replay(earlier)
         raise
-    if isinstance(outcome, store.CatalogueChanged):
-        raise DatabaseUnavailable("the shop's catalogue kept changing under this booking")
     return _booked_answer(outcome)
+
+
+def _at_shop(
+    shop_id: str,
+    request: ShopBookingRequest,
+    caller: auth.Caller | None,
+    take: Callable[[store.SlotRequest], _Taken],
+) -> tuple[store.SlotRequest, _Taken]:
+    """Take (book or hold) what the request asks of the shop: decided on the day this
+    container read before, and again on a fresh read each time the catalogue changed
+    under it. What was asked, and what came of it: never CatalogueChanged."""
+    wanted = _with_name(_wanted_at_shop(shop_id, request, fresh=False), caller)
+    outcome = take(wanted)
+    for _ in range(_MAX_CATALOGUE_CHANGES):
+        if not isinstance(outcome, store.CatalogueChanged):
+            return wanted, outcome
+        wanted = _with_name(_wanted_at_shop(shop_id, request, fresh=True), caller)
+        outcome = take(wanted)
+    if isinstance(outcome, store.CatalogueChanged):
+        raise DatabaseUnavailable("the shop's catalogue kept changing under this request")
+    return wanted, outcome
+
+
+def _shop_id_of_path() -> str:
+    """The shop id as API Gateway decoded it: the router's argument is still percent-encoded."""
+    shop_id = str(app.request.path_parameters.get("shop_id", ""))
+    if not is_catalogue_id(shop_id):
+        raise SHOP_NOT_FOUND
+    return shop_id
 
 
 def _wanted_at_shop(shop_id: str, request: ShopBookingRequest, *, fresh: bool) -> store.SlotRequest:
@@ -399,6 +439,83 @@ def _booking_and_owner(raw_id: str) -> tuple[str, str | None]:
     if booking_id is None:
         raise BOOKING_NOT_FOUND
     return booking_id, owner
+
+
+@app.post("/holds")
+def create_hold() -> Any:
+    caller = _caller()
+    request = _booking_request(caller)
+    start = shop.start_on_grid(SCHEDULE, request.time.strftime("%H:%M"))
+    slot = shop.open_slot(SCHEDULE, request.date, start, shop.now())
+    wanted = _in_default_shop(request, slot, caller)
+    outcome = store.hold(wanted, HOLD_TERMS)
+    assert not isinstance(outcome, store.CatalogueChanged)  # as for its bookings
+    return _held_answer(wanted, outcome)
+
+
+@app.post("/shops/<shop_id>/holds")
+def create_shop_hold(shop_id: str) -> Any:
+    shop_id = _shop_id_of_path()
+    caller = _caller()
+    request = _shop_booking_request(caller)
+    wanted, outcome = _at_shop(
+        shop_id, request, caller, lambda wanted: store.hold(wanted, HOLD_TERMS)
+    )
+    assert not isinstance(outcome, store.CatalogueChanged)  # _at_shop retried it
+    return _held_answer(wanted, outcome)
+
+
+def _held_answer(wanted: store.SlotRequest, outcome: store.HoldOutcome) -> Response:
+    match outcome:
+        case store.Held() as held:
+            record_outcome("HoldCreated")
+            return json_response(HTTPStatus.CREATED, hold_views.held_body(wanted, held))
+        case store.TooManyHolds():
+            raise TOO_MANY_HOLDS
+        case store.SlotFull():
+            raise ClientError(messages.SLOT_FULL, outcome="SlotFull")
+        case store.UserNotFound():
+            raise ClientError(messages.USER_NOT_FOUND, outcome="UserNotFound")
+        case unanswered:
+            assert_never(unanswered)
+
+
+@app.get("/holds/<hold_id>")
+def get_hold(hold_id: str) -> Any:
+    return _hold_shown(_existing_hold(hold_id, hold_records.find))
+
+
+@app.post("/holds/<hold_id>/confirm")
+def confirm_hold(hold_id: str) -> Any:
+    hold = _existing_hold(hold_id, hold_records.confirm)
+    if hold.state != "confirmed":
+        raise HOLD_NOT_LIVE[hold.state]
+    record_outcome("HoldConfirmed")
+    return json_response(HTTPStatus.OK, {"booking_id": hold.hold_id})
+
+
+@app.delete("/holds/<hold_id>")
+def release_hold(hold_id: str) -> Any:
+    hold = _existing_hold(hold_id, hold_records.release)
+    if hold.state == "confirmed":
+        raise HOLD_CONFIRMED
+    record_outcome("HoldReleased")
+    return _hold_shown(hold)
+
+
+def _existing_hold(
+    raw_id: str, action: Callable[[str, str | None], hold_records.Hold | None]
+) -> hold_records.Hold:
+    """The hold, if the caller may see it: a signed-in caller sees only their own."""
+    hold_id = booking_views.booking_id_or_none(raw_id)  # a hold's id is its booking's
+    hold = action(hold_id, auth.owner_filter(_caller())) if hold_id else None
+    if hold is None:
+        raise HOLD_NOT_FOUND
+    return hold
+
+
+def _hold_shown(hold: hold_records.Hold) -> Response:
+    return json_response(HTTPStatus.OK, hold_views.hold_body(hold, SCHEDULE.zone))
 
 
 handler = entrypoint(app)

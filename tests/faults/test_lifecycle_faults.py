@@ -448,3 +448,120 @@ def test_a_keyed_booking_committed_by_an_invocation_that_then_failed_is_replayed
     assert retried["headers"]["Idempotent-Replayed"] == "true"
     assert len(booking_rows(fault)) == 1
     assert key_rows(fault) == [("user_alice", key, "booked", booking_id)]
+
+
+# --- hold -----------------------------------------------------------------------------
+
+
+def hold(invoke: Invoke, start: str) -> dict[str, Any]:
+    return invoke("bookings", "POST", "/holds", body=booking_body(start))
+
+
+def on_hold(invoke: Invoke, method: str, hold_id: str, action: str = "") -> dict[str, Any]:
+    return invoke(
+        "bookings",
+        method,
+        f"/holds/{hold_id}{action}",
+        route_key=f"{method} /holds/{{hold_id}}{action}",
+        path_parameters={"hold_id": hold_id},
+    )
+
+
+def hold_rows(fault: FaultServer) -> list[tuple[Any, ...]]:
+    """(id, start, status, version) of every row, oldest first."""
+    with fault.admin() as admin:
+        return admin.execute(
+            "SELECT id, to_char(slot_time, 'HH24:MI'), status, version FROM bookings"
+            " ORDER BY created_at"
+        ).fetchall()
+
+
+def test_a_hold_that_committed_before_its_connection_was_killed_is_answered_once(
+    fault: FaultServer, invoke: Invoke, stdout_json: Printed
+) -> None:
+    """The retry, under the same id, finds the hold its first attempt committed: that
+    hold, not "Slot full", and not a second one."""
+    pid = warm_backend(invoke)
+    with commits_wait_for_a_missing_standby(fault) as admin:
+        holding, answers = in_background(lambda: hold(invoke, "11:00"))
+        wait_for_event(admin, pid, "SyncRep")
+        terminate(admin, pid)
+    holding.join(10)
+
+    (answer,) = answers
+    assert answer["statusCode"] == 201, answer
+    assert hold_rows(fault) == [(answer["json"]["hold_id"], "11:00", "held", 1)]
+    assert retries_logged(stdout_json) == 1
+
+
+def test_a_hold_killed_while_a_rival_holds_the_slot_is_retried_and_holds_once(
+    fault: FaultServer, invoke: Invoke, stdout_json: Printed
+) -> None:
+    pid = warm_backend(invoke)
+    with fault.admin() as rival_conn, fault.admin() as admin:
+        rival_conn.execute("BEGIN")
+        insert_booking(rival_conn, "booking_rival", "user_bob", DAY, "12:00")
+        holding, answers = in_background(lambda: hold(invoke, "12:00"))
+        wait_until_blocked_on_a_lock(admin, pid)
+        terminate(admin, pid)
+        rival_conn.execute("ROLLBACK")
+        holding.join(10)
+
+    (answer,) = answers
+    assert answer["statusCode"] == 201, answer
+    assert hold_rows(fault) == [(answer["json"]["hold_id"], "12:00", "held", 1)]
+    assert retries_logged(stdout_json) == 1
+
+
+def test_a_confirmation_that_committed_before_its_connection_was_killed_books_once(
+    fault: FaultServer, invoke: Invoke, stdout_json: Printed
+) -> None:
+    hold_id = hold(invoke, "13:00")["json"]["hold_id"]
+    pid = warm_backend(invoke)
+    with commits_wait_for_a_missing_standby(fault) as admin:
+        confirming, answers = in_background(lambda: on_hold(invoke, "POST", hold_id, "/confirm"))
+        wait_for_event(admin, pid, "SyncRep")
+        terminate(admin, pid)
+    confirming.join(10)
+
+    (answer,) = answers
+    assert (answer["statusCode"], answer["json"]) == (200, {"booking_id": hold_id}), answer
+    assert hold_rows(fault) == [(hold_id, "13:00", "confirmed", 1)]
+    assert retries_logged(stdout_json) == 1
+
+
+def test_a_confirmation_killed_while_it_waits_for_the_row_is_retried_and_books_once(
+    fault: FaultServer, invoke: Invoke, stdout_json: Printed
+) -> None:
+    hold_id = hold(invoke, "14:00")["json"]["hold_id"]
+    pid = warm_backend(invoke)
+    with fault.admin() as locker, fault.admin() as admin:
+        locker.execute("BEGIN")
+        locker.execute("SELECT 1 FROM bookings WHERE id = %s FOR UPDATE", (hold_id,))
+        confirming, answers = in_background(lambda: on_hold(invoke, "POST", hold_id, "/confirm"))
+        wait_until_blocked_on_a_lock(admin, pid)
+        terminate(admin, pid)
+        locker.execute("ROLLBACK")
+        confirming.join(10)
+
+    (answer,) = answers
+    assert (answer["statusCode"], answer["json"]) == (200, {"booking_id": hold_id}), answer
+    assert hold_rows(fault) == [(hold_id, "14:00", "confirmed", 1)]
+    assert retries_logged(stdout_json) == 1
+
+
+def test_a_release_that_committed_before_its_connection_was_killed_answers_released(
+    fault: FaultServer, invoke: Invoke, stdout_json: Printed
+) -> None:
+    hold_id = hold(invoke, "15:00")["json"]["hold_id"]
+    pid = warm_backend(invoke)
+    with commits_wait_for_a_missing_standby(fault) as admin:
+        releasing, answers = in_background(lambda: on_hold(invoke, "DELETE", hold_id))
+        wait_for_event(admin, pid, "SyncRep")
+        terminate(admin, pid)
+    releasing.join(10)
+
+    (answer,) = answers
+    assert (answer["statusCode"], answer["json"]["status"]) == (200, "released"), answer
+    assert hold_rows(fault) == [(hold_id, "15:00", "released", 2)]
+    assert retries_logged(stdout_json) == 1

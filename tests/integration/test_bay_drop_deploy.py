@@ -17,6 +17,7 @@ import psycopg
 import pytest
 
 from appointments.data import booking_records, migrations, store
+from tests import previous_release
 from tests.conftest import DB_FOLDER
 
 MIGRATIONS = migrations.load_migrations(DB_FOLDER / "migrations")
@@ -54,17 +55,19 @@ def previous_schema(empty_schema_url: str) -> Iterator[psycopg.Connection]:
         conn.execute(
             "INSERT INTO users (id, name) VALUES ('alice', 'A'), ('bob', 'B'), ('carol', 'C')"
         )
-        assert store.book_slot(conn, "alice_9", request("alice", time(9)), KEY) == (
+        assert previous_release.book_slot(conn, "alice_9", request("alice", time(9)), KEY) == (
             store.Booked("alice_9")
         )
-        assert store.book_slot(conn, "bob_9", request("bob", time(9))) == store.Booked("bob_9")
+        assert previous_release.book_slot(conn, "bob_9", request("bob", time(9))) == store.Booked(
+            "bob_9"
+        )
         to_eleven = booking_records.Move(
             DAY, time(11), *slot(time(11)), ("bay-2", "bay-1"), slot(time(11))
         )
         params = booking_records.move_params("bob_9", None, None, to_eleven, "bob")
         moved = conn.execute(booking_records._MOVE, params).fetchone()
         assert moved is not None and moved[0] == "moved"
-        assert store.book_slot(conn, "carol_10", request("carol", time(10))) == (
+        assert previous_release.book_slot(conn, "carol_10", request("carol", time(10))) == (
             store.Booked("carol_10")
         )
         assert booking_records.cancel_booking(conn, "carol_10") is not None
@@ -85,12 +88,10 @@ def test_the_bay_its_triggers_and_the_old_keys_index_are_gone(
     triggers = conn.execute(
         "SELECT tgname FROM pg_trigger WHERE tgrelid = 'bookings'::regclass AND NOT tgisinternal"
     ).fetchall()
-    assert triggers == [("bookings_version_counts_changes",)]
-    for gone in (
-        "bookings_keep_bay_and_resource_in_step",
-        "bookings_fill_in_interval",
-    ):
-        assert conn.execute("SELECT to_regproc(%s)", (gone,)).fetchone() == (None,)
+    gone = {"bookings_keep_bay_and_resource_in_step", "bookings_fill_in_interval"}
+    assert gone.isdisjoint(name for (name,) in triggers)
+    for function in gone:
+        assert conn.execute("SELECT to_regproc(%s)", (function,)).fetchone() == (None,)
     assert conn.execute("SELECT to_regclass('idempotency_keys_by_user_and_key')").fetchone() == (
         None,
     )

@@ -70,7 +70,7 @@ def test_shop_id_leads_every_key_of_a_shops_tables(db: psycopg.Connection) -> No
     }
     assert not_led_by_shop.keys() == LED_BY_A_REFERENCE_TABLE, not_led_by_shop
     exclusion = {name: first for _, name, kind, first, _ in keys if kind == "x"}
-    assert exclusion["bookings_one_per_resource_at_a_time"] in SHOP_FIRST
+    assert exclusion["bookings_one_hold_or_booking_per_resource_at_a_time"] in SHOP_FIRST
 
 
 @pytest.fixture
@@ -367,7 +367,7 @@ def test_a_booking_that_meets_a_catalogue_change_in_flight_waits_and_is_told_of_
             )
         )
         booking.start()
-        wait_for_lock_waiter(watch, "book_slot_v3")
+        wait_for_lock_waiter(watch, "book_slot_v4")
         change.commit()
         booking.join(timeout=30)
     assert booked == [store.CatalogueChanged()]

@@ -12,13 +12,14 @@ and the exclusion constraint of 0010 arbitrates their ON CONFLICT DO NOTHING.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 
 import psycopg
 import pytest
 
 from appointments.data import booking_records, busy_bays, migrations, store
+from tests import previous_release
 from tests.conftest import DB_FOLDER
 
 MIGRATIONS = migrations.load_migrations(DB_FOLDER / "migrations")
@@ -132,8 +133,11 @@ def request(user_id: str, start: time) -> store.SlotRequest:
     return store.SlotRequest(user_id, DAY, start, *slot(start), capacity=1)
 
 
-def bays_busy_all_day(conn: psycopg.Connection) -> list[busy_bays.BusyBay]:
-    return sorted(busy_bays.select_busy_bays(conn, *WHOLE_DAY), key=lambda busy: busy.starts_at)
+def bays_busy_all_day(
+    conn: psycopg.Connection,
+    read: Callable[..., list[busy_bays.BusyBay]] = busy_bays.select_busy_bays,
+) -> list[busy_bays.BusyBay]:
+    return sorted(read(conn, *WHOLE_DAY), key=lambda busy: busy.starts_at)
 
 
 def held(conn: psycopg.Connection, booking_id: str) -> tuple[str, datetime, datetime]:
@@ -175,14 +179,17 @@ def test_the_previous_code_books_as_before_on_the_migrated_schema(
     assert previous_book(old_schema, "prev_9", "bob", time(9)) == "slot full"
     assert previous_book(old_schema, "prev_11", "bob", time(11)) == "booked"
     assert previous_book(old_schema, "prev_12", "carol", time(12)) == "user not found"
-    assert store.book_slot(old_schema, "new_11", request("alice", time(11))) == store.SlotFull()
+    assert (
+        previous_release.book_slot(old_schema, "new_11", request("alice", time(11)))
+        == store.SlotFull()
+    )
     status = old_schema.execute("SELECT status FROM bookings WHERE id = 'prev_11'").fetchone()
     assert status == ("confirmed",)
     assert held(old_schema, "prev_11") == ("bay-1", *slot(time(11)))
     # And the other way round: a slot this release booked is full for the previous one.
-    assert store.book_slot(old_schema, "new_13", request("alice", time(13))) == store.Booked(
-        "new_13"
-    )
+    assert previous_release.book_slot(
+        old_schema, "new_13", request("alice", time(13))
+    ) == store.Booked("new_13")
     assert previous_book(old_schema, "prev_13", "bob", time(13)) == "slot full"
 
 
@@ -207,11 +214,14 @@ def test_when_both_releases_run_a_cancelled_slot_is_never_double_booked(
     ).fetchone()
     assert confirmed == (1,)
     # This release sees the slot taken by the previous one's booking.
-    assert bays_busy_all_day(old_schema) == [
+    assert bays_busy_all_day(old_schema, previous_release.select_busy_bays) == [
         busy_bays.BusyBay("bay-1", *slot(time(9))),
         busy_bays.BusyBay("bay-1", *slot(time(10))),
     ]
-    assert store.book_slot(old_schema, "new_9", request("alice", time(9))) == store.SlotFull()
+    assert (
+        previous_release.book_slot(old_schema, "new_9", request("alice", time(9)))
+        == store.SlotFull()
+    )
 
 
 def test_cancelled_bookings_cannot_be_left_half_cancelled(old_schema: psycopg.Connection) -> None:
@@ -240,10 +250,13 @@ def test_the_issue_10_release_books_and_refuses_as_before_on_the_migrated_schema
     assert issue_10_book(old_schema, "issue10_9", "bob", time(9)) == "slot full"
     assert issue_10_book(old_schema, "issue10_13", "carol", time(13)) == "user not found"
     # Both releases see each other's bookings.
-    assert store.book_slot(old_schema, "new_11", request("alice", time(11))) == store.SlotFull()
-    assert store.book_slot(old_schema, "new_14", request("alice", time(14))) == store.Booked(
-        "new_14"
+    assert (
+        previous_release.book_slot(old_schema, "new_11", request("alice", time(11)))
+        == store.SlotFull()
     )
+    assert previous_release.book_slot(
+        old_schema, "new_14", request("alice", time(14))
+    ) == store.Booked("new_14")
     assert issue_10_book(old_schema, "issue10_14", "bob", time(14)) == "slot full"
     # A cancelled slot is free again for it, as before.
     booking_records.cancel_booking(old_schema, "issue10_12")
@@ -257,14 +270,17 @@ def test_the_issue_10_release_books_and_refuses_as_before_on_the_migrated_schema
 
 def test_the_final_schema_decides_by_resource_and_block(old_schema: psycopg.Connection) -> None:
     """The bay's constraint (0010) decided until the catalogue's (0019) took over
-    and 0023 dropped it: one exclusion constraint, valid, decides races."""
+    and 0023 dropped it, and 0038's, which counts holds too, replaced that one:
+    one exclusion constraint, valid, decides races."""
     migrations.apply_migrations(old_schema, MIGRATIONS)
     constraints = old_schema.execute(
         "SELECT c.conname, c.convalidated, i.indisvalid, i.indisready"
         " FROM pg_constraint c JOIN pg_index i ON i.indexrelid = c.conindid"
         " WHERE c.conrelid = 'bookings'::regclass AND c.contype = 'x'"
     ).fetchall()
-    assert constraints == [("bookings_one_per_resource_at_a_time", True, True, True)]
+    assert constraints == [
+        ("bookings_one_hold_or_booking_per_resource_at_a_time", True, True, True)
+    ]
     indexes = [
         name
         for (name,) in old_schema.execute(

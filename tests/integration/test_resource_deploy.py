@@ -15,7 +15,8 @@ from datetime import UTC, date, datetime, time, timedelta
 import psycopg
 import pytest
 
-from appointments.data import busy_bays, migrations, store
+from appointments.data import migrations, store
+from tests import previous_release
 from tests.conftest import DB_FOLDER
 
 MIGRATIONS = migrations.load_migrations(DB_FOLDER / "migrations")
@@ -159,14 +160,16 @@ def test_the_previous_release_and_this_one_see_each_others_bookings(
 
     # 09:00: bay-2 was freed by a cancel; this release takes it, and then the
     # previous one finds the slot full.
-    assert store.book_slot(conn, "new_9", request("bob", time(9))) == store.Booked("new_9")
+    assert previous_release.book_slot(conn, "new_9", request("bob", time(9))) == store.Booked(
+        "new_9"
+    )
     assert held(conn, "new_9")[2:4] == ("bay-2", 2)
     assert previous_book(conn, "prev_9", "bob", time(9)) == "slot full"
     # 10:00: the previous release takes bay-2 (trigger: resource bay-2), and
     # this one finds the slot full.
     assert previous_book(conn, "prev_10", "bob", time(10)) == "booked"
     assert held(conn, "prev_10") == ("default", "appointment", "bay-2", 2, *slot(time(10)))
-    assert store.book_slot(conn, "new_10", request("bob", time(10))) == store.SlotFull()
+    assert previous_release.book_slot(conn, "new_10", request("bob", time(10))) == store.SlotFull()
     # Its retry still recognises its booking; a user it does not know is still unknown.
     assert previous_book(conn, "prev_10", "bob", time(10)) == "booked"
     assert previous_book(conn, "prev_11", "carol", time(11)) == "user not found"
@@ -180,16 +183,19 @@ def test_a_buffer_keeps_the_resource_busy_for_the_next_booking(
 
     # 12:00-13:00 with 15 minutes of clean-up: bay-1 is busy until 13:15.
     cleaned = request("alice", time(12), ("bay-1",), buffers=(0, 15))
-    assert store.book_slot(conn, "noon", cleaned) == store.Booked("noon")
+    assert previous_release.book_slot(conn, "noon", cleaned) == store.Booked("noon")
     assert held(conn, "noon")[4:] == (slot(time(12))[0], slot(time(13), 15)[1])
-    assert store.book_slot(conn, "one", request("bob", time(13), ("bay-1",))) == store.SlotFull()
+    assert (
+        previous_release.book_slot(conn, "one", request("bob", time(13), ("bay-1",)))
+        == store.SlotFull()
+    )
     # With 15 minutes of set-up before it, a 14:00 booking wants bay-1 from
     # 13:45: free. bay-2 was free all along.
     set_up = request("bob", time(14), ("bay-1",), buffers=(15, 0))
-    assert store.book_slot(conn, "two", set_up) == store.Booked("two")
-    assert store.book_slot(conn, "one_b", request("bob", time(13), ("bay-1", "bay-2"))) == (
-        store.Booked("one_b")
-    )
+    assert previous_release.book_slot(conn, "two", set_up) == store.Booked("two")
+    assert previous_release.book_slot(
+        conn, "one_b", request("bob", time(13), ("bay-1", "bay-2"))
+    ) == (store.Booked("one_b"))
     assert held(conn, "one_b")[2:4] == ("bay-2", 2)
     # The previous release books by interval only: bay-1 is free for it at
     # 13:00 (the clean-up is not in its interval), but the constraint by
@@ -219,7 +225,7 @@ def test_a_block_must_hold_the_booking_and_a_resource_is_one_shops(
         " 'bay-1', tstzrange(%s, %s))",
         (DAY, starts_at, ends_at, starts_at, ends_at),
     )
-    assert store.book_slot(conn, "here", request("bob", time(15), ("bay-1",))) == (
+    assert previous_release.book_slot(conn, "here", request("bob", time(15), ("bay-1",))) == (
         store.Booked("here")
     )
     with pytest.raises(psycopg.errors.ExclusionViolation):
@@ -261,7 +267,7 @@ def test_the_bays_busy_for_either_release_are_found_through_an_index(
     migrations.apply_migrations(previous_schema, THIS_DEPLOY)
 
     assert index_serving(previous_schema, PREVIOUS_BUSY_BAYS) == "bookings_confirmed_by_interval"
-    assert index_serving(previous_schema, busy_bays.BUSY_BAYS) == (
+    assert index_serving(previous_schema, previous_release.BUSY_BAYS) == (
         "bookings_one_per_resource_at_a_time"
     )
 
@@ -272,7 +278,7 @@ def test_a_keys_answer_is_recorded_with_the_shop_of_its_booking(
     migrations.apply_migrations(previous_schema, THIS_DEPLOY)
     key = store.IdempotencyKey("key-1", "fingerprint")
 
-    outcome = store.book_slot(previous_schema, "keyed", request("bob", time(16)), key)
+    outcome = previous_release.book_slot(previous_schema, "keyed", request("bob", time(16)), key)
 
     assert outcome == store.Booked("keyed")
     recorded = previous_schema.execute(

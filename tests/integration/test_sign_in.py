@@ -389,3 +389,52 @@ def test_a_shops_service_is_booked_as_the_caller_and_for_no_one_else(
     # Another's booking of a shop is not found for Bob, as any booking.
     other = by_id(invoke, "GET", BOB, mine["json"]["booking_id"])
     assert other["statusCode"] == 404
+
+
+def hold_as(invoke: Invoke, claims: dict[str, Any], body: dict[str, str]) -> dict[str, Any]:
+    return invoke(
+        "bookings",
+        "POST",
+        "/holds",
+        route_key="POST /holds",
+        body=json.dumps(body),
+        headers={"Content-Type": "application/json"},
+        **as_caller(claims),
+    )
+
+
+def on_hold_as(
+    invoke: Invoke, claims: dict[str, Any], method: str, hold_id: str, action: str = ""
+) -> dict[str, Any]:
+    return invoke(
+        "bookings",
+        method,
+        f"/holds/{hold_id}{action}",
+        route_key=f"{method} /holds/{{hold_id}}{action}",
+        path_parameters={"hold_id": hold_id},
+        **as_caller(claims),
+    )
+
+
+def test_a_caller_holds_for_themselves_and_only_they_see_confirm_or_release_it(
+    invoke: Invoke, db: psycopg.Connection
+) -> None:
+    held = hold_as(invoke, ALICE, {"date": "2030-01-21", "time": "10:00"})
+    assert held["statusCode"] == 201, held["json"]
+    hold_id = held["json"]["hold_id"]
+
+    for method, action in (("GET", ""), ("POST", "/confirm"), ("DELETE", "")):
+        response = on_hold_as(invoke, BOB, method, hold_id, action)
+        assert (response["statusCode"], response["json"]) == (404, {"error": "Hold not found"})
+    assert db.execute("SELECT user_id, status FROM bookings").fetchall() == [("user_alice", "held")]
+    assert on_hold_as(invoke, ALICE, "GET", hold_id)["json"]["user_id"] == "user_alice"
+    assert on_hold_as(invoke, ADMIN_BY_SCOPE, "POST", hold_id, "/confirm")["statusCode"] == 200
+
+
+def test_holding_for_someone_else_is_forbidden_and_holds_nothing(
+    invoke: Invoke, db: psycopg.Connection
+) -> None:
+    response = hold_as(invoke, BOB, {"user_id": "user_alice", **SLOT})
+
+    assert (response["statusCode"], response["json"]) == (403, {"error": "Forbidden"})
+    assert db.execute("SELECT count(*) FROM bookings").fetchone() == (0,)

@@ -49,6 +49,22 @@ def post_booking(
     return Request("POST", "/bookings", "POST /bookings", body, headers, delay_s=delay_s)
 
 
+def post_hold(user_id: str, day: str, start: str, delay_s: float = 0.0) -> Request:
+    body = json.dumps({"user_id": user_id, "date": day, "time": start})
+    headers = {"content-type": "application/json"}
+    return Request("POST", "/holds", "POST /holds", body, headers, delay_s=delay_s)
+
+
+def confirm_hold(hold_id: str, delay_s: float = 0.0) -> Request:
+    return Request(
+        "POST",
+        f"/holds/{hold_id}/confirm",
+        "POST /holds/{hold_id}/confirm",
+        path_parameters={"hold_id": hold_id},
+        delay_s=delay_s,
+    )
+
+
 def reschedule_booking(
     booking_id: str, day: str, start: str, if_match: str | None = None, delay_s: float = 0.0
 ) -> Request:

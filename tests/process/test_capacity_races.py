@@ -5,8 +5,9 @@ process with its own connection, as each Lambda container is, calling the real
 bookings handler with the events API Gateway sends; a barrier releases them
 together. Each worker reads its schedule (CAPACITY=3, and a SLOT_MINUTES of its
 own in the churn) at its cold start, as a container does; only the database
-(book_slot_v3 and the exclusion constraint bookings_one_per_resource_at_a_time,
-over the default shop's bays) decides who wins.
+(book_slot_v4 and the exclusion constraint
+bookings_one_hold_or_booking_per_resource_at_a_time, over the default shop's
+bays) decides who wins.
 """
 
 from __future__ import annotations

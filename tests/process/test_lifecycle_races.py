@@ -420,7 +420,7 @@ def send_all_queued(
         slots_held(database_url, day, held) as release,
         workers(send_when_released, each) as running,
     ):
-        wait_for_lock_waiters(db, "book_slot_v3", len(requests), running)
+        wait_for_lock_waiters(db, "book_slot_v4", len(requests), running)
         release()  # the slots are free again: every waiter goes at once
         return running.collect(len(requests))
 

@@ -1,5 +1,5 @@
 """Bookings racing for resources, in separate processes: the exclusion constraint
-on (shop, resource, block) of 0019, through book_slot_v3, decides who wins.
+on (shop, resource, block) of 0038, through book_slot_v4, decides who wins.
 
 Each request's interval is its own, apart from every other's; only the blocks
 its buffers widen it to overlap. tests/process/test_shop_booking_races.py races

@@ -91,19 +91,23 @@ _COLUMNS = """
 """
 
 # By the shop the booking id names (booking_shop), then the id: the shop
-# first, for the day bookings are distributed by shop.
+# first, for the day bookings are distributed by shop. Every statement here
+# sees bookings only, never holds (hold_records): _IS_A_BOOKING.
+_IS_A_BOOKING = "status IN ('confirmed', 'cancelled')"
 _FIND = f"""
     SELECT {_COLUMNS}
     FROM bookings
     WHERE shop_id = %(shop_id)s AND id = %(booking_id)s
       AND (%(owner)s::text IS NULL OR user_id = %(owner)s)
+      AND {_IS_A_BOOKING}
 """  # noqa: S608 (constants only)
 
 # Always writes, even when already cancelled: a cancel waiting on another's
 # row lock re-reads the row once that one commits, and COALESCE then keeps
 # the first cancellation's time. Reading the status in a separate step would
 # answer from a snapshot taken before that commit ("confirmed"). The bay is
-# free when this commits: the exclusion constraint counts confirmed rows only.
+# free when this commits: the exclusion constraint counts confirmed bookings
+# and holds only.
 #
 # With the versions an If-Match names, the booking is cancelled only at one of
 # them, checked on the row as it is when the update gets it (after a change
@@ -118,6 +122,7 @@ _CANCEL = f"""
         SET status = 'cancelled', cancelled_at = COALESCE(cancelled_at, now())
         WHERE shop_id = %(shop_id)s AND id = %(booking_id)s
           AND (%(owner)s::text IS NULL OR user_id = %(owner)s)
+          AND {_IS_A_BOOKING}
           AND (%(versions)s::integer[] IS NULL
                OR version = ANY (%(versions)s::integer[])
                OR (status = 'cancelled' AND version - 1 = ANY (%(versions)s::integer[])))
@@ -129,6 +134,7 @@ _CANCEL = f"""
     FROM bookings
     WHERE shop_id = %(shop_id)s AND id = %(booking_id)s
       AND (%(owner)s::text IS NULL OR user_id = %(owner)s)
+      AND {_IS_A_BOOKING}
       AND %(versions)s::integer[] IS NOT NULL
       AND NOT EXISTS (SELECT 1 FROM cancelled)
 """  # noqa: S608 (constants only)
@@ -180,7 +186,7 @@ _LIST = f"""
 _LIST_BY_STATUSES: Final[dict[tuple[Status, ...], str]] = {
     ("confirmed",): _LIST.format(status_condition="AND status = 'confirmed'"),
     ("cancelled",): _LIST.format(status_condition="AND status = 'cancelled'"),
-    ("confirmed", "cancelled"): _LIST.format(status_condition=""),
+    ("confirmed", "cancelled"): _LIST.format(status_condition=f"AND {_IS_A_BOOKING}"),
 }
 
 

@@ -6,7 +6,7 @@ the first one died mid-way: a replace with the same body is the same replace
 (though a create retried so answers "replaced"), and a delete retried so
 answers "not found". Every change sets the shop's catalogue_version anew in
 the same statement, taking the shop's row: it waits for the bookings in
-flight, and a booking after it reads the catalogue again (book_slot_v3,
+flight, and a booking after it reads the catalogue again (book_slot_v4,
 db/migrations/0020). Deletes are refused while bookings of what would go are
 still to come (db/migrations/0021).
 """

@@ -25,7 +25,7 @@ class ShopRules:
     closed_dates: list[date]
     minimum_notice_minutes: int | None
     booking_horizon_days: int | None
-    catalogue_version: int  # what a booking made from this read names (book_slot_v3)
+    catalogue_version: int  # what a booking made from this read names (book_slot_v4)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import NamedTuple
 
 import psycopg
 
@@ -105,13 +106,40 @@ class IdempotencyKey:
     request_fingerprint: str
 
 
+# What holding a slot can come to, besides SlotFull, UserNotFound and
+# CatalogueChanged.
+@dataclass(frozen=True)
+class Held:
+    """The slot is held until expires_at on resource_id; hold_id is its booking's id to be."""
+
+    hold_id: str
+    resource_id: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class TooManyHolds:
+    """The user holds as many live slots at the shop as they may: nothing was written."""
+
+
+HoldOutcome = Held | SlotFull | UserNotFound | TooManyHolds
+
+
+class HoldTerms(NamedTuple):
+    """How long a hold lives, and how many live holds a user may have at one shop."""
+
+    seconds: int
+    limit: int
+
+
 # A key's answer is replayed for this long after it was recorded; then the key
 # may be used again, and the scheduled purge deletes it.
 IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
 
 
 # One round trip for every outcome, with or without an Idempotency-Key: the
-# function book_slot_v3 (db/migrations/0020) makes a signed-in caller a user
+# function book_slot_v4 (db/migrations/0039, book_slot_v3 of 0020 that also
+# holds) makes a signed-in caller a user
 # if they are not one yet, tries the resources free in its snapshot in turn,
 # recognises a booking an earlier attempt of this same request committed, and
 # records the key's outcome in the same transaction.
@@ -122,12 +150,12 @@ IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
 #   (which this one waits for), fails the whole statement, booking included,
 #   and the request is answered from the recorded row (book, recorded_answer).
 _BOOK_SLOT = """
-    SELECT user_exists, booked_resource_id, catalogue_current
-    FROM book_slot_v3(
+    SELECT user_exists, booked_resource_id, catalogue_current, too_many_holds, hold_expires_at
+    FROM book_slot_v4(
         %(shop_id)s, %(service_id)s, %(catalogue_version)s, %(resource_ids)s,
         %(booking_id)s, %(user_id)s,
         %(day)s, %(start)s, %(starts_at)s, %(ends_at)s, %(block_starts_at)s, %(block_ends_at)s,
-        %(key)s, %(fingerprint)s, %(new_user_name)s
+        %(key)s, %(fingerprint)s, %(new_user_name)s, %(hold_seconds)s, %(hold_limit)s
     )
 """
 
@@ -230,6 +258,12 @@ def replay(
     )
 
 
+def hold(request: SlotRequest, terms: HoldTerms) -> HoldOutcome | CatalogueChanged:
+    """Hold a resource for the user, exactly once (as book), for terms.seconds."""
+    hold_id = new_booking_id(request.shop_id)
+    return database.run(lambda conn: hold_slot(conn, hold_id, request, terms))
+
+
 def new_booking_id(shop_id: str = DEFAULT_SHOP_ID) -> str:
     """An unguessable id: 128 random bits, URL-safe; after "<shop_id>." for a shop other
     than the default one, so that a lookup by id knows its shop (booking_records.booking_shop).
@@ -259,7 +293,7 @@ def book_slot(
             return _KeyAlreadyRecorded()
         raise
     assert row is not None  # the function always returns one row
-    user_exists, booked_resource_id, catalogue_current = row
+    user_exists, booked_resource_id, catalogue_current, _, _ = row
     if not catalogue_current:
         return CatalogueChanged()
     if booked_resource_id is not None:
@@ -267,8 +301,31 @@ def book_slot(
     return SlotFull() if user_exists else UserNotFound()
 
 
+def hold_slot(
+    conn: psycopg.Connection, hold_id: str, request: SlotRequest, terms: HoldTerms
+) -> HoldOutcome | CatalogueChanged:
+    """Try to hold a resource for the slot under `hold_id`."""
+    params = book_slot_params(hold_id, request, hold=terms)
+    try:
+        row = conn.execute(_BOOK_SLOT, params).fetchone()
+    except psycopg.errors.ForeignKeyViolation:
+        return UserNotFound()  # deleted while this insert waited for it (see _BOOK_SLOT)
+    assert row is not None  # the function always returns one row
+    user_exists, held_resource_id, catalogue_current, too_many_holds, expires_at = row
+    if not catalogue_current:
+        return CatalogueChanged()
+    if too_many_holds:
+        return TooManyHolds()
+    if held_resource_id is not None:
+        return Held(hold_id, held_resource_id, expires_at)
+    return SlotFull() if user_exists else UserNotFound()
+
+
 def book_slot_params(
-    booking_id: str, request: SlotRequest, idempotency_key: IdempotencyKey | None = None
+    booking_id: str,
+    request: SlotRequest,
+    idempotency_key: IdempotencyKey | None = None,
+    hold: HoldTerms | None = None,
 ) -> dict[str, object]:
     """_BOOK_SLOT's parameters (the bench sends the statement raw with them)."""
     block_starts_at, block_ends_at = request.block or (request.starts_at, request.ends_at)
@@ -288,6 +345,8 @@ def book_slot_params(
         "key": idempotency_key.key if idempotency_key else None,
         "fingerprint": idempotency_key.request_fingerprint if idempotency_key else None,
         "new_user_name": request.new_user_name,
+        "hold_seconds": hold.seconds if hold else None,
+        "hold_limit": hold.limit if hold else None,
     }
 
 

@@ -132,8 +132,8 @@ def load_schedule(env: Mapping[str, str]) -> ShopSchedule:
         zone=_zone(zone_name),
         weekly_hours=_weekly_hours(_setting(env, "OPENING_HOURS") or DEFAULT_OPENING_HOURS),
         closed_dates=_closed_dates(_setting(env, "CLOSED_DATES")),
-        slot_minutes=_whole_number(env, "SLOT_MINUTES", 5, 1440, DEFAULT_SLOT_MINUTES),
-        capacity=_whole_number(env, "CAPACITY", 1, 1000, 1),
+        slot_minutes=whole_number_setting(env, "SLOT_MINUTES", 5, 1440, DEFAULT_SLOT_MINUTES),
+        capacity=whole_number_setting(env, "CAPACITY", 1, 1000, 1),
         # A year of notice, a century ahead: past these a value is a typo (and
         # now + notice would near the end of datetime's range).
         # The bounds are those of the template's patterns (6 and 5 digits).
@@ -161,7 +161,11 @@ def _misconfigured(name: str, text: str, problem: str) -> ConfigurationError:
     return ConfigurationError(f'{name}: "{text}": {problem}')
 
 
-def _whole_number(env: Mapping[str, str], name: str, low: int, high: int, default: int) -> int:
+def whole_number_setting(
+    env: Mapping[str, str], name: str, low: int, high: int, default: int
+) -> int:
+    """The setting `name` of `env`, `default` if unset; a ConfigurationError names it if it
+    is not a whole number from `low` to `high`."""
     number = _optional_whole_number(env, name, low, high)
     return default if number is None else number
 

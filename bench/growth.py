@@ -104,7 +104,7 @@ Statement = Callable[[int], tuple[str, dict[str, Any]]]
 
 def _statements(size: int, calls: int) -> dict[str, Statement]:
     """Each statement timed, as (SQL, parameters) for its i-th call: a different day each."""
-    from appointments.data import booking_records, busy_bays, service_calendars, store
+    from appointments.data import booking_records, busy_bays, hold_records, service_calendars, store
     from appointments.data.booking_records import ListQuery
 
     days = size // 7
@@ -142,6 +142,27 @@ def _statements(size: int, calls: int) -> dict[str, Statement]:
             f"{_TIMED_PREFIX}{i}", None, [1], to, None
         )
 
+    def hold(i: int) -> tuple[str, dict[str, Any]]:
+        """A hold of 18:00 on call i's day, each by a user of their own (three holds each)."""
+        day = timed_day(i)
+        starts_at = datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=18)
+        request = store.SlotRequest(
+            f"growth_user_{i % USERS + 1}",
+            day,
+            starts_at.time(),
+            starts_at,
+            starts_at + timedelta(hours=1),
+            capacity=1,
+        )
+        return store._BOOK_SLOT, store.book_slot_params(
+            f"{_TIMED_PREFIX}hold_{i}", request, hold=store.HoldTerms(300, 3)
+        )
+
+    def confirm(i: int) -> tuple[str, dict[str, Any]]:
+        """The hold `hold` made for call i, confirmed."""
+        params = {"shop_id": "default", "hold_id": f"{_TIMED_PREFIX}hold_{i}", "owner": None}
+        return hold_records._CONFIRM, params
+
     def busy(i: int, length: int) -> tuple[str, dict[str, Any]]:
         opens = datetime.combine(spread_day(i), datetime.min.time(), UTC) + timedelta(hours=9)
         span = {"from": opens, "to": opens + timedelta(days=length - 1, hours=8)}
@@ -167,6 +188,8 @@ def _statements(size: int, calls: int) -> dict[str, Statement]:
         "POST /shops/{id}/bookings: a day's calendar, without bookings": booking_day,
         "POST /bookings: the booking statement (booked)": booking,
         "POST /bookings/{id}/reschedule: the move statement (moved)": move,
+        "POST /holds: the hold statement (held)": hold,
+        "POST /holds/{id}/confirm: the confirmation (booked)": confirm,
         "GET /slots: a day's busy bays": lambda i: busy(i, 1),
         "GET /availability: 31 days' busy bays": lambda i: busy(i, 31),
         "GET /bookings: the busiest user's first page": lambda i: list_plan.list_statement(

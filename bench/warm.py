@@ -479,6 +479,8 @@ def measure(database: BenchDatabase, calls: int, runs: int) -> dict[str, Any]:
                     "booking_id": f"booking_warm_raw_{i}",
                     "owner": None,
                     "versions": None,
+                    "change_notice": None,
+                    "exempt": False,
                 },
             ),
             prepare=lambda conn: conn.execute(_TO_CANCEL, {"count": calls + _WARM_UP}),

@@ -235,6 +235,13 @@ class Shop(BaseModel):
     closed_dates: list[datetime.date] = Field(description="In order")
     minimum_notice_minutes: int | None = Field(description="null: none asked")
     booking_horizon_days: int | None = Field(description="null: no limit")
+    hold_seconds: int | None = Field(
+        description="How long its holds live; null: the template's HoldSeconds"
+    )
+    change_notice_minutes: int | None = Field(
+        description="A booking starting sooner is neither cancelled nor moved (but by an"
+        " admin); null: none (the default shop's is ChangeNoticeMinutes)"
+    )
 
 
 class Service(BaseModel):
@@ -273,6 +280,16 @@ class ShopUpdate(BaseModel):
     closed_dates: list[datetime.date] = Field(default=[], description="Days it is closed")
     minimum_notice_minutes: int | None = Field(default=None, ge=0, le=999_999)
     booking_horizon_days: int | None = Field(default=None, ge=0, le=99_999)
+    hold_seconds: int | None = Field(
+        default=None, ge=1, le=3600, description="How long its holds live; null: HoldSeconds"
+    )
+    change_notice_minutes: int | None = Field(
+        default=None,
+        ge=0,
+        le=999_999,
+        description="A booking starting sooner is neither cancelled nor moved (but by an"
+        " admin); null: no cut-off",
+    )
 
 
 class TimeOffPeriod(BaseModel):
@@ -566,6 +583,12 @@ BODY_ERRORS = (
 
 
 # Operations, one per route of template.yaml.
+
+# The change cut-off, on a cancel or a move.
+TOO_LATE_TO_CHANGE = (
+    said(messages.TOO_LATE_TO_CHANGE) + " (the booking starts within its shop's change cut-off,"
+    " ChangeNoticeMinutes for the default shop; admins are exempt)"
+)
 
 # A hold is refused as a booking of the same body would be.
 HOLD_REFUSALS = (
@@ -871,7 +894,7 @@ OPERATIONS: dict[str, Operation] = {
         "bookings",
         {
             "200": json_response("The booking, cancelled.", schema_ref(Booking), VERSION_HEADER),
-            "400": refusal(said(messages.INVALID_IF_MATCH)),
+            "400": refusal(said(messages.INVALID_IF_MATCH), TOO_LATE_TO_CHANGE),
             "404": refusal(said(messages.BOOKING_NOT_FOUND) + " (with sign-in on: also another's)"),
             "412": refusal(
                 said(messages.BOOKING_CHANGED),
@@ -902,6 +925,7 @@ OPERATIONS: dict[str, Operation] = {
                 said(messages.TOO_FAR_AHEAD),
                 said(messages.RESOURCE_CANNOT_PERFORM_SERVICE),
                 said(messages.INVALID_IF_MATCH),
+                TOO_LATE_TO_CHANGE,
                 *BODY_ERRORS,
             ),
             "404": refusal(

@@ -358,6 +358,8 @@ def calls_for(build_dir: Path) -> dict[str, list[Call]]:
                     "closed_dates": [],
                     "minimum_notice_minutes": None,
                     "booking_horizon_days": None,
+                    "hold_seconds": None,
+                    "change_notice_minutes": None,
                 },
                 route="/shops/{shop_id}",
             ),
@@ -401,6 +403,8 @@ def calls_for(build_dir: Path) -> dict[str, list[Call]]:
                     "closed_dates": [],
                     "minimum_notice_minutes": None,
                     "booking_horizon_days": None,
+                    "hold_seconds": None,
+                    "change_notice_minutes": None,
                 },
                 json_body={
                     "name": "North",

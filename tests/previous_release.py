@@ -20,6 +20,21 @@ BOOK_SLOT = """
     )
 """
 
+MOVE = """
+    SELECT outcome,
+           (moved).id, (moved).user_id, (moved).slot_date, (moved).slot_time,
+           lower((moved).during), upper((moved).during), (moved).status, (moved).created_at,
+           (moved).cancelled_at, (moved).shop_id, (moved).service_id, (moved).resource_id,
+           (SELECT shops.time_zone FROM shops
+            WHERE (moved).shop_id <> 'default' AND shops.shop_id = (moved).shop_id),
+           (moved).version, (moved).moved_from
+    FROM move_booking_v1(
+        %(shop_id)s, %(booking_id)s, %(owner)s, %(versions)s, %(catalogue_version)s,
+        %(resource_ids)s, %(day)s, %(start)s, %(starts_at)s, %(ends_at)s,
+        %(block_starts_at)s, %(block_ends_at)s, %(moved_by)s
+    )
+"""
+
 BUSY_BAYS = """
     SELECT resource_id, lower(during), upper(during)
     FROM bookings
@@ -57,3 +72,12 @@ def select_busy_bays(
 ) -> list[busy_bays.BusyBay]:
     rows = conn.execute(BUSY_BAYS, {"from": starts_at, "to": ends_at}).fetchall()
     return [busy_bays.BusyBay(*row) for row in rows]
+
+
+def cancel(conn: psycopg.Connection, booking_id: str) -> None:
+    """A cancel as every release before the cut-off wrote it."""
+    conn.execute(
+        "UPDATE bookings SET status = 'cancelled', cancelled_at = COALESCE(cancelled_at, now())"
+        " WHERE id = %s",
+        (booking_id,),
+    )

@@ -32,7 +32,8 @@ CREATE TRIGGER bookings_expire_lapsed_holds_in_the_way
     EXECUTE FUNCTION expire_lapsed_holds_in_the_way();
 
 -- book_slot_v3 (0020) that also holds: with p_hold_seconds, the row is a hold
--- lasting that long (status 'held'), and the user may have at most
+-- (status 'held') lasting the shop's hold_seconds (0041), or else that long,
+-- and the user may have at most
 -- p_hold_limit live holds at the shop. The limit is decided here, not by a
 -- count read earlier: the user's row is locked (FOR NO KEY UPDATE, which the
 -- foreign keys' checks do not wait for) before their live holds are counted,
@@ -71,6 +72,9 @@ DECLARE
     in_shop catalogue_id_range := catalogue_id_range(p_shop_id, p_shop_id, '[]');
     free_resource text;
     looked_free boolean;
+    hold_for integer := CASE WHEN p_hold_seconds IS NOT NULL THEN coalesce(
+        (SELECT s.hold_seconds FROM shops AS s WHERE s.shop_id = p_shop_id), p_hold_seconds
+    ) END;
 BEGIN
     -- Our own id first: an earlier attempt of this request that committed is
     -- its answer, whatever changed since.
@@ -132,7 +136,7 @@ BEGIN
             SELECT p_booking_id, users.id, p_slot_date, p_slot_time, wanted,
                    p_shop_id, p_service_id, free_resource, blocked,
                    CASE WHEN p_hold_seconds IS NULL THEN 'confirmed' ELSE 'held' END,
-                   now() + make_interval(secs => p_hold_seconds)
+                   now() + make_interval(secs => hold_for)
             FROM users
             WHERE users.id = p_user_id
             ON CONFLICT DO NOTHING

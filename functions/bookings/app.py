@@ -42,6 +42,10 @@ if TYPE_CHECKING:  # imported by the shop route itself (see _wanted_at_shop)
 SCHEDULE = shop.load_schedule(os.environ)
 # Off unless JWT_ISSUER is set; then API Gateway has verified each caller's token.
 SIGN_IN = auth.load_sign_in(os.environ)
+# ChangeNoticeMinutes: the default shop's change cut-off (None: none).
+CHANGE_NOTICE_MINUTES = shop.optional_whole_number_setting(
+    os.environ, "CHANGE_NOTICE_MINUTES", 0, 999_999
+)
 # HoldSeconds and HoldLimit (template.yaml).
 HOLD_TERMS = store.HoldTerms(
     seconds=shop.whole_number_setting(os.environ, "HOLD_SECONDS", 1, 3600, 300),
@@ -58,6 +62,7 @@ BOOKING_CANCELLED = ClientError(
     messages.BOOKING_CANCELLED, outcome="BookingCancelledNotMoved", status=409
 )
 KEY_REUSED = ClientError(messages.IDEMPOTENCY_KEY_REUSED, outcome="KeyReused", status=422)
+TOO_LATE_TO_CHANGE = ClientError(messages.TOO_LATE_TO_CHANGE, outcome="TooLateToChange")
 HOLD_NOT_FOUND = ClientError(messages.HOLD_NOT_FOUND, outcome="HoldNotFound", status=404)
 TOO_MANY_HOLDS = ClientError(messages.TOO_MANY_HOLDS, outcome="TooManyHolds", status=409)
 # What a hold that is no longer live answers when asked to become a booking.
@@ -302,11 +307,13 @@ def get_booking(booking_id: str) -> Any:
 def cancel_booking(booking_id: str) -> Any:
     booking_id, owner = _booking_and_owner(booking_id)
     versions = booking_views.expected_versions(app.request.header("if-match"))
-    cancelled = booking_records.cancel(booking_id, owner, versions)
+    cancelled = booking_records.cancel(booking_id, owner, versions, _cut_off(booking_id))
     if cancelled is None:
         raise BOOKING_NOT_FOUND
     if isinstance(cancelled, booking_records.Changed):
         raise BOOKING_CHANGED
+    if isinstance(cancelled, booking_records.TooLate):
+        raise TOO_LATE_TO_CHANGE
     record_outcome("BookingCancelled")
     return _shown(cancelled)
 
@@ -321,7 +328,9 @@ def reschedule_booking(booking_id: str) -> Any:
     shop_id = booking_records.booking_shop(booking_id)
     if shop_id == DEFAULT_SHOP_ID:
         to = _move_in_default_shop(request)
-        moved = booking_records.move(booking_id, owner, versions, to, moved_by)
+        moved = booking_records.move(
+            booking_id, owner, versions, to, moved_by, _cut_off(booking_id)
+        )
     else:
         moved = _move_in_shop(shop_id, booking_id, owner, versions, request, moved_by)
     if moved is None:
@@ -336,6 +345,8 @@ def reschedule_booking(booking_id: str) -> Any:
             raise BOOKING_CHANGED
         case ("slot_full", _):
             raise ClientError(messages.SLOT_FULL, outcome="SlotFull")
+        case ("too_late", _):
+            raise TOO_LATE_TO_CHANGE
     raise DatabaseUnavailable("the shop's catalogue kept changing under this move")
 
 
@@ -384,10 +395,23 @@ def _move_in_shop(
             wanted.block,
             wanted.catalogue_version,
         )
-        moved = booking_records.move(booking_id, owner, versions, to, moved_by)
+        moved = booking_records.move(
+            booking_id, owner, versions, to, moved_by, _cut_off(booking_id)
+        )
         if moved is None or moved[0] != "catalogue_changed":
             return moved
     return moved
+
+
+def _cut_off(booking_id: str) -> booking_records.CutOff:
+    """How close to its start the caller may still change the booking: the template's
+    cut-off for the default shop's, the shop's own for another's; none for an admin."""
+    caller = _caller()
+    in_default_shop = booking_records.booking_shop(booking_id) == DEFAULT_SHOP_ID
+    return booking_records.CutOff(
+        change_notice_minutes=CHANGE_NOTICE_MINUTES if in_default_shop else None,
+        exempt=caller is not None and caller.is_admin,
+    )
 
 
 def _refuse_the_past(starts_at: datetime, now: datetime) -> None:

@@ -104,6 +104,8 @@ def test_the_default_shop_is_the_one_the_templates_parameters_configure(invoke: 
             "closed_dates": [],
             "minimum_notice_minutes": None,
             "booking_horizon_days": None,
+            "hold_seconds": None,
+            "change_notice_minutes": None,
         },
     )
     assert get(invoke, "default", "/services") == (
@@ -163,6 +165,8 @@ def test_the_default_shop_follows_the_parameters_and_keeps_nothing_else(
         "closed_dates": ["2033-01-01", "2033-12-25"],
         "minimum_notice_minutes": 120,
         "booking_horizon_days": 60,
+        "hold_seconds": None,
+        "change_notice_minutes": None,
     }
     services = get(invoke, "default", "/services")[1]["services"]
     assert [(s["duration_minutes"], s["step_minutes"], s["resource_ids"]) for s in services] == [

@@ -155,6 +155,8 @@ def test_a_workshop_put_together_is_what_the_public_routes_show(
         "closed_dates": ["2030-01-01", "2030-12-25"],
         "minimum_notice_minutes": None,
         "booking_horizon_days": None,
+        "hold_seconds": None,
+        "change_notice_minutes": None,
     }
     assert public(invoke, "/services") == {
         "services": [
@@ -175,6 +177,21 @@ def test_a_workshop_put_together_is_what_the_public_routes_show(
         ("bay-1", "Mon-Fri 09:00-17:00"),
         ("bay-2", "Mon-Fri 09:00-17:00"),
     ]
+
+
+def test_a_shops_hold_time_and_change_cut_off_are_put_and_shown(
+    invoke: Invoke, workshop: psycopg.Connection
+) -> None:
+    settings = {"hold_seconds": 120, "change_notice_minutes": 1440}
+
+    status, answer = admin(invoke, "PUT", "/shops/north", {**NORTH, **settings})
+
+    assert status == 200
+    assert {name: answer[name] for name in settings} == settings
+    shown = public(invoke, "")
+    assert {name: shown[name] for name in settings} == settings
+    # Left out of a later PUT: back to none (a PUT replaces the whole shop).
+    assert admin(invoke, "PUT", "/shops/north", NORTH)[1]["hold_seconds"] is None
 
 
 def test_a_resource_and_a_service_read_back_as_they_were_put(
@@ -267,6 +284,16 @@ def test_a_put_replaces_the_whole_thing_and_gives_the_catalogue_a_new_version(
             "/shops/north",
             {**NORTH, "booking_horizon_days": True},
             "booking_horizon_days: must be a whole number from 0 to 99999",
+        ),
+        (
+            "/shops/north",
+            {**NORTH, "hold_seconds": 3601},
+            "hold_seconds: must be a whole number from 1 to 3600",
+        ),
+        (
+            "/shops/north",
+            {**NORTH, "change_notice_minutes": "60"},
+            "change_notice_minutes: must be a whole number from 0 to 999999",
         ),
         (
             "/shops/north/services/oil-change",

@@ -296,3 +296,15 @@ def test_an_unknown_shop_or_service_is_not_held(
         {"error": "Service not found"},
     )
     assert workshop.execute("SELECT count(*) FROM bookings").fetchone() == (0,)
+
+
+def test_a_shops_own_hold_time_is_how_long_its_holds_live(
+    invoke: Invoke, workshop: psycopg.Connection
+) -> None:
+    workshop.execute("UPDATE shops SET hold_seconds = 60 WHERE shop_id = 'north'")
+    before = datetime.now(UTC)
+
+    response = hold(invoke, shop_bookings.oil_change("10:00"), "north")
+
+    expires_at = datetime.fromisoformat(response["json"]["expires_at"])
+    assert before + timedelta(seconds=55) < expires_at <= datetime.now(UTC) + timedelta(seconds=60)

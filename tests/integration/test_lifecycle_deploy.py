@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import psycopg
 import pytest
 
-from appointments.data import booking_records, busy_bays, migrations, store
+from appointments.data import busy_bays, migrations, store
 from tests import previous_release
 from tests.conftest import DB_FOLDER
 
@@ -198,7 +198,7 @@ def test_when_both_releases_run_a_cancelled_slot_is_never_double_booked(
 ) -> None:
     # For the seconds in which Lambda may route a request to either release.
     migrations.apply_migrations(old_schema, WHILE_THEY_RAN)
-    booking_records.cancel_booking(old_schema, "old_9")
+    previous_release.cancel(old_schema, "old_9")
 
     # The previous release sees a cancelled slot as taken: it does not offer it...
     assert time(9) in [t for (t,) in old_schema.execute(PREVIOUS_BOOKED_STARTS, {"day": DAY})]
@@ -259,7 +259,7 @@ def test_the_issue_10_release_books_and_refuses_as_before_on_the_migrated_schema
     ) == store.Booked("new_14")
     assert issue_10_book(old_schema, "issue10_14", "bob", time(14)) == "slot full"
     # A cancelled slot is free again for it, as before.
-    booking_records.cancel_booking(old_schema, "issue10_12")
+    previous_release.cancel(old_schema, "issue10_12")
     assert issue_10_book(old_schema, "issue10_12b", "bob", time(12)) == "booked"
 
     confirmed = old_schema.execute(

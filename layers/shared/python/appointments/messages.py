@@ -27,6 +27,7 @@ HOLD_EXPIRED = "Hold expired"
 HOLD_RELEASED = "Hold released"
 HOLD_CONFIRMED = "Hold already confirmed"
 TOO_MANY_HOLDS = "Too many holds"
+TOO_LATE_TO_CHANGE = "Too late to change this booking"
 INVALID_IF_MATCH = 'Invalid If-Match: send "*" or the ETag of the booking, e.g. "1"'
 SHOP_NOT_FOUND = "Shop not found"
 SERVICE_NOT_FOUND = "Service not found"

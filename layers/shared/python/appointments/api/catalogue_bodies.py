@@ -33,6 +33,7 @@ LATEST_INSTANT: Final = datetime(9000, 1, 1, tzinfo=UTC)
 # The template's own bounds for the default shop (shop.load_schedule).
 MAX_NOTICE_MINUTES: Final = 999_999
 MAX_HORIZON_DAYS: Final = 99_999
+MAX_HOLD_SECONDS: Final = 3600
 
 # RFC 3339's date-time, its offset required ("Z" or ±HH:MM): an instant, never
 # a wall-clock time whose zone the server would have to guess.
@@ -59,6 +60,12 @@ class ShopBody(Shop):
             ),
             booking_horizon_days=_optional(
                 fields, "booking_horizon_days", _nullable(_whole(0, MAX_HORIZON_DAYS)), None
+            ),
+            hold_seconds=_optional(
+                fields, "hold_seconds", _nullable(_whole(1, MAX_HOLD_SECONDS)), None
+            ),
+            change_notice_minutes=_optional(
+                fields, "change_notice_minutes", _nullable(_whole(0, MAX_NOTICE_MINUTES)), None
             ),
         )
 

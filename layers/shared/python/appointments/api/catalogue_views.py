@@ -33,6 +33,8 @@ def shop_body(
         "closed_dates": [day.isoformat() for day in shop.closed_dates],
         "minimum_notice_minutes": shop.minimum_notice_minutes,
         "booking_horizon_days": shop.booking_horizon_days,
+        "hold_seconds": shop.hold_seconds,
+        "change_notice_minutes": shop.change_notice_minutes,
     }
 
 

@@ -116,6 +116,19 @@ _FIND = f"""
 # by this request's own first attempt or another's (RFC 9110 13.1.1 allows
 # the 2xx). Otherwise the booking as this statement's snapshot saw it comes
 # back marked unchanged: 412.
+#
+# The change cut-off likewise: a confirmed booking that starts sooner than the
+# cut-off (%(change_notice)s, the default shop's from the template, or else
+# its shop's change_notice_minutes) is not cancelled, unless %(exempt)s (an
+# admin); a booking cancelled already answers as before. Either refusal comes
+# back as the booking unchanged, with whether it was the cut-off.
+_TOO_SOON = """
+    NOT %(exempt)s AND status = 'confirmed'
+    AND lower(during) < now() + make_interval(mins => coalesce(
+        %(change_notice)s::integer,
+        (SELECT shops.change_notice_minutes FROM shops WHERE shops.shop_id = bookings.shop_id)
+    ))
+"""
 _CANCEL = f"""
     WITH cancelled AS (
         UPDATE bookings
@@ -126,16 +139,16 @@ _CANCEL = f"""
           AND (%(versions)s::integer[] IS NULL
                OR version = ANY (%(versions)s::integer[])
                OR (status = 'cancelled' AND version - 1 = ANY (%(versions)s::integer[])))
-        RETURNING {_COLUMNS}
+          AND NOT coalesce({_TOO_SOON}, false)
+        RETURNING {_COLUMNS}, false
     )
     SELECT true, * FROM cancelled
     UNION ALL
-    SELECT false, {_COLUMNS}
+    SELECT false, {_COLUMNS}, coalesce({_TOO_SOON}, false)
     FROM bookings
     WHERE shop_id = %(shop_id)s AND id = %(booking_id)s
       AND (%(owner)s::text IS NULL OR user_id = %(owner)s)
       AND {_IS_A_BOOKING}
-      AND %(versions)s::integer[] IS NOT NULL
       AND NOT EXISTS (SELECT 1 FROM cancelled)
 """  # noqa: S608 (constants only)
 
@@ -150,10 +163,10 @@ _MOVE = """
            (SELECT shops.time_zone FROM shops
             WHERE (moved).shop_id <> 'default' AND shops.shop_id = (moved).shop_id),
            (moved).version, (moved).moved_from
-    FROM move_booking_v1(
+    FROM move_booking_v2(
         %(shop_id)s, %(booking_id)s, %(owner)s, %(versions)s, %(catalogue_version)s,
         %(resource_ids)s, %(day)s, %(start)s, %(starts_at)s, %(ends_at)s,
-        %(block_starts_at)s, %(block_ends_at)s, %(moved_by)s
+        %(block_starts_at)s, %(block_ends_at)s, %(moved_by)s, %(change_notice)s, %(exempt)s
     )
 """
 
@@ -207,17 +220,41 @@ class Changed:
     booking: Booking
 
 
+@dataclass(frozen=True)
+class TooLate:
+    """The booking starts within its change cut-off: nothing was done."""
+
+
+@dataclass(frozen=True)
+class CutOff:
+    """Who may still change a booking how close to its start.
+
+    change_notice_minutes: the default shop's (ChangeNoticeMinutes); None: the
+    booking's shop's own setting, if any. exempt: an admin, whom none binds.
+    """
+
+    change_notice_minutes: int | None = None
+    exempt: bool = False
+
+
+NO_CUT_OFF_BUT_THE_SHOPS: Final = CutOff()
+
+
 def cancel(
-    booking_id: str, owner: str | None = None, versions: Sequence[int] | None = None
-) -> Booking | Changed | None:
+    booking_id: str,
+    owner: str | None = None,
+    versions: Sequence[int] | None = None,
+    cut_off: CutOff = NO_CUT_OFF_BUT_THE_SHOPS,
+) -> Booking | Changed | TooLate | None:
     """Cancel the booking (if not already) and return it; None as for find.
 
-    With `versions` (an If-Match), only if it is at one of them: Changed otherwise.
+    With `versions` (an If-Match), only if it is at one of them: Changed
+    otherwise. Within its cut-off: TooLate.
     """
-    return database.run(lambda conn: cancel_booking(conn, booking_id, owner, versions))
+    return database.run(lambda conn: cancel_booking(conn, booking_id, owner, versions, cut_off))
 
 
-MoveOutcome = Literal["moved", "cancelled", "changed", "catalogue_changed", "slot_full"]
+MoveOutcome = Literal["moved", "cancelled", "changed", "catalogue_changed", "slot_full", "too_late"]
 
 
 @dataclass(frozen=True)
@@ -241,13 +278,15 @@ def move(
     versions: Sequence[int] | None,
     to: Move,
     moved_by: str | None,
+    cut_off: CutOff = NO_CUT_OFF_BUT_THE_SHOPS,
 ) -> tuple[MoveOutcome, Booking] | None:
     """Move the booking, in one statement: its outcome and the booking as it is then.
 
     None as for find. Safe to run again after a dead connection: a booking
-    already where it is asked to go is "moved", from the version before too.
+    already where it is asked to go is "moved", from the version before too,
+    even within its cut-off.
     """
-    params = move_params(booking_id, owner, versions, to, moved_by)
+    params = move_params(booking_id, owner, versions, to, moved_by, cut_off)
     row = database.run(lambda conn: conn.execute(_MOVE, params).fetchone())
     assert row is not None  # the function always returns one row
     outcome = row[0]
@@ -262,6 +301,7 @@ def move_params(
     versions: Sequence[int] | None,
     to: Move,
     moved_by: str | None,
+    cut_off: CutOff = NO_CUT_OFF_BUT_THE_SHOPS,
 ) -> dict[str, Any]:
     """_MOVE's parameters (the bench sends the statement raw with them)."""
     return {
@@ -278,6 +318,8 @@ def move_params(
         "block_starts_at": to.block[0],
         "block_ends_at": to.block[1],
         "moved_by": moved_by,
+        "change_notice": cut_off.change_notice_minutes,
+        "exempt": cut_off.exempt,
     }
 
 
@@ -299,18 +341,23 @@ def cancel_booking(
     booking_id: str,
     owner: str | None = None,
     versions: Sequence[int] | None = None,
-) -> Booking | Changed | None:
+    cut_off: CutOff = NO_CUT_OFF_BUT_THE_SHOPS,
+) -> Booking | Changed | TooLate | None:
     params = {
         "shop_id": booking_shop(booking_id),
         "booking_id": booking_id,
         "owner": owner,
         "versions": list(versions) if versions is not None else None,
+        "change_notice": cut_off.change_notice_minutes,
+        "exempt": cut_off.exempt,
     }
     row = conn.execute(_CANCEL, params).fetchone()
     if row is None:
         return None
-    cancelled, booking = row[0], _booking(row[1:])
-    return booking if cancelled else Changed(booking)
+    cancelled, booking, too_late = row[0], _booking(row[1:-1]), row[-1]
+    if cancelled:
+        return booking
+    return TooLate() if too_late else Changed(booking)
 
 
 def select_page(conn: psycopg.Connection, query: ListQuery) -> Page | None:

@@ -28,6 +28,8 @@ class Shop:
     closed_dates: list[date]
     minimum_notice_minutes: int | None
     booking_horizon_days: int | None
+    hold_seconds: int | None = None  # None: the template's HoldSeconds
+    change_notice_minutes: int | None = None  # None: no change cut-off
 
 
 @dataclass(frozen=True)
@@ -100,9 +102,11 @@ class StillBooked:
 # updated: whether the row was created, in the same statement (as users').
 _SAVE_SHOP = """
     INSERT INTO shops (shop_id, name, time_zone, opening_hours, closed_dates,
-                       minimum_notice_minutes, booking_horizon_days)
+                       minimum_notice_minutes, booking_horizon_days, hold_seconds,
+                       change_notice_minutes)
     VALUES (%(shop_id)s, %(name)s, %(time_zone)s, %(opening_hours)s, %(closed_dates)s,
-            %(minimum_notice_minutes)s, %(booking_horizon_days)s)
+            %(minimum_notice_minutes)s, %(booking_horizon_days)s, %(hold_seconds)s,
+            %(change_notice_minutes)s)
     ON CONFLICT (shop_id) DO UPDATE SET
         name = EXCLUDED.name,
         time_zone = EXCLUDED.time_zone,
@@ -110,6 +114,8 @@ _SAVE_SHOP = """
         closed_dates = EXCLUDED.closed_dates,
         minimum_notice_minutes = EXCLUDED.minimum_notice_minutes,
         booking_horizon_days = EXCLUDED.booking_horizon_days,
+        hold_seconds = EXCLUDED.hold_seconds,
+        change_notice_minutes = EXCLUDED.change_notice_minutes,
         catalogue_version = nextval('catalogue_versions'),
         updated_at = now()
     RETURNING xmax = 0

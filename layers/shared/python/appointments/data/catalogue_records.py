@@ -30,6 +30,8 @@ class Shop:
     closed_dates: list[date]
     minimum_notice_minutes: int | None
     booking_horizon_days: int | None
+    hold_seconds: int | None = None  # None: the template's HoldSeconds
+    change_notice_minutes: int | None = None  # None: no change cut-off
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,7 @@ class Resource:
 
 _FIND_SHOP = """
     SELECT shop_id, name, time_zone, opening_hours, closed_dates,
-           minimum_notice_minutes, booking_horizon_days
+           minimum_notice_minutes, booking_horizon_days, hold_seconds, change_notice_minutes
     FROM shops WHERE shop_id = %(shop_id)s
 """
 

@@ -137,8 +137,10 @@ def load_schedule(env: Mapping[str, str]) -> ShopSchedule:
         # A year of notice, a century ahead: past these a value is a typo (and
         # now + notice would near the end of datetime's range).
         # The bounds are those of the template's patterns (6 and 5 digits).
-        minimum_notice_minutes=_optional_whole_number(env, "MINIMUM_NOTICE_MINUTES", 0, 999_999),
-        booking_horizon_days=_optional_whole_number(env, "BOOKING_HORIZON_DAYS", 0, 99_999),
+        minimum_notice_minutes=optional_whole_number_setting(
+            env, "MINIMUM_NOTICE_MINUTES", 0, 999_999
+        ),
+        booking_horizon_days=optional_whole_number_setting(env, "BOOKING_HORIZON_DAYS", 0, 99_999),
     )
 
 
@@ -166,11 +168,15 @@ def whole_number_setting(
 ) -> int:
     """The setting `name` of `env`, `default` if unset; a ConfigurationError names it if it
     is not a whole number from `low` to `high`."""
-    number = _optional_whole_number(env, name, low, high)
+    number = optional_whole_number_setting(env, name, low, high)
     return default if number is None else number
 
 
-def _optional_whole_number(env: Mapping[str, str], name: str, low: int, high: int) -> int | None:
+def optional_whole_number_setting(
+    env: Mapping[str, str], name: str, low: int, high: int
+) -> int | None:
+    """The setting `name` of `env`, None if unset; a ConfigurationError names it if it is
+    not a whole number from `low` to `high`."""
     text = _setting(env, name)
     if not text:
         return None

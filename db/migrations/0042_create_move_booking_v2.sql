@@ -1,95 +1,16 @@
--- Live holds keep resources busy for the reads and moves of the previous
--- release too: service_calendar_v1 (0024) and move_booking_v1 (0032) are
--- replaced in place, their signatures unchanged, the previous release calls
--- them as before and gets the better answer. Only what differs:
--- - the calendar counts a live hold as busy, and a lapsed one as free;
--- - a move finds only bookings (a hold's id is not_found: holds are moved by
---   releasing them and holding again) and sees live holds as taken.
--- Both find bookings and holds through the index of 0038's constraint.
-CREATE OR REPLACE FUNCTION service_calendar_v1(
-    p_shop_id text,
-    p_service_id text,
-    p_resource_id text, -- NULL: every resource that performs the service
-    p_from timestamptz,
-    p_to timestamptz,
-    p_with_bookings boolean
-) RETURNS TABLE (
-    time_zone text,
-    opening_hours text,
-    closed_dates date[],
-    minimum_notice_minutes integer,
-    booking_horizon_days integer,
-    catalogue_version bigint,
-    duration_minutes integer, -- NULL: the shop has no such service
-    buffer_before_minutes integer,
-    buffer_after_minutes integer,
-    step_minutes integer,
-    resource_ids text[],
-    resource_opening_hours text[], -- NULL each: the shop's
-    resource_exists boolean, -- p_resource_id is the shop's (true when NULL)
-    busy_resource_ids text[],
-    busy_from float8[], -- -infinity: unbounded
-    busy_until float8[] -- infinity: unbounded
-)
-LANGUAGE plpgsql STABLE AS $$
-BEGIN
-    RETURN QUERY
-    SELECT shops.time_zone, shops.opening_hours, shops.closed_dates,
-           shops.minimum_notice_minutes, shops.booking_horizon_days, shops.catalogue_version,
-           services.duration_minutes, services.buffer_before_minutes,
-           services.buffer_after_minutes,
-           coalesce(services.step_minutes, services.duration_minutes),
-           eligible.resource_ids, eligible.opening_hours,
-           p_resource_id IS NULL OR EXISTS (
-               SELECT 1 FROM resources
-               WHERE resources.shop_id = shops.shop_id AND resources.resource_id = p_resource_id
-           ),
-           taken.resource_ids, taken.starts, taken.ends
-    FROM shops
-    LEFT JOIN services
-      ON services.shop_id = shops.shop_id AND services.service_id = p_service_id
-    LEFT JOIN LATERAL (
-        SELECT array_agg(resources.resource_id ORDER BY resources.resource_id COLLATE "C"),
-               array_agg(resources.opening_hours ORDER BY resources.resource_id COLLATE "C")
-        FROM service_resources AS link
-        JOIN resources
-          ON resources.shop_id = link.shop_id AND resources.resource_id = link.resource_id
-        WHERE link.shop_id = services.shop_id AND link.service_id = services.service_id
-          AND (p_resource_id IS NULL OR link.resource_id = p_resource_id)
-    ) AS eligible (resource_ids, opening_hours) ON true
-    LEFT JOIN LATERAL (
-        SELECT tstzrange(
-            p_from - make_interval(mins => services.buffer_before_minutes),
-            p_to + make_interval(mins => services.buffer_after_minutes)
-        )
-    ) AS widened (span) ON true
-    LEFT JOIN LATERAL (
-        SELECT array_agg(busy.resource_id),
-               array_agg(coalesce(date_part('epoch', lower(busy.busy_over)), '-infinity')),
-               array_agg(coalesce(date_part('epoch', upper(busy.busy_over)), 'infinity'))
-        FROM (
-            SELECT bookings.resource_id, bookings.block
-            FROM bookings
-            WHERE p_with_bookings AND bookings.status IN ('confirmed', 'held')
-              AND (bookings.status = 'confirmed' OR bookings.hold_expires_at > now())
-              AND catalogue_id_range(bookings.shop_id, bookings.shop_id, '[]')
-                  && catalogue_id_range(shops.shop_id, shops.shop_id, '[]')
-              AND bookings.block && widened.span
-              AND bookings.resource_id = ANY (eligible.resource_ids)
-            UNION ALL
-            SELECT time_off.resource_id, time_off.during
-            FROM resource_time_off AS time_off
-            WHERE time_off.shop_id = shops.shop_id
-              AND time_off.resource_id = ANY (eligible.resource_ids)
-              AND time_off.during && widened.span
-        ) AS busy (resource_id, busy_over)
-    ) AS taken (resource_ids, starts, ends) ON true
-    WHERE shops.shop_id = p_shop_id;
-END
-$$;
-
-
-CREATE OR REPLACE FUNCTION move_booking_v1(
+-- move_booking_v1 (0032) for this release: it finds only bookings (a hold's
+-- id is not_found: a hold is moved by releasing it and holding again), sees
+-- live holds as taken, and keeps the change cut-off. v1 stays for the
+-- previous release (which knows no holds: a lapsed hold in its way is marked
+-- expired by 0039's trigger, and a live one refuses it through 0038's
+-- constraint), and a later release drops it.
+--
+-- The cut-off: a booking that starts within p_change_notice_minutes (the
+-- default shop's ChangeNoticeMinutes; NULL: the shop's change_notice_minutes,
+-- 0041) is not moved: too_late. p_exempt: an admin's move, which it does not
+-- bind. Checked after a move already made (a retry is answered moved, even
+-- though the booking now starts soon) and before the catalogue.
+CREATE FUNCTION move_booking_v2(
     p_shop_id text,
     p_booking_id text,
     p_owner text,
@@ -103,6 +24,8 @@ CREATE OR REPLACE FUNCTION move_booking_v1(
     p_block_starts_at timestamptz,
     p_block_ends_at timestamptz,
     p_moved_by text,
+    p_change_notice_minutes integer,
+    p_exempt boolean,
     OUT outcome text,
     OUT moved bookings
 )
@@ -114,6 +37,7 @@ DECLARE
     there boolean;
     free_resource text;
     looked_free boolean;
+    change_notice integer;
 BEGIN
     SELECT * INTO moved FROM bookings AS b
     WHERE b.shop_id = p_shop_id AND b.id = p_booking_id
@@ -137,6 +61,16 @@ BEGIN
     END IF;
     IF there THEN
         outcome := 'moved';
+        RETURN;
+    END IF;
+    -- The change cut-off, on the booking's start as it is: the caller's (the
+    -- default shop's, from the template) or else the shop's own setting.
+    change_notice := coalesce(
+        p_change_notice_minutes,
+        (SELECT s.change_notice_minutes FROM shops AS s WHERE s.shop_id = p_shop_id)
+    );
+    IF NOT p_exempt AND lower(moved.during) < now() + make_interval(mins => change_notice) THEN
+        outcome := 'too_late';
         RETURN;
     END IF;
     IF p_catalogue_version IS NOT NULL THEN

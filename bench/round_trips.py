@@ -172,14 +172,19 @@ def count_per_route(database_url: str, log_path: Path) -> dict[str, int]:
         event = http_api_event(method, f"/bookings/{booking_id}")
         return lambda: bookings(event, context)
 
-    def move(booking_id: str, start: str, if_match: str | None = None) -> Callable[[], Any]:
+    def move(
+        booking_id: str, start: str, if_match: str | None = None, key: str | None = None
+    ) -> Callable[[], Any]:
+        headers = {"If-Match": if_match} if if_match else {}
+        if key:
+            headers["Idempotency-Key"] = key
         event = http_api_event(
             "POST",
             f"/bookings/{booking_id}/reschedule",
             route_key="POST /bookings/{booking_id}/reschedule",
             path_parameters={"booking_id": booking_id},
             body=json.dumps({"date": "2037-06-01", "time": start}),
-            headers={"If-Match": if_match} if if_match else None,
+            headers=headers or None,
         )
         return lambda: bookings(event, context)
 
@@ -317,6 +322,14 @@ def count_per_route(database_url: str, log_path: Path) -> dict[str, int]:
             412,
         ),
         "POST /bookings/{id}/reschedule (cancelled)": (move("booking_rt_cancel", "15:00"), 409),
+        "POST /bookings/{id}/reschedule, new Idempotency-Key (moved)": (
+            move("booking_rt_move", "16:00", key=key + "-move"),
+            200,
+        ),
+        "POST /bookings/{id}/reschedule, same key replayed": (
+            move("booking_rt_move", "16:00", key=key + "-move"),
+            200,
+        ),
         "POST /holds (held)": (hold("user_alice", "2038-01-08"), 201),
         "POST /holds (Slot full)": (hold("user_bob", "2038-01-08"), 400),
         "POST /holds/{id}/confirm (booked)": (on_hold("POST", "booking_rt_hold", "/confirm"), 200),

@@ -495,6 +495,15 @@ IDEMPOTENCY_KEY = {
     " another request, 422. Keys belong to the user and expire after 24 hours.",
 }
 
+# The same header on a change of a booking or a hold.
+CHANGE_KEY = {
+    **IDEMPOTENCY_KEY,
+    "description": "As for POST /bookings: the first request with a key makes the change; the"
+    " same key with the same request gets that first answer again (header"
+    " `Idempotent-Replayed: true`; a move's shows the booking as it is now); with another"
+    " request, 422. Recorded under the booking's (or hold's) user, for 24 hours.",
+}
+
 IF_MATCH = {
     "name": "If-Match",
     "in": "header",
@@ -925,6 +934,7 @@ OPERATIONS: dict[str, Operation] = {
                 said(messages.TOO_FAR_AHEAD),
                 said(messages.RESOURCE_CANNOT_PERFORM_SERVICE),
                 said(messages.INVALID_IF_MATCH),
+                said(messages.INVALID_IDEMPOTENCY_KEY),
                 TOO_LATE_TO_CHANGE,
                 *BODY_ERRORS,
             ),
@@ -940,9 +950,10 @@ OPERATIONS: dict[str, Operation] = {
                 note="If-Match named none of the booking's versions: nothing was done.",
             ),
             "413": shared("TooLarge"),
+            "422": refusal(said(messages.IDEMPOTENCY_KEY_REUSED)),
             **DATABASE_FAILURES,
         },
-        [BOOKING_ID, IF_MATCH],
+        [BOOKING_ID, IF_MATCH, CHANGE_KEY],
         RESCHEDULE_BODY,
     ),
     "POST /holds": Operation(
@@ -1018,14 +1029,16 @@ OPERATIONS: dict[str, Operation] = {
         {
             "200": json_response("Booked: the booking's id is the hold's.", schema_ref(Booked)),
             "404": refusal(said(messages.HOLD_NOT_FOUND) + " (with sign-in on: also another's)"),
+            "400": refusal(said(messages.INVALID_IDEMPOTENCY_KEY)),
             "409": refusal(
                 said(messages.HOLD_EXPIRED),
                 said(messages.HOLD_RELEASED),
                 note="The slot was not booked; it may be held or booked by someone else now.",
             ),
+            "422": refusal(said(messages.IDEMPOTENCY_KEY_REUSED)),
             **DATABASE_FAILURES,
         },
-        [HOLD_ID],
+        [HOLD_ID, CHANGE_KEY],
     ),
     "PUT /users/{user_id}": Operation(
         "putUser",

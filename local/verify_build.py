@@ -160,8 +160,9 @@ def calls_for(build_dir: Path) -> dict[str, list[Call]]:
     migrations = sorted((build_dir / "MigrateFunction" / "db" / "migrations").glob("*.sql"))
     migrated = {"applied": [path.name for path in migrations], "seeded": True}
     hours = [f"{hour:02d}:00" for hour in range(9, 17)]
-    # What BookingsFunction's calls book: two by the first version's route, one by a shop's.
-    booked = ("10:00", "11:00", "14:00")
+    # What BookingsFunction's calls book: two by the first version's route, one by a
+    # shop's; and what they hold.
+    booked = ("10:00", "11:00", "14:00", "15:00")
 
     def purge_result(response: Any) -> str | None:
         return None if response == {"purged": 0} else f"answered {response!r}, expected 0 purged"
@@ -256,6 +257,32 @@ def calls_for(build_dir: Path) -> dict[str, list[Call]]:
                 headers={"if-match": '"1"'},
                 route="/bookings/{booking_id}/reschedule",
                 case="a move (its statement run)",
+            ),
+            http_call(
+                "POST",
+                "/holds",
+                201,
+                {
+                    "hold_id": BOOKING_ID,
+                    "expires_at": TIMESTAMP,
+                    "shop_id": "default",
+                    "service_id": "appointment",
+                    "resource_id": "bay-1",
+                    "date": DAY,
+                    "time": "15:00",
+                    "starts_at": f"{DAY}T15:00:00+00:00",
+                    "ends_at": f"{DAY}T16:00:00+00:00",
+                },
+                json_body=booking("user_alice", "15:00"),
+                case="a hold",
+            ),
+            http_call(
+                "POST",
+                f"/holds/{UNKNOWN_BOOKING}/confirm",
+                404,
+                {"error": "Hold not found"},
+                route="/holds/{hold_id}/confirm",
+                case="a confirmation (its statement run)",
             ),
         ],
         "UsersFunction": [

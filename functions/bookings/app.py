@@ -323,31 +323,72 @@ def reschedule_booking(booking_id: str) -> Any:
     booking_id, owner = _booking_and_owner(booking_id)
     versions = booking_views.expected_versions(app.request.header("if-match"))
     request = parse_body(app.request.body(), RescheduleRequest)
+    header = app.request.header("idempotency-key")
+    key = booking_views.move_key(header, booking_id, request, versions)
     caller = _caller()
     moved_by = caller.user_id if caller else None
     shop_id = booking_records.booking_shop(booking_id)
-    if shop_id == DEFAULT_SHOP_ID:
-        to = _move_in_default_shop(request)
-        moved = booking_records.move(
-            booking_id, owner, versions, to, moved_by, _cut_off(booking_id)
-        )
-    else:
-        moved = _move_in_shop(shop_id, booking_id, owner, versions, request, moved_by)
-    if moved is None:
-        raise BOOKING_NOT_FOUND
+    try:
+        if shop_id == DEFAULT_SHOP_ID:
+            to = _move_in_default_shop(request)
+            moved = booking_records.move(
+                booking_id, owner, versions, to, moved_by, _cut_off(booking_id), key
+            )
+        else:
+            moved = _move_in_shop(shop_id, booking_id, owner, versions, request, moved_by, key)
+    except ClientError:
+        # A keyed retry whose first answer was lost is owed that answer, even
+        # once the time it asked for can no longer be asked for.
+        if key is not None and isinstance(
+            earlier := booking_records.recorded_move(booking_id, key), booking_records.ReplayedMove
+        ):
+            return _moved_answer(earlier.outcome, earlier.booking, replayed=True)
+        raise
     match moved:
-        case ("moved", booking):
+        case None:
+            raise BOOKING_NOT_FOUND
+        case store.KeyReused():
+            raise KEY_REUSED
+        case booking_records.ReplayedMove(outcome, booking):
+            return _moved_answer(outcome, booking, replayed=True)
+        case ("catalogue_changed", _):
+            raise DatabaseUnavailable("the shop's catalogue kept changing under this move")
+        case (outcome, booking):
+            return _moved_answer(outcome, booking)
+
+
+# What a move that did not move answers, by its outcome.
+MOVE_REFUSALS = {
+    "cancelled": BOOKING_CANCELLED,
+    "changed": BOOKING_CHANGED,
+    "slot_full": ClientError(messages.SLOT_FULL, outcome="SlotFull"),
+    "too_late": TOO_LATE_TO_CHANGE,
+}
+
+
+def _moved_answer(
+    outcome: booking_records.MoveOutcome,
+    booking: booking_records.Booking,
+    *,
+    replayed: bool = False,
+) -> Response:
+    """The answer to a move's outcome; a replay's carries Idempotent-Replayed."""
+    headers = {"Idempotent-Replayed": "true"} if replayed else {}
+    if replayed:
+        record_outcome("IdempotentReplay")
+    if outcome == "moved":
+        if not replayed:
             record_outcome("BookingMoved")
-            return _shown(booking)
-        case ("cancelled", _):
-            raise BOOKING_CANCELLED
-        case ("changed", _):
-            raise BOOKING_CHANGED
-        case ("slot_full", _):
-            raise ClientError(messages.SLOT_FULL, outcome="SlotFull")
-        case ("too_late", _):
-            raise TOO_LATE_TO_CHANGE
-    raise DatabaseUnavailable("the shop's catalogue kept changing under this move")
+        body = booking_views.booking_body(booking, SCHEDULE.zone)
+        return json_response(HTTPStatus.OK, body, {**booking_views.entity_tag(booking), **headers})
+    return _refused(MOVE_REFUSALS[outcome], headers)
+
+
+def _refused(refusal: ClientError, headers: dict[str, str]) -> Response:
+    """A refusal: raised as ever, or answered with a replay's headers."""
+    if not headers:
+        raise refusal
+    return json_response(HTTPStatus(refusal.status), {"error": refusal.message}, headers)
 
 
 def _move_in_default_shop(request: RescheduleRequest) -> booking_records.Move:
@@ -371,7 +412,8 @@ def _move_in_shop(
     versions: list[int] | None,
     request: RescheduleRequest,
     moved_by: str | None,
-) -> tuple[booking_records.MoveOutcome, booking_records.Booking] | None:
+    key: store.IdempotencyKey | None,
+) -> booking_records.MoveAnswer:
     """A move within a shop: the booking read first, for its service (a second round
     trip), then the start checked as a booking of that service checks it."""
     booking = booking_records.find(booking_id, owner)
@@ -396,9 +438,9 @@ def _move_in_shop(
             wanted.catalogue_version,
         )
         moved = booking_records.move(
-            booking_id, owner, versions, to, moved_by, _cut_off(booking_id)
+            booking_id, owner, versions, to, moved_by, _cut_off(booking_id), key
         )
-        if moved is None or moved[0] != "catalogue_changed":
+        if not isinstance(moved, tuple) or moved[0] != "catalogue_changed":
             return moved
     return moved
 
@@ -511,11 +553,26 @@ def get_hold(hold_id: str) -> Any:
 
 @app.post("/holds/<hold_id>/confirm")
 def confirm_hold(hold_id: str) -> Any:
-    hold = _existing_hold(hold_id, hold_records.confirm)
-    if hold.state != "confirmed":
-        raise HOLD_NOT_LIVE[hold.state]
-    record_outcome("HoldConfirmed")
-    return json_response(HTTPStatus.OK, {"booking_id": hold.hold_id})
+    checked_id = booking_views.booking_id_or_none(hold_id)  # a hold's id is its booking's
+    if checked_id is None:
+        raise HOLD_NOT_FOUND
+    key = booking_views.confirmation_key(app.request.header("idempotency-key"), checked_id)
+    headers: dict[str, str] = {}
+    match hold_records.confirm(checked_id, auth.owner_filter(_caller()), key):
+        case None:
+            raise HOLD_NOT_FOUND
+        case store.KeyReused():
+            raise KEY_REUSED
+        case hold_records.ReplayedConfirmation(state=state):
+            record_outcome("IdempotentReplay")
+            headers = {"Idempotent-Replayed": "true"}
+        case hold_records.Hold(state=state):
+            pass
+    if state != "confirmed":
+        return _refused(HOLD_NOT_LIVE[state], headers)
+    if not headers:
+        record_outcome("HoldConfirmed")
+    return json_response(HTTPStatus.OK, {"booking_id": checked_id}, headers)
 
 
 @app.delete("/holds/<hold_id>")

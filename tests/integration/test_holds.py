@@ -308,3 +308,37 @@ def test_a_shops_own_hold_time_is_how_long_its_holds_live(
 
     expires_at = datetime.fromisoformat(response["json"]["expires_at"])
     assert before + timedelta(seconds=55) < expires_at <= datetime.now(UTC) + timedelta(seconds=60)
+
+
+def test_a_keyed_confirmation_is_replayed_and_its_key_is_one_confirmations(
+    invoke: Invoke, db: psycopg.Connection
+) -> None:
+    hold_id, other = held(invoke, "09:00"), held(invoke, "10:00")
+
+    def confirm(hold: str, key: str) -> dict[str, Any]:
+        return invoke(
+            "bookings",
+            "POST",
+            f"/holds/{hold}/confirm",
+            route_key="POST /holds/{hold_id}/confirm",
+            path_parameters={"hold_id": hold},
+            headers={"Idempotency-Key": key},
+        )
+
+    first, again = confirm(hold_id, "confirm-1"), confirm(hold_id, "confirm-1")
+    reused = confirm(other, "confirm-1")
+
+    assert (first["statusCode"], first["json"]) == (200, {"booking_id": hold_id})
+    assert (again["statusCode"], again["json"]) == (200, {"booking_id": hold_id})
+    assert again["headers"]["Idempotent-Replayed"] == "true"
+    assert reused["statusCode"] == 422
+    assert status_of(db, other) == ("held", 1)
+    lapse(db, other)
+    expired, expired_again = confirm(other, "confirm-2"), confirm(other, "confirm-2")
+    assert (expired["statusCode"], expired["json"]) == (409, {"error": "Hold expired"})
+    assert (expired_again["statusCode"], expired_again["json"]) == (409, {"error": "Hold expired"})
+    assert expired_again["headers"]["Idempotent-Replayed"] == "true"
+    keys = db.execute(
+        "SELECT key, outcome, attempt_id FROM idempotency_keys ORDER BY key"
+    ).fetchall()
+    assert keys == [("confirm-1", "booked", hold_id), ("confirm-2", "hold_expired", other)]

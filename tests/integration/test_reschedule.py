@@ -32,12 +32,15 @@ def reschedule(
     booking_id: str,
     body: dict[str, Any] | str,
     if_match: str | None = None,
+    key: str | None = None,
     **event_fields: Any,
 ) -> dict[str, Any]:
     """POST /bookings/{booking_id}/reschedule (event_fields: an authorizer, say)."""
     headers = {"Content-Type": "application/json"}
     if if_match is not None:
         headers["If-Match"] = if_match
+    if key is not None:
+        headers["Idempotency-Key"] = key
     return invoke(
         "bookings",
         "POST",
@@ -230,3 +233,78 @@ def test_a_booking_remembers_its_last_twenty_moves(invoke: Invoke, db: psycopg.C
     # Moves 2 to 21 (versions 2 to 21 before each); the first, from 10:00, is gone.
     assert [m["version"] for m in history] == list(range(2, 22))
     assert row(db, mine)[3] == 22
+
+
+# --- Idempotency-Key ------------------------------------------------------------------
+
+
+def keyed_move(
+    invoke: Invoke, booking_id: str, time: str, key: str, if_match: str | None = None
+) -> dict[str, Any]:
+    return reschedule(invoke, booking_id, {"date": DAY, "time": time}, if_match, key)
+
+
+def test_a_keyed_move_sent_again_is_one_move_even_after_the_booking_moved_on(
+    invoke: Invoke, db: psycopg.Connection
+) -> None:
+    booking_id = book(invoke, "09:00")
+    first = keyed_move(invoke, booking_id, "11:00", "move-key-1")
+    # The client moves it on with another key; then the first request comes again.
+    assert keyed_move(invoke, booking_id, "13:00", "move-key-2")["statusCode"] == 200
+
+    again = keyed_move(invoke, booking_id, "11:00", "move-key-1")
+
+    assert first["statusCode"] == again["statusCode"] == 200
+    assert "Idempotent-Replayed" not in first["headers"]
+    assert again["headers"]["Idempotent-Replayed"] == "true"
+    assert again["json"]["time"] == "13:00"  # the booking as it is now: not moved back
+    assert row(db, booking_id)[:2] == ("13:00", "bay-1")
+    assert row(db, booking_id)[3] == 3
+
+
+def test_a_keyed_refusal_is_replayed_and_the_same_key_with_another_move_is_refused(
+    invoke: Invoke, db: psycopg.Connection
+) -> None:
+    booking_id = book(invoke, "09:00")
+    book(invoke, "10:00", "user_bob")
+    full = keyed_move(invoke, booking_id, "10:00", "move-key-3")
+
+    again = keyed_move(invoke, booking_id, "10:00", "move-key-3")
+    elsewhere = keyed_move(invoke, booking_id, "12:00", "move-key-3")
+
+    assert (full["statusCode"], full["json"]) == (400, {"error": "Slot full"})
+    assert (again["statusCode"], again["json"]) == (400, {"error": "Slot full"})
+    assert again["headers"]["Idempotent-Replayed"] == "true"
+    assert (elsewhere["statusCode"], elsewhere["json"]) == (
+        422,
+        {"error": "Idempotency-Key reused with a different request"},
+    )
+    assert row(db, booking_id)[0] == "09:00"
+
+
+def test_a_keyed_move_answered_with_a_stale_version_is_replayed_as_such(
+    invoke: Invoke, db: psycopg.Connection
+) -> None:
+    booking_id = book(invoke, "09:00")
+    assert reschedule(invoke, booking_id, {"date": DAY, "time": "11:00"})["statusCode"] == 200
+
+    stale = keyed_move(invoke, booking_id, "12:00", "move-key-4", if_match='"1"')
+    again = keyed_move(invoke, booking_id, "12:00", "move-key-4", if_match='"1"')
+
+    assert stale["statusCode"] == again["statusCode"] == 412
+    assert again["headers"]["Idempotent-Replayed"] == "true"
+    recorded = db.execute(
+        "SELECT user_id, outcome, attempt_id FROM idempotency_keys WHERE key = 'move-key-4'"
+    ).fetchall()
+    assert recorded == [("user_alice", "changed", booking_id)]
+
+
+def test_a_malformed_key_on_a_move_is_refused_and_moves_nothing(
+    invoke: Invoke, db: psycopg.Connection
+) -> None:
+    booking_id = book(invoke, "09:00")
+
+    refused = keyed_move(invoke, booking_id, "11:00", "bad key with spaces\x7f")
+
+    assert (refused["statusCode"], refused["json"]) == (400, {"error": "Invalid Idempotency-Key"})
+    assert row(db, booking_id)[0] == "09:00"

@@ -56,6 +56,8 @@ def test_each_request_costs_one_round_trip_and_health_none(
         "POST /bookings/{id}/reschedule (Slot full)": 1,
         "POST /bookings/{id}/reschedule (If-Match stale)": 1,
         "POST /bookings/{id}/reschedule (cancelled)": 1,
+        "POST /bookings/{id}/reschedule, new Idempotency-Key (moved)": 1,
+        "POST /bookings/{id}/reschedule, same key replayed": 2,
         "POST /holds (held)": 1,
         "POST /holds (Slot full)": 1,
         "POST /holds/{id}/confirm (booked)": 1,

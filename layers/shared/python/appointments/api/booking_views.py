@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, time, tzinfo
 from typing import Any, Final
 
 from appointments import messages
-from appointments.api.models import BookingRequest, ShopBookingRequest
+from appointments.api.models import BookingRequest, RescheduleRequest, ShopBookingRequest
 from appointments.data.booking_records import START, Booking, ListQuery, Page, Position, Status
 from appointments.data.default_catalogue import DEFAULT_SHOP_ID
 from appointments.data.store import IdempotencyKey
@@ -76,6 +76,41 @@ def idempotency_key(
 ) -> IdempotencyKey | None:
     """The request's Idempotency-Key, if it sent one, with the request's fingerprint
     (a booking of another shop's service: with its shop)."""
+    key = _key_of(header)
+    if key is None:
+        return None
+    if isinstance(request, ShopBookingRequest):
+        return IdempotencyKey(key, shop_request_fingerprint(shop_id, request))
+    return IdempotencyKey(key, request_fingerprint(request))
+
+
+def move_key(
+    header: str | None,
+    booking_id: str,
+    request: RescheduleRequest,
+    versions: list[int] | None,
+) -> IdempotencyKey | None:
+    """A move's Idempotency-Key: the same move is the same booking, start, resource
+    and If-Match; never equal to a booking's fingerprint."""
+    key = _key_of(header)
+    if key is None:
+        return None
+    asked = (
+        f"reschedule\n{booking_id}\n{request.date.isoformat()}\n{request.time.isoformat()}\n"
+        f"{request.resource_id or ''}\n{versions if versions is not None else '*'}"
+    )
+    return IdempotencyKey(key, _sha256(asked))
+
+
+def confirmation_key(header: str | None, hold_id: str) -> IdempotencyKey | None:
+    """A hold's confirmation's Idempotency-Key: the same confirmation is the same hold."""
+    key = _key_of(header)
+    return None if key is None else IdempotencyKey(key, _sha256(f"confirm\n{hold_id}"))
+
+
+def _key_of(header: str | None) -> str | None:
+    """The key an Idempotency-Key header carries, bare or as a quoted string; None: no
+    header. Anything else is a 400."""
     if header is None:
         return None
     header = header.strip(" \t")  # HTTP's optional whitespace around a value
@@ -85,9 +120,11 @@ def idempotency_key(
         key = re.sub(r"\\(.)", r"\1", quoted[1]) if quoted else None
     if key is None or not _KEY_FORM.fullmatch(key):
         raise ClientError(messages.INVALID_IDEMPOTENCY_KEY, outcome="InvalidIdempotencyKey")
-    if isinstance(request, ShopBookingRequest):
-        return IdempotencyKey(key, shop_request_fingerprint(shop_id, request))
-    return IdempotencyKey(key, request_fingerprint(request))
+    return key
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def expected_versions(header: str | None) -> list[int] | None:

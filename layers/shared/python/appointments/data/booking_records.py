@@ -15,7 +15,7 @@ from typing import Any, Final, Literal
 
 import psycopg
 
-from appointments.data import database
+from appointments.data import database, store
 from appointments.data.default_catalogue import DEFAULT_SERVICE_ID, DEFAULT_SHOP_ID
 
 Status = Literal["confirmed", "cancelled"]
@@ -155,20 +155,36 @@ _CANCEL = f"""
 # A move, and the booking as it is then, in _COLUMNS' order (the function
 # returns the row: a read beside it would see the statement's snapshot, from
 # before the move).
-_MOVE = """
-    SELECT outcome,
-           (moved).id, (moved).user_id, (moved).slot_date, (moved).slot_time,
-           lower((moved).during), upper((moved).during), (moved).status, (moved).created_at,
-           (moved).cancelled_at, (moved).shop_id, (moved).service_id, (moved).resource_id,
-           (SELECT shops.time_zone FROM shops
-            WHERE (moved).shop_id <> 'default' AND shops.shop_id = (moved).shop_id),
-           (moved).version, (moved).moved_from
-    FROM move_booking_v2(
+_MOVE_CALL = """
+    move_booking_v2(
         %(shop_id)s, %(booking_id)s, %(owner)s, %(versions)s, %(catalogue_version)s,
         %(resource_ids)s, %(day)s, %(start)s, %(starts_at)s, %(ends_at)s,
         %(block_starts_at)s, %(block_ends_at)s, %(moved_by)s, %(change_notice)s, %(exempt)s
     )
 """
+_MOVED_COLUMNS = """
+    outcome,
+    (moved).id, (moved).user_id, (moved).slot_date, (moved).slot_time,
+    lower((moved).during), upper((moved).during), (moved).status, (moved).created_at,
+    (moved).cancelled_at, (moved).shop_id, (moved).service_id, (moved).resource_id,
+    (SELECT shops.time_zone FROM shops
+     WHERE (moved).shop_id <> 'default' AND shops.shop_id = (moved).shop_id),
+    (moved).version, (moved).moved_from
+"""
+_MOVE = f"SELECT {_MOVED_COLUMNS} FROM {_MOVE_CALL}"  # noqa: S608 (constants only)
+# With an Idempotency-Key: its outcome recorded in the same statement, under
+# the booking's owner (a booking not found, or a catalogue changed under the
+# move, which the caller retries, records nothing).
+_MOVE_KEYED = f"""
+    WITH changed AS (
+        SELECT outcome, moved, (moved).user_id AS user_id,
+               CASE WHEN outcome NOT IN ('not_found', 'catalogue_changed') THEN outcome END
+                   AS key_outcome
+        FROM {_MOVE_CALL}
+    ),
+    {store.RECORD_KEY}
+    SELECT {_MOVED_COLUMNS} FROM changed
+"""  # noqa: S608 (constants only)
 
 # Whether the user exists and, if so, one page of their bookings plus one row,
 # which says whether another page follows. Served by the index bookings_by_user
@@ -258,6 +274,17 @@ MoveOutcome = Literal["moved", "cancelled", "changed", "catalogue_changed", "slo
 
 
 @dataclass(frozen=True)
+class ReplayedMove:
+    """What a move with this Idempotency-Key came to before, and the booking now."""
+
+    outcome: MoveOutcome
+    booking: Booking
+
+
+MoveAnswer = tuple[MoveOutcome, Booking] | ReplayedMove | store.KeyReused | None
+
+
+@dataclass(frozen=True)
 class Move:
     """Where a booking should go: a start, the resources that may take it in order
     (its own first, if among them), and the block it keeps them busy over."""
@@ -279,20 +306,61 @@ def move(
     to: Move,
     moved_by: str | None,
     cut_off: CutOff = NO_CUT_OFF_BUT_THE_SHOPS,
-) -> tuple[MoveOutcome, Booking] | None:
+    idempotency_key: store.IdempotencyKey | None = None,
+) -> MoveAnswer:
     """Move the booking, in one statement: its outcome and the booking as it is then.
 
     None as for find. Safe to run again after a dead connection: a booking
     already where it is asked to go is "moved", from the version before too,
-    even within its cut-off.
+    even within its cut-off. With a key, exactly once across every request
+    carrying it for 24 hours: the others get ReplayedMove (the first one's
+    outcome, and the booking as it is now), or KeyReused.
     """
     params = move_params(booking_id, owner, versions, to, moved_by, cut_off)
-    row = database.run(lambda conn: conn.execute(_MOVE, params).fetchone())
+    if idempotency_key is None:
+        row = database.run(lambda conn: conn.execute(_MOVE, params).fetchone())
+    else:
+        keyed = {
+            **params,
+            "target_id": booking_id,
+            "key": idempotency_key.key,
+            "fingerprint": idempotency_key.request_fingerprint,
+        }
+        moved = store.change_once(
+            lambda conn: conn.execute(_MOVE_KEYED, keyed).fetchone(),
+            params["shop_id"],
+            booking_id,
+            idempotency_key,
+            _COLUMNS,
+        )
+        if isinstance(moved, store.RecordedChange | store.KeyReused):
+            return _replayed_move(moved)
+        row = moved
     assert row is not None  # the function always returns one row
     outcome = row[0]
     if outcome == "not_found":
         return None
     return outcome, _booking(row[1:])
+
+
+def recorded_move(
+    booking_id: str, idempotency_key: store.IdempotencyKey
+) -> ReplayedMove | store.KeyReused | None:
+    """What a move of the booking with this key came to, if one was recorded: for a
+    request refused before moving (its first answer may have been lost)."""
+    recorded = store.recorded_change(
+        booking_shop(booking_id), booking_id, idempotency_key, _COLUMNS
+    )
+    return None if recorded is None else _replayed_move(recorded)
+
+
+def _replayed_move(
+    recorded: store.RecordedChange | store.KeyReused,
+) -> ReplayedMove | store.KeyReused:
+    if isinstance(recorded, store.KeyReused):
+        return recorded
+    outcome: MoveOutcome = recorded.outcome  # type: ignore[assignment]  # as _MOVE_KEYED wrote it
+    return ReplayedMove(outcome, _booking(recorded.target))
 
 
 def move_params(

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any, Literal
 
-from appointments.data import database
+from appointments.data import database, store
 from appointments.data.booking_records import booking_shop
 
 # What a hold is to its client: live; lapsed (or found lapsed by a booking
@@ -88,14 +88,74 @@ _RELEASE = f"""
 """  # noqa: S608 (constants only)
 
 
+# With an Idempotency-Key: the outcome recorded under the hold's owner in the
+# same statement, as a booking's is ("booked" for its booking).
+_CONFIRM_KEYED = f"""
+    WITH changed AS (
+        UPDATE bookings
+        SET status = CASE WHEN status = 'held' AND hold_expires_at > now() THEN 'confirmed'
+                          ELSE status END
+        WHERE {_THE_HOLD}
+        RETURNING {_COLUMNS},
+            CASE WHEN status IN ('confirmed', 'cancelled') THEN 'booked'
+                 WHEN status = 'released' THEN 'hold_released'
+                 ELSE 'hold_expired' END AS key_outcome
+    ),
+    {store.RECORD_KEY}
+    SELECT * FROM changed
+"""  # noqa: S608 (constants only)
+
+_STATE_OF_OUTCOME: dict[str, State] = {
+    "booked": "confirmed",
+    "hold_released": "released",
+    "hold_expired": "expired",
+}
+
+
+@dataclass(frozen=True)
+class ReplayedConfirmation:
+    """What a confirmation with this Idempotency-Key came to before."""
+
+    state: State
+    hold_id: str
+
+
 def find(hold_id: str, owner: str | None = None) -> Hold | None:
     """The hold; None if there is none, or it is not `owner`'s (None: anyone's)."""
     return _one(_FIND, hold_id, owner)
 
 
-def confirm(hold_id: str, owner: str | None = None) -> Hold | None:
-    """Confirm the hold if it is live: state "confirmed" then, its booking's id its own."""
-    return _one(_CONFIRM, hold_id, owner)
+def confirm(
+    hold_id: str, owner: str | None = None, idempotency_key: store.IdempotencyKey | None = None
+) -> Hold | ReplayedConfirmation | store.KeyReused | None:
+    """Confirm the hold if it is live: state "confirmed" then, its booking's id its own.
+
+    With a key, exactly once across every request carrying it for 24 hours:
+    the others get ReplayedConfirmation, or KeyReused.
+    """
+    if idempotency_key is None:
+        return _one(_CONFIRM, hold_id, owner)
+    shop_id = booking_shop(hold_id)
+    params = {
+        "shop_id": shop_id,
+        "hold_id": hold_id,
+        "target_id": hold_id,
+        "owner": owner,
+        "key": idempotency_key.key,
+        "fingerprint": idempotency_key.request_fingerprint,
+    }
+    confirmed = store.change_once(
+        lambda conn: conn.execute(_CONFIRM_KEYED, params).fetchone(),
+        shop_id,
+        hold_id,
+        idempotency_key,
+        "bookings.id",
+    )
+    if isinstance(confirmed, store.KeyReused):
+        return confirmed
+    if isinstance(confirmed, store.RecordedChange):
+        return ReplayedConfirmation(_STATE_OF_OUTCOME[confirmed.outcome], hold_id)
+    return _hold(confirmed[:-1]) if confirmed else None  # key_outcome left out
 
 
 def release(hold_id: str, owner: str | None = None) -> Hold | None:

@@ -13,9 +13,10 @@ busy_bays.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import psycopg
 
@@ -262,6 +263,101 @@ def hold(request: SlotRequest, terms: HoldTerms) -> HoldOutcome | CatalogueChang
     """Hold a resource for the user, exactly once (as book), for terms.seconds."""
     hold_id = new_booking_id(request.shop_id)
     return database.run(lambda conn: hold_slot(conn, hold_id, request, terms))
+
+
+# --- A key on a change of a booking or a hold (a move, a confirmation) ---------------
+
+
+@dataclass(frozen=True)
+class RecordedChange:
+    """What a key recorded for a change of a booking or hold: the fingerprint of the
+    request it came with, the outcome, and the target as it is now (the row's columns
+    the caller asked for)."""
+
+    request_fingerprint: str
+    outcome: str
+    target: tuple[object, ...]
+
+
+def recorded_change_statement(columns: str) -> str:
+    """The statement that reads the answer a key recorded for a change of booking or
+    hold %(target_id)s: recorded under its owner, at its shop, with the target's
+    `columns` beside. An expired answer is deleted in the same statement, so that the
+    key can be recorded anew (as _RECORDED_ANSWER)."""
+    return f"""
+        WITH target AS (
+            SELECT {columns}, bookings.user_id AS key_owner FROM bookings
+            WHERE bookings.shop_id = %(shop_id)s AND bookings.id = %(target_id)s
+        ),
+        expired AS (
+            DELETE FROM idempotency_keys AS k USING target
+            WHERE k.shop_id = %(shop_id)s AND k.user_id = target.key_owner AND k.key = %(key)s
+              AND k.created_at <= now() - %(ttl)s
+        )
+        SELECT k.request_fingerprint, k.outcome, k.created_at <= now() - %(ttl)s, target.*
+        FROM idempotency_keys AS k JOIN target ON k.user_id = target.key_owner
+        WHERE k.shop_id = %(shop_id)s AND k.key = %(key)s
+    """  # noqa: S608 (constants only)
+
+
+# Records a change's outcome under the key, in the change's own statement:
+# appended to a WITH whose CTE `changed` returns the target's owner (user_id)
+# and the outcome's name (key_outcome); nothing is recorded for a target not
+# found (no row). A key recorded already fails the whole statement, change
+# included, with a unique violation (as _BOOK_SLOT).
+RECORD_KEY = """
+    recorded AS (
+        INSERT INTO idempotency_keys
+            (shop_id, user_id, key, request_fingerprint, outcome, attempt_id)
+        SELECT %(shop_id)s, changed.user_id, %(key)s, %(fingerprint)s, changed.key_outcome,
+               %(target_id)s
+        FROM changed WHERE changed.key_outcome IS NOT NULL
+    )
+"""
+
+Outcome = TypeVar("Outcome")
+
+
+def change_once(
+    change: Callable[[psycopg.Connection], Outcome],
+    shop_id: str,
+    target_id: str,
+    idempotency_key: IdempotencyKey,
+    columns: str,
+) -> Outcome | RecordedChange | KeyReused:
+    """Run a change that records its outcome under the key; a key recorded already
+    (by this request's earlier attempt, or another request) answers from its record."""
+    for _ in range(_MAX_KEY_ATTEMPTS):
+        try:
+            return database.run(change)
+        except psycopg.errors.UniqueViolation as error:
+            if error.diag.constraint_name not in _KEY_CONSTRAINTS:
+                raise
+        recorded = recorded_change(shop_id, target_id, idempotency_key, columns)
+        if recorded is not None:
+            return recorded
+        # The key had expired (now deleted) or was purged meanwhile: change afresh.
+    raise DatabaseUnavailable("the idempotency key kept changing under this request")
+
+
+def recorded_change(
+    shop_id: str, target_id: str, idempotency_key: IdempotencyKey, columns: str
+) -> RecordedChange | KeyReused | None:
+    """What the key recorded for a change of the booking or hold, if anything (still)."""
+    params = {
+        "shop_id": shop_id,
+        "target_id": target_id,
+        "key": idempotency_key.key,
+        "ttl": IDEMPOTENCY_KEY_TTL,
+    }
+    statement = recorded_change_statement(columns)
+    row = database.run(lambda conn: conn.execute(statement, params).fetchone())
+    if row is None or row[2]:
+        return None  # none, or expired (and deleted)
+    fingerprint, outcome, _, *target = row
+    if fingerprint != idempotency_key.request_fingerprint:
+        return KeyReused()
+    return RecordedChange(fingerprint, outcome, tuple(target[:-1]))  # key_owner left out
 
 
 def new_booking_id(shop_id: str = DEFAULT_SHOP_ID) -> str:

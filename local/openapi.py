@@ -707,10 +707,11 @@ def catalogue_delete(
             "200": json_response("Deleted: its ids.", schema_ref(DeletedFromCatalogue)),
             "404": refusal(*not_found_messages),
             "409": refusal(
-                "`The <shop|resource|service> has <n> confirmed bookings still to come: ...`",
+                "`The <shop|resource|service> has <n> confirmed bookings or live holds still"
+                " to come: ...`",
                 said(messages.DEFAULT_SHOP_IS_CONFIGURED),
-                note="Nothing is deleted while confirmed bookings of it are still to come;"
-                " past bookings keep their history.",
+                note="Nothing is deleted while confirmed bookings or live holds of it are still"
+                " to come; past bookings keep their history.",
             ),
             **DATABASE_FAILURES,
         },

@@ -98,6 +98,18 @@ BEGIN
     user_exists := EXISTS (SELECT 1 FROM users WHERE id = p_user_id);
     IF p_hold_seconds IS NOT NULL AND booked_resource_id IS NULL AND user_exists THEN
         PERFORM FROM users WHERE id = p_user_id FOR NO KEY UPDATE;
+        -- An earlier attempt of this request may have committed while we
+        -- waited for the lock: it is the answer, not one hold too many.
+        SELECT b.resource_id, b.hold_expires_at INTO booked_resource_id, hold_expires_at
+        FROM bookings AS b WHERE b.shop_id = p_shop_id AND b.id = p_booking_id;
+    END IF;
+    IF p_hold_seconds IS NOT NULL AND booked_resource_id IS NULL AND user_exists THEN
+        -- The user's lapsed holds leave the index of held rows (0037) that the
+        -- count reads: it reads their live holds, at most p_hold_limit, and
+        -- those lapsed since their last hold.
+        UPDATE bookings AS b SET status = 'expired'
+        WHERE b.shop_id = p_shop_id AND b.user_id = p_user_id
+          AND b.status = 'held' AND b.hold_expires_at <= now();
         too_many_holds := p_hold_limit <= (
             SELECT count(*) FROM bookings AS b
             WHERE b.shop_id = p_shop_id AND b.user_id = p_user_id

@@ -340,7 +340,8 @@ def reschedule_booking(booking_id: str) -> Any:
         # A keyed retry whose first answer was lost is owed that answer, even
         # once the time it asked for can no longer be asked for.
         if key is not None and isinstance(
-            earlier := booking_records.recorded_move(booking_id, key), booking_records.ReplayedMove
+            earlier := booking_records.recorded_move(booking_id, owner, key),
+            booking_records.ReplayedMove,
         ):
             return _moved_answer(earlier.outcome, earlier.booking, replayed=True)
         raise
@@ -568,6 +569,8 @@ def confirm_hold(hold_id: str) -> Any:
             headers = {"Idempotent-Replayed": "true"}
         case hold_records.Hold(state=state):
             pass
+        case unanswered:
+            assert_never(unanswered)
     if state != "confirmed":
         return _refused(HOLD_NOT_LIVE[state], headers)
     if not headers:

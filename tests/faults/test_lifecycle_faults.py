@@ -565,3 +565,65 @@ def test_a_release_that_committed_before_its_connection_was_killed_answers_relea
     assert (answer["statusCode"], answer["json"]["status"]) == (200, "released"), answer
     assert hold_rows(fault) == [(hold_id, "15:00", "released", 2)]
     assert retries_logged(stdout_json) == 1
+
+
+def test_a_keyed_move_that_committed_before_its_connection_was_killed_is_its_own_answer(
+    fault: FaultServer, invoke: Invoke, stdout_json: Printed
+) -> None:
+    """The retry meets the key its own first attempt recorded: the move's answer, not a
+    replay (no Idempotent-Replayed), and one move."""
+    booking_id = book(invoke, "09:00")
+    pid = warm_backend(invoke)
+
+    def keyed_move() -> dict[str, Any]:
+        return invoke(
+            "bookings",
+            "POST",
+            f"/bookings/{booking_id}/reschedule",
+            route_key="POST /bookings/{booking_id}/reschedule",
+            path_parameters={"booking_id": booking_id},
+            body=json.dumps({"date": DAY, "time": "16:00"}),
+            headers={"Content-Type": "application/json", "Idempotency-Key": "fault-move"},
+        )
+
+    with commits_wait_for_a_missing_standby(fault) as admin:
+        moving, answers = in_background(keyed_move)
+        wait_for_event(admin, pid, "SyncRep")
+        terminate(admin, pid)
+    moving.join(10)
+
+    (answer,) = answers
+    assert (answer["statusCode"], answer["json"]["time"]) == (200, "16:00"), answer
+    assert "Idempotent-Replayed" not in answer["headers"]
+    assert moves_of(fault) == [("16:00", 2, ["09:00"])]
+    assert retries_logged(stdout_json) == 1
+
+
+def test_a_keyed_confirmation_that_committed_before_its_connection_was_killed_is_its_own(
+    fault: FaultServer, invoke: Invoke, stdout_json: Printed
+) -> None:
+    hold_id = hold(invoke, "16:00")["json"]["hold_id"]
+    pid = warm_backend(invoke)
+
+    def keyed_confirm() -> dict[str, Any]:
+        return invoke(
+            "bookings",
+            "POST",
+            f"/holds/{hold_id}/confirm",
+            route_key="POST /holds/{hold_id}/confirm",
+            path_parameters={"hold_id": hold_id},
+            headers={"Idempotency-Key": "fault-confirm"},
+        )
+
+    with commits_wait_for_a_missing_standby(fault) as admin:
+        confirming, answers = in_background(keyed_confirm)
+        wait_for_event(admin, pid, "SyncRep")
+        terminate(admin, pid)
+    confirming.join(10)
+
+    (answer,) = answers
+    assert (answer["statusCode"], answer["json"]) == (200, {"booking_id": hold_id}), answer
+    assert "Idempotent-Replayed" not in answer["headers"]
+    assert hold_rows(fault) == [(hold_id, "16:00", "confirmed", 1)]
+    assert [row[:3] for row in key_rows(fault)] == [("user_alice", "fault-confirm", "booked")]
+    assert retries_logged(stdout_json) == 1

@@ -119,7 +119,7 @@ def workshop(invoke: Invoke, db: psycopg.Connection) -> Iterator[psycopg.Connect
     db.execute("DELETE FROM shops WHERE shop_id = 'north'")
 
 
-def hold(db: psycopg.Connection, resource_id: str, starts_at: datetime) -> str:
+def booked(db: psycopg.Connection, resource_id: str, starts_at: datetime) -> str:
     """A confirmed oil change of shop north on `resource_id`, 30 minutes from `starts_at`."""
     booking_id = f"booking_admin_{next(_BOOKING_NUMBERS)}"
     ends_at = starts_at + timedelta(minutes=30)
@@ -462,15 +462,15 @@ def test_what_has_bookings_still_to_come_is_not_deleted_and_says_how_many(
 ) -> None:
     soon = datetime.now(UTC) + timedelta(days=2)
     past = datetime.now(UTC) - timedelta(days=2)
-    hold(workshop, "bay-1", soon)
-    hold(workshop, "bay-1", soon + timedelta(hours=1))
-    hold(workshop, "bay-2", past)
+    booked(workshop, "bay-1", soon)
+    booked(workshop, "bay-1", soon + timedelta(hours=1))
+    booked(workshop, "bay-2", past)
     before = catalogue_rows(workshop)
 
     assert admin(invoke, "DELETE", "/shops/north/resources/bay-1") == (
         409,
         {
-            "error": "The resource has 2 confirmed bookings still to come:"
+            "error": "The resource has 2 confirmed bookings or live holds still to come:"
             " cancel them first (past bookings keep their history)"
         },
     )
@@ -568,3 +568,21 @@ def test_two_replaces_of_one_resource_follow_each_other(
 
     time_off = admin(invoke, "GET", "/shops/north/resources/ana")[1]["time_off"]
     assert [period["time_off_id"] for period in time_off] in (["x"], ["y"])
+
+
+def test_a_live_hold_keeps_what_it_holds_from_being_deleted(
+    invoke: Invoke, workshop: psycopg.Connection
+) -> None:
+    """Confirming it would book a resource, service or shop that no longer exists."""
+    held_id = booked(workshop, "bay-2", datetime.now(UTC) + timedelta(days=2))
+    workshop.execute(
+        "UPDATE bookings SET status = 'held', hold_expires_at = now() + interval '5 minutes'"
+        " WHERE id = %s",
+        (held_id,),
+    )
+
+    assert admin(invoke, "DELETE", "/shops/north/resources/bay-2")[0] == 409
+    assert admin(invoke, "DELETE", "/shops/north")[0] == 409
+    workshop.execute("UPDATE bookings SET hold_expires_at = now() WHERE id = %s", (held_id,))
+    # Lapsed, it holds nothing: the resource goes.
+    assert admin(invoke, "DELETE", "/shops/north/resources/bay-2")[0] == 200

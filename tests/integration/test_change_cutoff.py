@@ -16,7 +16,10 @@ import psycopg
 import pytest
 
 from appointments.api import auth
+from appointments.data import database
 from tests.conftest import Invoke, load_function
+from tests.faults.test_concurrent_changes import in_background
+from tests.faults.test_connection_faults import wait_until_blocked_on_a_lock
 from tests.integration.test_booking_lifecycle import cancel
 from tests.integration.test_reschedule import reschedule
 from tests.integration.test_sign_in import ADMIN_BY_SCOPE, ALICE, ISSUER, as_caller
@@ -150,3 +153,30 @@ def test_an_admin_changes_a_booking_inside_the_cut_off(
     assert (moved["statusCode"], moved["json"]["time"]) == (200, "10:00")
     assert state(db, booking_id)[0] == "confirmed"
     assert state(db, booking_id)[2] > datetime.now().astimezone() + timedelta(days=1)
+
+
+def test_a_cancel_that_waited_for_a_move_into_the_cut_off_says_too_late(
+    invoke: Invoke, db: psycopg.Connection, database_url: str, change_notice: Any
+) -> None:
+    """Decided on the booking as the move left it, not as the cancel's snapshot saw it:
+    without If-Match, never "Booking changed"."""
+    change_notice(60)
+    booking_id = starting_in_two_hours(db)
+    assert cancel(invoke, "booking_unknownunknownunkno")["statusCode"] == 404  # warm
+    pid = database.get_connection().info.backend_pid
+    with psycopg.connect(database_url, autocommit=True) as mover:
+        mover.execute("BEGIN")
+        mover.execute(
+            "UPDATE bookings SET during = tstzrange(now() + interval '30 minutes',"
+            " now() + interval '90 minutes'), block = tstzrange(now() + interval '30 minutes',"
+            " now() + interval '90 minutes') WHERE id = %s",
+            (booking_id,),
+        )
+        cancelling, answers = in_background(lambda: cancel(invoke, booking_id))
+        wait_until_blocked_on_a_lock(db, pid)
+        mover.execute("COMMIT")
+        cancelling.join(10)
+
+    (answer,) = answers
+    assert (answer["statusCode"], answer["json"]) == (400, TOO_LATE)
+    assert state(db, booking_id)[:2] == ("confirmed", 2)

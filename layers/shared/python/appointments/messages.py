@@ -47,7 +47,7 @@ def unknown_resources(resource_ids: list[str]) -> str:
 
 
 def still_booked(kind: str, future_bookings: int) -> str:
-    bookings = "booking" if future_bookings == 1 else "bookings"
+    bookings = "booking or live hold" if future_bookings == 1 else "bookings or live holds"
     return (
         f"The {kind} has {future_bookings} confirmed {bookings} still to come:"
         " cancel them first (past bookings keep their history)"

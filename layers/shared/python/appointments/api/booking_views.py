@@ -97,7 +97,7 @@ def move_key(
         return None
     asked = (
         f"reschedule\n{booking_id}\n{request.date.isoformat()}\n{request.time.isoformat()}\n"
-        f"{request.resource_id or ''}\n{versions if versions is not None else '*'}"
+        f"{request.resource_id or ''}\n{sorted(set(versions)) if versions is not None else '*'}"
     )
     return IdempotencyKey(key, _sha256(asked))
 

@@ -121,7 +121,13 @@ _FIND = f"""
 # cut-off (%(change_notice)s, the default shop's from the template, or else
 # its shop's change_notice_minutes) is not cancelled, unless %(exempt)s (an
 # admin); a booking cancelled already answers as before. Either refusal comes
-# back as the booking unchanged, with whether it was the cut-off.
+# back as the booking unchanged, with whether it was the cut-off: the version
+# asked for is checked first (as a move does), and without one the cut-off is
+# the only refusal. Read on the row as the update found it: a locking read
+# (`latest`) returns the row as a change it waited for left it, not as this
+# statement's snapshot, which predates that change. It runs after the update
+# (the UNION ALL's first branch reads `cancelled` to its end first), so that
+# two cancels never each hold a share lock the other's update waits for.
 _TOO_SOON = """
     NOT %(exempt)s AND status = 'confirmed'
     AND lower(during) < now() + make_interval(mins => coalesce(
@@ -141,15 +147,20 @@ _CANCEL = f"""
                OR (status = 'cancelled' AND version - 1 = ANY (%(versions)s::integer[])))
           AND NOT coalesce({_TOO_SOON}, false)
         RETURNING {_COLUMNS}, false
+    ),
+    latest AS (
+        SELECT {_COLUMNS},
+               -- Not cancelled at a version asked for, or with none asked: the cut-off.
+               (%(versions)s::integer[] IS NULL OR version = ANY (%(versions)s::integer[]))
+        FROM bookings
+        WHERE shop_id = %(shop_id)s AND id = %(booking_id)s
+          AND (%(owner)s::text IS NULL OR user_id = %(owner)s)
+          AND {_IS_A_BOOKING}
+        FOR SHARE OF bookings
     )
     SELECT true, * FROM cancelled
     UNION ALL
-    SELECT false, {_COLUMNS}, coalesce({_TOO_SOON}, false)
-    FROM bookings
-    WHERE shop_id = %(shop_id)s AND id = %(booking_id)s
-      AND (%(owner)s::text IS NULL OR user_id = %(owner)s)
-      AND {_IS_A_BOOKING}
-      AND NOT EXISTS (SELECT 1 FROM cancelled)
+    SELECT false, * FROM latest WHERE NOT EXISTS (SELECT 1 FROM cancelled)
 """  # noqa: S608 (constants only)
 
 # A move, and the booking as it is then, in _COLUMNS' order (the function
@@ -253,14 +264,11 @@ class CutOff:
     exempt: bool = False
 
 
-NO_CUT_OFF_BUT_THE_SHOPS: Final = CutOff()
-
-
 def cancel(
     booking_id: str,
     owner: str | None = None,
     versions: Sequence[int] | None = None,
-    cut_off: CutOff = NO_CUT_OFF_BUT_THE_SHOPS,
+    cut_off: CutOff = CutOff(),
 ) -> Booking | Changed | TooLate | None:
     """Cancel the booking (if not already) and return it; None as for find.
 
@@ -305,7 +313,7 @@ def move(
     versions: Sequence[int] | None,
     to: Move,
     moved_by: str | None,
-    cut_off: CutOff = NO_CUT_OFF_BUT_THE_SHOPS,
+    cut_off: CutOff = CutOff(),
     idempotency_key: store.IdempotencyKey | None = None,
 ) -> MoveAnswer:
     """Move the booking, in one statement: its outcome and the booking as it is then.
@@ -327,9 +335,12 @@ def move(
             "fingerprint": idempotency_key.request_fingerprint,
         }
         moved = store.change_once(
-            lambda conn: conn.execute(_MOVE_KEYED, keyed).fetchone(),
+            lambda conn, attempt_id: conn.execute(
+                _MOVE_KEYED, {**keyed, "attempt_id": attempt_id}
+            ).fetchone(),
             params["shop_id"],
             booking_id,
+            owner,
             idempotency_key,
             _COLUMNS,
         )
@@ -337,29 +348,31 @@ def move(
             return _replayed_move(moved)
         row = moved
     assert row is not None  # the function always returns one row
-    outcome = row[0]
-    if outcome == "not_found":
+    if row[0] == "not_found":
         return None
-    return outcome, _booking(row[1:])
+    return row[0], _booking(row[1:])
 
 
 def recorded_move(
-    booking_id: str, idempotency_key: store.IdempotencyKey
-) -> ReplayedMove | store.KeyReused | None:
+    booking_id: str, owner: str | None, idempotency_key: store.IdempotencyKey
+) -> MoveAnswer:
     """What a move of the booking with this key came to, if one was recorded: for a
     request refused before moving (its first answer may have been lost)."""
     recorded = store.recorded_change(
-        booking_shop(booking_id), booking_id, idempotency_key, _COLUMNS
+        booking_shop(booking_id), booking_id, owner, idempotency_key, _COLUMNS
     )
     return None if recorded is None else _replayed_move(recorded)
 
 
 def _replayed_move(
     recorded: store.RecordedChange | store.KeyReused,
-) -> ReplayedMove | store.KeyReused:
+) -> tuple[MoveOutcome, Booking] | ReplayedMove | store.KeyReused:
+    """A recorded move: this request's own (its first attempt's), or a replay."""
     if isinstance(recorded, store.KeyReused):
         return recorded
     outcome: MoveOutcome = recorded.outcome  # type: ignore[assignment]  # as _MOVE_KEYED wrote it
+    if recorded.own:
+        return outcome, _booking(recorded.target)
     return ReplayedMove(outcome, _booking(recorded.target))
 
 
@@ -369,7 +382,7 @@ def move_params(
     versions: Sequence[int] | None,
     to: Move,
     moved_by: str | None,
-    cut_off: CutOff = NO_CUT_OFF_BUT_THE_SHOPS,
+    cut_off: CutOff = CutOff(),
 ) -> dict[str, Any]:
     """_MOVE's parameters (the bench sends the statement raw with them)."""
     return {
@@ -409,7 +422,7 @@ def cancel_booking(
     booking_id: str,
     owner: str | None = None,
     versions: Sequence[int] | None = None,
-    cut_off: CutOff = NO_CUT_OFF_BUT_THE_SHOPS,
+    cut_off: CutOff = CutOff(),
 ) -> Booking | Changed | TooLate | None:
     params = {
         "shop_id": booking_shop(booking_id),

@@ -117,7 +117,6 @@ class ReplayedConfirmation:
     """What a confirmation with this Idempotency-Key came to before."""
 
     state: State
-    hold_id: str
 
 
 def find(hold_id: str, owner: str | None = None) -> Hold | None:
@@ -145,16 +144,21 @@ def confirm(
         "fingerprint": idempotency_key.request_fingerprint,
     }
     confirmed = store.change_once(
-        lambda conn: conn.execute(_CONFIRM_KEYED, params).fetchone(),
+        lambda conn, attempt_id: conn.execute(
+            _CONFIRM_KEYED, {**params, "attempt_id": attempt_id}
+        ).fetchone(),
         shop_id,
         hold_id,
+        owner,
         idempotency_key,
-        "bookings.id",
+        _COLUMNS,
     )
     if isinstance(confirmed, store.KeyReused):
         return confirmed
     if isinstance(confirmed, store.RecordedChange):
-        return ReplayedConfirmation(_STATE_OF_OUTCOME[confirmed.outcome], hold_id)
+        if confirmed.own:
+            return _hold(confirmed.target)
+        return ReplayedConfirmation(_STATE_OF_OUTCOME[confirmed.outcome])
     return _hold(confirmed[:-1]) if confirmed else None  # key_outcome left out
 
 

@@ -1,8 +1,8 @@
 """Data access for taking a slot: one SQL statement per outcome, whatever the race.
 
-The public function `book` owns everything a handler would otherwise juggle:
-the warm connection, the retry after it died, the id a retry must recognise,
-the Idempotency-Key's recorded answer. Underneath, each function runs one
+The public functions (`book`, `hold`, `change_once`) own everything a handler
+would otherwise juggle: the warm connection, the retry after it died, the id a
+retry must recognise, the Idempotency-Key's recorded answer. Underneath, each function runs one
 statement with bound parameters on the connection it is given (so tests and
 benchmarks can run them on any connection).
 
@@ -270,13 +270,14 @@ def hold(request: SlotRequest, terms: HoldTerms) -> HoldOutcome | CatalogueChang
 
 @dataclass(frozen=True)
 class RecordedChange:
-    """What a key recorded for a change of a booking or hold: the fingerprint of the
-    request it came with, the outcome, and the target as it is now (the row's columns
-    the caller asked for)."""
+    """What a key recorded for a change of a booking or hold: the outcome, and the
+    target as it is now (the row's columns the caller asked for). `own`: recorded by
+    this very request (its first attempt committed, then its connection died), so its
+    own outcome, not a replay."""
 
-    request_fingerprint: str
     outcome: str
     target: tuple[object, ...]
+    own: bool = False
 
 
 def recorded_change_statement(columns: str) -> str:
@@ -288,13 +289,15 @@ def recorded_change_statement(columns: str) -> str:
         WITH target AS (
             SELECT {columns}, bookings.user_id AS key_owner FROM bookings
             WHERE bookings.shop_id = %(shop_id)s AND bookings.id = %(target_id)s
+              AND (%(owner)s::text IS NULL OR bookings.user_id = %(owner)s)
         ),
         expired AS (
             DELETE FROM idempotency_keys AS k USING target
             WHERE k.shop_id = %(shop_id)s AND k.user_id = target.key_owner AND k.key = %(key)s
               AND k.created_at <= now() - %(ttl)s
         )
-        SELECT k.request_fingerprint, k.outcome, k.created_at <= now() - %(ttl)s, target.*
+        SELECT k.request_fingerprint, k.outcome, k.created_at <= now() - %(ttl)s,
+               k.attempt_id, target.*
         FROM idempotency_keys AS k JOIN target ON k.user_id = target.key_owner
         WHERE k.shop_id = %(shop_id)s AND k.key = %(key)s
     """  # noqa: S608 (constants only)
@@ -303,14 +306,16 @@ def recorded_change_statement(columns: str) -> str:
 # Records a change's outcome under the key, in the change's own statement:
 # appended to a WITH whose CTE `changed` returns the target's owner (user_id)
 # and the outcome's name (key_outcome); nothing is recorded for a target not
-# found (no row). A key recorded already fails the whole statement, change
-# included, with a unique violation (as _BOOK_SLOT).
+# found (no row). The attempt id is the request's own (change_once), so that a
+# retry of it can tell its own record from another request's. A key recorded
+# already fails the whole statement, change included, with a unique violation
+# (as _BOOK_SLOT).
 RECORD_KEY = """
     recorded AS (
         INSERT INTO idempotency_keys
             (shop_id, user_id, key, request_fingerprint, outcome, attempt_id)
         SELECT %(shop_id)s, changed.user_id, %(key)s, %(fingerprint)s, changed.key_outcome,
-               %(target_id)s
+               %(attempt_id)s
         FROM changed WHERE changed.key_outcome IS NOT NULL
     )
 """
@@ -319,21 +324,26 @@ Outcome = TypeVar("Outcome")
 
 
 def change_once(
-    change: Callable[[psycopg.Connection], Outcome],
+    change: Callable[[psycopg.Connection, str], Outcome],
     shop_id: str,
     target_id: str,
+    owner: str | None,
     idempotency_key: IdempotencyKey,
     columns: str,
 ) -> Outcome | RecordedChange | KeyReused:
-    """Run a change that records its outcome under the key; a key recorded already
-    (by this request's earlier attempt, or another request) answers from its record."""
+    """Run a change that records its outcome under the key (`change` is given the
+    request's attempt id to record); a key recorded already (by this request's earlier
+    attempt, or another request) answers from its record."""
+    import secrets  # as new_booking_id: only a route that changes pays for it
+
+    attempt_id = secrets.token_urlsafe(16)  # chosen once: a retry is the same attempt
     for _ in range(_MAX_KEY_ATTEMPTS):
         try:
-            return database.run(change)
+            return database.run(lambda conn: change(conn, attempt_id))
         except psycopg.errors.UniqueViolation as error:
             if error.diag.constraint_name not in _KEY_CONSTRAINTS:
                 raise
-        recorded = recorded_change(shop_id, target_id, idempotency_key, columns)
+        recorded = recorded_change(shop_id, target_id, owner, idempotency_key, columns, attempt_id)
         if recorded is not None:
             return recorded
         # The key had expired (now deleted) or was purged meanwhile: change afresh.
@@ -341,12 +351,19 @@ def change_once(
 
 
 def recorded_change(
-    shop_id: str, target_id: str, idempotency_key: IdempotencyKey, columns: str
+    shop_id: str,
+    target_id: str,
+    owner: str | None,
+    idempotency_key: IdempotencyKey,
+    columns: str,
+    attempt_id: str | None = None,
 ) -> RecordedChange | KeyReused | None:
-    """What the key recorded for a change of the booking or hold, if anything (still)."""
+    """What the key recorded for a change of the booking or hold, if anything (still);
+    `owner`'s only, if not None (a signed-in caller sees only their own)."""
     params = {
         "shop_id": shop_id,
         "target_id": target_id,
+        "owner": owner,
         "key": idempotency_key.key,
         "ttl": IDEMPOTENCY_KEY_TTL,
     }
@@ -354,10 +371,11 @@ def recorded_change(
     row = database.run(lambda conn: conn.execute(statement, params).fetchone())
     if row is None or row[2]:
         return None  # none, or expired (and deleted)
-    fingerprint, outcome, _, *target = row
+    fingerprint, outcome, _, recorded_by, *target = row
     if fingerprint != idempotency_key.request_fingerprint:
         return KeyReused()
-    return RecordedChange(fingerprint, outcome, tuple(target[:-1]))  # key_owner left out
+    own = recorded_by == attempt_id
+    return RecordedChange(outcome, tuple(target[:-1]), own)  # key_owner left out
 
 
 def new_booking_id(shop_id: str = DEFAULT_SHOP_ID) -> str:

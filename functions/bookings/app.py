@@ -15,7 +15,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, TypeVar, assert_never
 
 from appointments import messages
-from appointments.api import auth, booking_views, catalogue_views, hold_views
+from appointments.api import auth, booking_views, catalogue_views
 from appointments.api.catalogue_views import SHOP_NOT_FOUND
 from appointments.api.models import (
     BookingRequest,
@@ -25,7 +25,7 @@ from appointments.api.models import (
     parse_body,
 )
 from appointments.api.web import Response, create_resolver, entrypoint, json_response
-from appointments.data import booking_records, hold_records, store
+from appointments.data import booking_records, store
 from appointments.data.default_catalogue import DEFAULT_SHOP_ID, default_bay_ids
 from appointments.domain import shop
 from appointments.domain.catalogue import is_catalogue_id
@@ -34,8 +34,8 @@ from appointments.platform.observability import record_outcome
 
 _Taken = TypeVar("_Taken")
 
-if TYPE_CHECKING:  # imported by the shop route itself (see _wanted_at_shop)
-    from appointments.data import service_calendars
+if TYPE_CHECKING:  # imported by the routes that use them (see _wanted_at_shop, get_hold)
+    from appointments.data import hold_records, service_calendars
     from appointments.domain import service_availability
 
 # Read once, at cold start: a malformed setting stops the function from starting.
@@ -533,6 +533,8 @@ def create_shop_hold(shop_id: str) -> Any:
 
 
 def _held_answer(wanted: store.SlotRequest, outcome: store.HoldOutcome) -> Response:
+    from appointments.api import hold_views
+
     match outcome:
         case store.Held() as held:
             record_outcome("HoldCreated")
@@ -549,11 +551,16 @@ def _held_answer(wanted: store.SlotRequest, outcome: store.HoldOutcome) -> Respo
 
 @app.get("/holds/<hold_id>")
 def get_hold(hold_id: str) -> Any:
+    # The hold routes' modules are theirs: a booking's cold start never pays for them.
+    from appointments.data import hold_records
+
     return _hold_shown(_existing_hold(hold_id, hold_records.find))
 
 
 @app.post("/holds/<hold_id>/confirm")
 def confirm_hold(hold_id: str) -> Any:
+    from appointments.data import hold_records
+
     checked_id = booking_views.booking_id_or_none(hold_id)  # a hold's id is its booking's
     if checked_id is None:
         raise HOLD_NOT_FOUND
@@ -580,6 +587,8 @@ def confirm_hold(hold_id: str) -> Any:
 
 @app.delete("/holds/<hold_id>")
 def release_hold(hold_id: str) -> Any:
+    from appointments.data import hold_records
+
     hold = _existing_hold(hold_id, hold_records.release)
     if hold.state == "confirmed":
         raise HOLD_CONFIRMED
@@ -599,6 +608,8 @@ def _existing_hold(
 
 
 def _hold_shown(hold: hold_records.Hold) -> Response:
+    from appointments.api import hold_views
+
     return json_response(HTTPStatus.OK, hold_views.hold_body(hold, SCHEDULE.zone))
 
 

@@ -219,3 +219,20 @@ def insert_booking(
             "resource_id": resource_id,
         },
     )
+
+
+def index_serving(
+    conn: psycopg.Connection, statement: str, params: dict[str, Any], relation: str = "bookings"
+) -> str:
+    """The index the planner reads `relation` through for `statement`, told that a scan of
+    the table is dear (the deploy tests: a previous release's reads stay indexed)."""
+    with conn.transaction():
+        conn.execute("SET LOCAL enable_seqscan = off")
+        plan = conn.execute(f"EXPLAIN (FORMAT JSON) {statement}", params).fetchone()[0]  # type: ignore[index]
+    nodes = [plan[0]["Plan"]]
+    while nodes:
+        node = nodes.pop()
+        if "Index Name" in node and node.get("Relation Name") == relation:
+            return str(node["Index Name"])
+        nodes.extend(node.get("Plans", []))
+    raise AssertionError(f"no index serves the statement: {plan}")

@@ -307,7 +307,8 @@ def get_booking(booking_id: str) -> Any:
 def cancel_booking(booking_id: str) -> Any:
     booking_id, owner = _booking_and_owner(booking_id)
     versions = booking_views.expected_versions(app.request.header("if-match"))
-    cancelled = booking_records.cancel(booking_id, owner, versions, _cut_off(booking_id))
+    cut_off = _cut_off(booking_id, _caller())
+    cancelled = booking_records.cancel(booking_id, owner, versions, cut_off)
     if cancelled is None:
         raise BOOKING_NOT_FOUND
     if isinstance(cancelled, booking_records.Changed):
@@ -327,15 +328,16 @@ def reschedule_booking(booking_id: str) -> Any:
     key = booking_views.move_key(header, booking_id, request, versions)
     caller = _caller()
     moved_by = caller.user_id if caller else None
+    cut_off = _cut_off(booking_id, caller)
     shop_id = booking_records.booking_shop(booking_id)
     try:
         if shop_id == DEFAULT_SHOP_ID:
             to = _move_in_default_shop(request)
-            moved = booking_records.move(
-                booking_id, owner, versions, to, moved_by, _cut_off(booking_id), key
-            )
+            moved = booking_records.move(booking_id, owner, versions, to, moved_by, cut_off, key)
         else:
-            moved = _move_in_shop(shop_id, booking_id, owner, versions, request, moved_by, key)
+            moved = _move_in_shop(
+                shop_id, booking_id, owner, versions, request, moved_by, cut_off, key
+            )
     except ClientError:
         # A keyed retry whose first answer was lost is owed that answer, even
         # once the time it asked for can no longer be asked for.
@@ -413,6 +415,7 @@ def _move_in_shop(
     versions: list[int] | None,
     request: RescheduleRequest,
     moved_by: str | None,
+    cut_off: booking_records.CutOff,
     key: store.IdempotencyKey | None,
 ) -> booking_records.MoveAnswer:
     """A move within a shop: the booking read first, for its service (a second round
@@ -438,18 +441,15 @@ def _move_in_shop(
             wanted.block,
             wanted.catalogue_version,
         )
-        moved = booking_records.move(
-            booking_id, owner, versions, to, moved_by, _cut_off(booking_id), key
-        )
+        moved = booking_records.move(booking_id, owner, versions, to, moved_by, cut_off, key)
         if not isinstance(moved, tuple) or moved[0] != "catalogue_changed":
             return moved
     return moved
 
 
-def _cut_off(booking_id: str) -> booking_records.CutOff:
+def _cut_off(booking_id: str, caller: auth.Caller | None) -> booking_records.CutOff:
     """How close to its start the caller may still change the booking: the template's
     cut-off for the default shop's, the shop's own for another's; none for an admin."""
-    caller = _caller()
     in_default_shop = booking_records.booking_shop(booking_id) == DEFAULT_SHOP_ID
     return booking_records.CutOff(
         change_notice_minutes=CHANGE_NOTICE_MINUTES if in_default_shop else None,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -33,6 +33,8 @@ from tests.conftest import Invoke, Printed, insert_booking, load_function
 from tests.faults.conftest import FaultServer
 from tests.faults.test_concurrent_changes import in_background
 from tests.faults.test_connection_faults import wait_until_blocked_on_a_lock
+from tests.integration.test_holds import hold, on_hold
+from tests.integration.test_reschedule import reschedule
 
 DAY = "2030-08-01"
 RETRYING = "database connection lost; retrying on a new connection"
@@ -126,6 +128,20 @@ def commits_wait_for_a_missing_standby(fault: FaultServer) -> Iterator[psycopg.C
             yield admin
         finally:
             set_standby(fault, admin, "")
+
+
+def answered_across_a_kill_at_commit(
+    fault: FaultServer, pid: int, request: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
+    """Send `request`; kill its connection while its commit waits (so it committed);
+    the one answer the client gets, after the handler's retry."""
+    with commits_wait_for_a_missing_standby(fault) as admin:
+        running, answers = in_background(request)
+        wait_for_event(admin, pid, "SyncRep")
+        terminate(admin, pid)
+    running.join(10)
+    (answer,) = answers
+    return answer  # type: ignore[no-any-return]
 
 
 def retries_logged(stdout_json: Printed) -> int:
@@ -251,15 +267,8 @@ def test_a_cancel_committed_before_the_kill_is_kept_by_the_statement_itself(
 
 
 def move(invoke: Invoke, booking_id: str, start: str) -> dict[str, Any]:
-    return invoke(
-        "bookings",
-        "POST",
-        f"/bookings/{booking_id}/reschedule",
-        route_key="POST /bookings/{booking_id}/reschedule",
-        path_parameters={"booking_id": booking_id},
-        body=json.dumps({"date": DAY, "time": start}),
-        headers={"Content-Type": "application/json", "If-Match": '"1"'},
-    )
+    """A move of the booking to `start` on DAY, at version 1."""
+    return reschedule(invoke, booking_id, {"date": DAY, "time": start}, '"1"')
 
 
 def moves_of(fault: FaultServer) -> list[tuple[Any, ...]]:
@@ -300,13 +309,8 @@ def test_a_move_that_committed_before_its_connection_was_killed_is_answered_move
     moved, not "Booking changed", and not moved again."""
     booking_id = book(invoke, "10:00")
     pid = warm_backend(invoke)
-    with commits_wait_for_a_missing_standby(fault) as admin:
-        moving, answers = in_background(lambda: move(invoke, booking_id, "14:00"))
-        wait_for_event(admin, pid, "SyncRep")
-        terminate(admin, pid)
-    moving.join(10)
+    answer = answered_across_a_kill_at_commit(fault, pid, lambda: move(invoke, booking_id, "14:00"))
 
-    (answer,) = answers
     assert (answer["statusCode"], answer["json"]["time"]) == (200, "14:00"), answer
     assert [m["time"] for m in answer["json"]["moved_from"]] == ["10:00"]
     assert moves_of(fault) == [("14:00", 2, ["10:00"])]
@@ -453,20 +457,6 @@ def test_a_keyed_booking_committed_by_an_invocation_that_then_failed_is_replayed
 # --- hold -----------------------------------------------------------------------------
 
 
-def hold(invoke: Invoke, start: str) -> dict[str, Any]:
-    return invoke("bookings", "POST", "/holds", body=booking_body(start))
-
-
-def on_hold(invoke: Invoke, method: str, hold_id: str, action: str = "") -> dict[str, Any]:
-    return invoke(
-        "bookings",
-        method,
-        f"/holds/{hold_id}{action}",
-        route_key=f"{method} /holds/{{hold_id}}{action}",
-        path_parameters={"hold_id": hold_id},
-    )
-
-
 def hold_rows(fault: FaultServer) -> list[tuple[Any, ...]]:
     """(id, start, status, version) of every row, oldest first."""
     with fault.admin() as admin:
@@ -482,13 +472,10 @@ def test_a_hold_that_committed_before_its_connection_was_killed_is_answered_once
     """The retry, under the same id, finds the hold its first attempt committed: that
     hold, not "Slot full", and not a second one."""
     pid = warm_backend(invoke)
-    with commits_wait_for_a_missing_standby(fault) as admin:
-        holding, answers = in_background(lambda: hold(invoke, "11:00"))
-        wait_for_event(admin, pid, "SyncRep")
-        terminate(admin, pid)
-    holding.join(10)
+    answer = answered_across_a_kill_at_commit(
+        fault, pid, lambda: hold(invoke, booking_body("11:00"))
+    )
 
-    (answer,) = answers
     assert answer["statusCode"] == 201, answer
     assert hold_rows(fault) == [(answer["json"]["hold_id"], "11:00", "held", 1)]
     assert retries_logged(stdout_json) == 1
@@ -501,7 +488,7 @@ def test_a_hold_killed_while_a_rival_holds_the_slot_is_retried_and_holds_once(
     with fault.admin() as rival_conn, fault.admin() as admin:
         rival_conn.execute("BEGIN")
         insert_booking(rival_conn, "booking_rival", "user_bob", DAY, "12:00")
-        holding, answers = in_background(lambda: hold(invoke, "12:00"))
+        holding, answers = in_background(lambda: hold(invoke, booking_body("12:00")))
         wait_until_blocked_on_a_lock(admin, pid)
         terminate(admin, pid)
         rival_conn.execute("ROLLBACK")
@@ -516,15 +503,12 @@ def test_a_hold_killed_while_a_rival_holds_the_slot_is_retried_and_holds_once(
 def test_a_confirmation_that_committed_before_its_connection_was_killed_books_once(
     fault: FaultServer, invoke: Invoke, stdout_json: Printed
 ) -> None:
-    hold_id = hold(invoke, "13:00")["json"]["hold_id"]
+    hold_id = hold(invoke, booking_body("13:00"))["json"]["hold_id"]
     pid = warm_backend(invoke)
-    with commits_wait_for_a_missing_standby(fault) as admin:
-        confirming, answers = in_background(lambda: on_hold(invoke, "POST", hold_id, "/confirm"))
-        wait_for_event(admin, pid, "SyncRep")
-        terminate(admin, pid)
-    confirming.join(10)
+    answer = answered_across_a_kill_at_commit(
+        fault, pid, lambda: on_hold(invoke, "POST", hold_id, "/confirm")
+    )
 
-    (answer,) = answers
     assert (answer["statusCode"], answer["json"]) == (200, {"booking_id": hold_id}), answer
     assert hold_rows(fault) == [(hold_id, "13:00", "confirmed", 1)]
     assert retries_logged(stdout_json) == 1
@@ -533,7 +517,7 @@ def test_a_confirmation_that_committed_before_its_connection_was_killed_books_on
 def test_a_confirmation_killed_while_it_waits_for_the_row_is_retried_and_books_once(
     fault: FaultServer, invoke: Invoke, stdout_json: Printed
 ) -> None:
-    hold_id = hold(invoke, "14:00")["json"]["hold_id"]
+    hold_id = hold(invoke, booking_body("14:00"))["json"]["hold_id"]
     pid = warm_backend(invoke)
     with fault.admin() as locker, fault.admin() as admin:
         locker.execute("BEGIN")
@@ -553,15 +537,12 @@ def test_a_confirmation_killed_while_it_waits_for_the_row_is_retried_and_books_o
 def test_a_release_that_committed_before_its_connection_was_killed_answers_released(
     fault: FaultServer, invoke: Invoke, stdout_json: Printed
 ) -> None:
-    hold_id = hold(invoke, "15:00")["json"]["hold_id"]
+    hold_id = hold(invoke, booking_body("15:00"))["json"]["hold_id"]
     pid = warm_backend(invoke)
-    with commits_wait_for_a_missing_standby(fault) as admin:
-        releasing, answers = in_background(lambda: on_hold(invoke, "DELETE", hold_id))
-        wait_for_event(admin, pid, "SyncRep")
-        terminate(admin, pid)
-    releasing.join(10)
+    answer = answered_across_a_kill_at_commit(
+        fault, pid, lambda: on_hold(invoke, "DELETE", hold_id)
+    )
 
-    (answer,) = answers
     assert (answer["statusCode"], answer["json"]["status"]) == (200, "released"), answer
     assert hold_rows(fault) == [(hold_id, "15:00", "released", 2)]
     assert retries_logged(stdout_json) == 1
@@ -575,24 +556,12 @@ def test_a_keyed_move_that_committed_before_its_connection_was_killed_is_its_own
     booking_id = book(invoke, "09:00")
     pid = warm_backend(invoke)
 
-    def keyed_move() -> dict[str, Any]:
-        return invoke(
-            "bookings",
-            "POST",
-            f"/bookings/{booking_id}/reschedule",
-            route_key="POST /bookings/{booking_id}/reschedule",
-            path_parameters={"booking_id": booking_id},
-            body=json.dumps({"date": DAY, "time": "16:00"}),
-            headers={"Content-Type": "application/json", "Idempotency-Key": "fault-move"},
-        )
+    answer = answered_across_a_kill_at_commit(
+        fault,
+        pid,
+        lambda: reschedule(invoke, booking_id, {"date": DAY, "time": "16:00"}, key="fault-move"),
+    )
 
-    with commits_wait_for_a_missing_standby(fault) as admin:
-        moving, answers = in_background(keyed_move)
-        wait_for_event(admin, pid, "SyncRep")
-        terminate(admin, pid)
-    moving.join(10)
-
-    (answer,) = answers
     assert (answer["statusCode"], answer["json"]["time"]) == (200, "16:00"), answer
     assert "Idempotent-Replayed" not in answer["headers"]
     assert moves_of(fault) == [("16:00", 2, ["09:00"])]
@@ -602,26 +571,17 @@ def test_a_keyed_move_that_committed_before_its_connection_was_killed_is_its_own
 def test_a_keyed_confirmation_that_committed_before_its_connection_was_killed_is_its_own(
     fault: FaultServer, invoke: Invoke, stdout_json: Printed
 ) -> None:
-    hold_id = hold(invoke, "16:00")["json"]["hold_id"]
+    hold_id = hold(invoke, booking_body("16:00"))["json"]["hold_id"]
     pid = warm_backend(invoke)
 
-    def keyed_confirm() -> dict[str, Any]:
-        return invoke(
-            "bookings",
-            "POST",
-            f"/holds/{hold_id}/confirm",
-            route_key="POST /holds/{hold_id}/confirm",
-            path_parameters={"hold_id": hold_id},
-            headers={"Idempotency-Key": "fault-confirm"},
-        )
+    answer = answered_across_a_kill_at_commit(
+        fault,
+        pid,
+        lambda: on_hold(
+            invoke, "POST", hold_id, "/confirm", headers={"Idempotency-Key": "fault-confirm"}
+        ),
+    )
 
-    with commits_wait_for_a_missing_standby(fault) as admin:
-        confirming, answers = in_background(keyed_confirm)
-        wait_for_event(admin, pid, "SyncRep")
-        terminate(admin, pid)
-    confirming.join(10)
-
-    (answer,) = answers
     assert (answer["statusCode"], answer["json"]) == (200, {"booking_id": hold_id}), answer
     assert "Idempotent-Replayed" not in answer["headers"]
     assert hold_rows(fault) == [(hold_id, "16:00", "confirmed", 1)]

@@ -12,7 +12,7 @@ import pytest
 
 from appointments.data import migrations, store
 from tests import previous_release
-from tests.conftest import DB_FOLDER
+from tests.conftest import DB_FOLDER, index_serving
 
 MIGRATIONS = migrations.load_migrations(DB_FOLDER / "migrations")
 PREVIOUS_SCHEMA = [m for m in MIGRATIONS if m.version < "0033"]
@@ -40,21 +40,6 @@ def migrated(empty_schema_url: str) -> Iterator[psycopg.Connection]:
         )
         migrations.apply_migrations(conn, MIGRATIONS)
         yield conn
-
-
-def index_serving(conn: psycopg.Connection, statement: str) -> str:
-    """The index the planner reads `statement` through, told that a scan of the table is dear."""
-    params = dict(zip(("from", "to"), slot(time(9)), strict=True))
-    with conn.transaction():
-        conn.execute("SET LOCAL enable_seqscan = off")
-        plan = conn.execute(f"EXPLAIN (FORMAT JSON) {statement}", params).fetchone()[0]  # type: ignore[index]
-    nodes = [plan[0]["Plan"]]
-    while nodes:
-        node = nodes.pop()
-        if "Index Name" in node:
-            return str(node["Index Name"])
-        nodes.extend(node.get("Plans", []))
-    raise AssertionError(f"no index serves the statement: {plan}")
 
 
 def test_the_previous_release_sees_holds_as_taken_and_lapsed_ones_as_free(
@@ -93,7 +78,8 @@ def test_one_constraint_decides_and_serves_the_previous_releases_reads(
     assert ("bookings_status_is_known_v2", True) in constraints
     names = {name for name, _ in constraints}
     assert not names & {"bookings_one_per_resource_at_a_time", "bookings_status_is_known"}
-    assert index_serving(migrated, previous_release.BUSY_BAYS) == (
+    nine = dict(zip(("from", "to"), slot(time(9)), strict=True))
+    assert index_serving(migrated, previous_release.BUSY_BAYS, nine) == (
         "bookings_one_hold_or_booking_per_resource_at_a_time"
     )
 

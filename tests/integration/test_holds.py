@@ -35,8 +35,10 @@ HOLD_FIELDS = {
 }
 
 
-def hold(invoke: Invoke, body: dict[str, Any] | str, shop_id: str | None = None) -> dict[str, Any]:
-    """POST /holds, or POST /shops/{shop_id}/holds."""
+def hold(
+    invoke: Invoke, body: dict[str, Any] | str, shop_id: str | None = None, **event_fields: Any
+) -> dict[str, Any]:
+    """POST /holds, or POST /shops/{shop_id}/holds (event_fields: an authorizer, say)."""
     if shop_id is None:
         path, route_key, path_parameters = "/holds", "POST /holds", None
     else:
@@ -50,10 +52,13 @@ def hold(invoke: Invoke, body: dict[str, Any] | str, shop_id: str | None = None)
         path_parameters=path_parameters,
         headers={"Content-Type": "application/json"},
         body=body if isinstance(body, str) else json.dumps(body),
+        **event_fields,
     )
 
 
-def on_hold(invoke: Invoke, method: str, hold_id: str, action: str = "") -> dict[str, Any]:
+def on_hold(
+    invoke: Invoke, method: str, hold_id: str, action: str = "", **event_fields: Any
+) -> dict[str, Any]:
     """GET or DELETE /holds/{hold_id}, or POST /holds/{hold_id}/confirm (action "/confirm")."""
     return invoke(
         "bookings",
@@ -61,6 +66,7 @@ def on_hold(invoke: Invoke, method: str, hold_id: str, action: str = "") -> dict
         f"/holds/{hold_id}{action}",
         route_key=f"{method} /holds/{{hold_id}}{action}",
         path_parameters={"hold_id": hold_id},
+        **event_fields,
     )
 
 
@@ -316,14 +322,7 @@ def test_a_keyed_confirmation_is_replayed_and_its_key_is_one_confirmations(
     hold_id, other = held(invoke, "09:00"), held(invoke, "10:00")
 
     def confirm(hold: str, key: str) -> dict[str, Any]:
-        return invoke(
-            "bookings",
-            "POST",
-            f"/holds/{hold}/confirm",
-            route_key="POST /holds/{hold_id}/confirm",
-            path_parameters={"hold_id": hold},
-            headers={"Idempotency-Key": key},
-        )
+        return on_hold(invoke, "POST", hold, "/confirm", headers={"Idempotency-Key": key})
 
     first, again = confirm(hold_id, "confirm-1"), confirm(hold_id, "confirm-1")
     reused = confirm(other, "confirm-1")

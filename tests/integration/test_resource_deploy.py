@@ -17,7 +17,7 @@ import pytest
 
 from appointments.data import migrations, store
 from tests import previous_release
-from tests.conftest import DB_FOLDER
+from tests.conftest import DB_FOLDER, index_serving
 
 MIGRATIONS = migrations.load_migrations(DB_FOLDER / "migrations")
 BEFORE_RESOURCES = [m for m in MIGRATIONS if m.version < "0016"]
@@ -245,29 +245,17 @@ PREVIOUS_BUSY_BAYS = """
 """
 
 
-def index_serving(conn: psycopg.Connection, statement: str) -> str:
-    """The index the planner reads `statement` through, told that a scan of the table is dear."""
-    starts_at, ends_at = slot(time(9))
-    with conn.transaction():
-        conn.execute("SET LOCAL enable_seqscan = off")
-        plan = conn.execute(
-            f"EXPLAIN (FORMAT JSON) {statement}", {"from": starts_at, "to": ends_at}
-        ).fetchone()[0]  # type: ignore[index]
-    node = plan[0]["Plan"]
-    while "Index Name" not in node:
-        assert "Plans" in node, f"no index serves the statement: {plan}"
-        node = node["Plans"][0]
-    return str(node["Index Name"])
-
-
 def test_the_bays_busy_for_either_release_are_found_through_an_index(
     previous_schema: psycopg.Connection,
 ) -> None:
     """0023 drops the index the previous release's reads used; 0022 stands in for it."""
     migrations.apply_migrations(previous_schema, THIS_DEPLOY)
 
-    assert index_serving(previous_schema, PREVIOUS_BUSY_BAYS) == "bookings_confirmed_by_interval"
-    assert index_serving(previous_schema, previous_release.BUSY_BAYS) == (
+    nine = dict(zip(("from", "to"), slot(time(9)), strict=True))
+    assert index_serving(previous_schema, PREVIOUS_BUSY_BAYS, nine) == (
+        "bookings_confirmed_by_interval"
+    )
+    assert index_serving(previous_schema, previous_release.BUSY_BAYS, nine) == (
         "bookings_one_per_resource_at_a_time"
     )
 

@@ -17,7 +17,7 @@ import pytest
 
 from appointments.data import booking_records, migrations, store
 from tests import previous_release
-from tests.conftest import DB_FOLDER
+from tests.conftest import DB_FOLDER, index_serving
 
 MIGRATIONS = migrations.load_migrations(DB_FOLDER / "migrations")
 PREVIOUS_SCHEMA = [m for m in MIGRATIONS if m.version < "0024"]
@@ -92,20 +92,6 @@ def primary_key_columns(conn: psycopg.Connection, table: str) -> list[str]:
     return [name for (name,) in rows]
 
 
-def index_serving(conn: psycopg.Connection, statement: str, params: dict[str, object]) -> str:
-    """The index the planner reads `statement` through, told that a scan of the table is dear."""
-    with conn.transaction():
-        conn.execute("SET LOCAL enable_seqscan = off")
-        plan = conn.execute(f"EXPLAIN (FORMAT JSON) {statement}", params).fetchone()[0]  # type: ignore[index]
-    nodes = [plan[0]["Plan"]]
-    while nodes:
-        node = nodes.pop()
-        if "Index Name" in node and node.get("Relation Name") == "idempotency_keys":
-            return str(node["Index Name"])
-        nodes.extend(node.get("Plans", []))
-    raise AssertionError(f"no index serves the statement: {plan}")
-
-
 def test_the_shop_leads_both_keys_and_what_no_release_needs_is_gone(
     previous_schema: psycopg.Connection,
 ) -> None:
@@ -149,7 +135,7 @@ def test_the_previous_release_answers_keys_and_reads_slots_on_the_migrated_schem
     # ...which it finds by user and key, through the index 0029 keeps for it.
     assert previous_recorded_answer(conn, "alice") == [("fingerprint", "booked", "old_9", False)]
     params = {"user_id": "alice", "key": KEY.key, "ttl": store.IDEMPOTENCY_KEY_TTL}
-    assert index_serving(conn, PREVIOUS_RECORDED_ANSWER, params) == (
+    assert index_serving(conn, PREVIOUS_RECORDED_ANSWER, params, "idempotency_keys") == (
         "idempotency_keys_by_user_and_key"
     )
     # Its slots read the bay, which the trigger of 0016 still keeps in step

@@ -19,6 +19,7 @@ from appointments.api import auth
 from appointments.data import store
 from local.http_api_event import jwt_authorizer_context
 from tests.conftest import Invoke, bookings_in, load_function
+from tests.integration.test_holds import hold, on_hold
 from tests.integration.test_reschedule import reschedule
 
 ISSUER = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Example"
@@ -391,50 +392,28 @@ def test_a_shops_service_is_booked_as_the_caller_and_for_no_one_else(
     assert other["statusCode"] == 404
 
 
-def hold_as(invoke: Invoke, claims: dict[str, Any], body: dict[str, str]) -> dict[str, Any]:
-    return invoke(
-        "bookings",
-        "POST",
-        "/holds",
-        route_key="POST /holds",
-        body=json.dumps(body),
-        headers={"Content-Type": "application/json"},
-        **as_caller(claims),
-    )
-
-
-def on_hold_as(
-    invoke: Invoke, claims: dict[str, Any], method: str, hold_id: str, action: str = ""
-) -> dict[str, Any]:
-    return invoke(
-        "bookings",
-        method,
-        f"/holds/{hold_id}{action}",
-        route_key=f"{method} /holds/{{hold_id}}{action}",
-        path_parameters={"hold_id": hold_id},
-        **as_caller(claims),
-    )
-
-
 def test_a_caller_holds_for_themselves_and_only_they_see_confirm_or_release_it(
     invoke: Invoke, db: psycopg.Connection
 ) -> None:
-    held = hold_as(invoke, ALICE, {"date": "2030-01-21", "time": "10:00"})
+    held = hold(invoke, {"date": "2030-01-21", "time": "10:00"}, **as_caller(ALICE))
     assert held["statusCode"] == 201, held["json"]
     hold_id = held["json"]["hold_id"]
 
     for method, action in (("GET", ""), ("POST", "/confirm"), ("DELETE", "")):
-        response = on_hold_as(invoke, BOB, method, hold_id, action)
+        response = on_hold(invoke, method, hold_id, action, **as_caller(BOB))
         assert (response["statusCode"], response["json"]) == (404, {"error": "Hold not found"})
     assert db.execute("SELECT user_id, status FROM bookings").fetchall() == [("user_alice", "held")]
-    assert on_hold_as(invoke, ALICE, "GET", hold_id)["json"]["user_id"] == "user_alice"
-    assert on_hold_as(invoke, ADMIN_BY_SCOPE, "POST", hold_id, "/confirm")["statusCode"] == 200
+    assert on_hold(invoke, "GET", hold_id, **as_caller(ALICE))["json"]["user_id"] == "user_alice"
+    assert (
+        on_hold(invoke, "POST", hold_id, "/confirm", **as_caller(ADMIN_BY_SCOPE))["statusCode"]
+        == 200
+    )
 
 
 def test_holding_for_someone_else_is_forbidden_and_holds_nothing(
     invoke: Invoke, db: psycopg.Connection
 ) -> None:
-    response = hold_as(invoke, BOB, {"user_id": "user_alice", **SLOT})
+    response = hold(invoke, {"user_id": "user_alice", **SLOT}, **as_caller(BOB))
 
     assert (response["statusCode"], response["json"]) == (403, {"error": "Forbidden"})
     assert db.execute("SELECT count(*) FROM bookings").fetchone() == (0,)

@@ -70,13 +70,13 @@ _FIND = f"SELECT {_COLUMNS} FROM bookings WHERE {_THE_HOLD}"  # noqa: S608 (cons
 # read back. The row keeps its resource and block, so no constraint can
 # refuse it: never "Slot full" while the hold is live. A hold lapsed but not
 # yet marked expired is left held (a booking that wants its block marks it).
-_CONFIRM = f"""
+_CONFIRMING = f"""
     UPDATE bookings
     SET status = CASE WHEN status = 'held' AND hold_expires_at > now() THEN 'confirmed'
                       ELSE status END
     WHERE {_THE_HOLD}
-    RETURNING {_COLUMNS}
 """  # noqa: S608 (constants only)
+_CONFIRM = f"{_CONFIRMING} RETURNING {_COLUMNS}"
 
 # A hold, live or lapsed, is released: its block is free at once (the
 # exclusion constraint counts held rows only). Anything else is left as it is.
@@ -92,10 +92,7 @@ _RELEASE = f"""
 # same statement, as a booking's is ("booked" for its booking).
 _CONFIRM_KEYED = f"""
     WITH changed AS (
-        UPDATE bookings
-        SET status = CASE WHEN status = 'held' AND hold_expires_at > now() THEN 'confirmed'
-                          ELSE status END
-        WHERE {_THE_HOLD}
+        {_CONFIRMING}
         RETURNING {_COLUMNS},
             CASE WHEN status IN ('confirmed', 'cancelled') THEN 'booked'
                  WHEN status = 'released' THEN 'hold_released'

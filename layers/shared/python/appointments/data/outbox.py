@@ -1,0 +1,110 @@
+"""The outbox's other side: claiming the events the bookings' triggers wrote
+(db/migrations/0046), and marking them published once the bus took them.
+
+At least once, in order per subject:
+- A batch is claimed, published and marked in one transaction. A relay that
+  dies after publishing and before its commit leaves the rows unpublished, and
+  the next relay publishes them again under the same ids (consumers dedupe).
+- A batch takes at most one event per subject, its oldest unpublished one: an
+  event whose subject has an unpublished event before it (in this batch, or
+  claimed by another relay and not yet committed) waits for the next batch. So
+  one subject's events are published one call after another, in order, by
+  however many relays.
+- Claims skip rows another relay holds (SKIP LOCKED): relays never wait for
+  each other, and a booking, which only inserts events, never waits for one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
+from uuid import UUID
+
+import psycopg
+
+# PutEvents takes up to 10 entries a call.
+BATCH = 10
+# Published events are kept this long (to look into, or republish by hand),
+# then purged.
+RETENTION = timedelta(days=7)
+PURGE_BATCH = 1000
+
+
+class OutboxEvent(NamedTuple):
+    """An event as its change wrote it, with its shop's zone (None: no such shop now)."""
+
+    position: int
+    shop_id: str
+    id: UUID
+    type: str
+    subject_id: str
+    occurred_at: datetime
+    subject: dict[str, Any]
+    shop_time_zone: str | None
+
+
+# The oldest unpublished events that are their subject's oldest unpublished
+# one, locked for this transaction, skipping those another relay holds.
+_CLAIM = """
+    SELECT e.position, e.shop_id, e.id, e.type, e.subject_id, e.occurred_at, e.subject,
+           s.time_zone
+    FROM events AS e LEFT JOIN shops AS s ON s.shop_id = e.shop_id
+    WHERE e.published_at IS NULL
+      AND NOT EXISTS (
+          SELECT 1 FROM events AS earlier
+          WHERE earlier.published_at IS NULL
+            AND earlier.shop_id = e.shop_id AND earlier.subject_id = e.subject_id
+            AND earlier.position < e.position
+      )
+    ORDER BY e.position
+    LIMIT %(batch)s
+    FOR UPDATE OF e SKIP LOCKED
+"""
+
+_MARK_PUBLISHED = """
+    UPDATE events SET published_at = now()
+    FROM unnest(%(shop_ids)s::text[], %(positions)s::bigint[]) AS done (shop_id, position)
+    WHERE events.shop_id = done.shop_id AND events.position = done.position
+"""
+
+# As the keys' purge: a batch of the oldest, never waiting for a relay.
+_PURGE_PUBLISHED = """
+    DELETE FROM events
+    WHERE ctid = ANY (ARRAY (
+        SELECT ctid FROM events
+        WHERE published_at IS NOT NULL AND published_at <= now() - %(retention)s
+        ORDER BY published_at
+        LIMIT %(batch)s
+        FOR UPDATE SKIP LOCKED
+    ))
+"""
+
+# Given a batch, publishes what it can and returns the events it published.
+Publisher = Callable[[Sequence[OutboxEvent]], Sequence[OutboxEvent]]
+
+
+def relay_batch(conn: psycopg.Connection, publish: Publisher, batch: int = BATCH) -> int:
+    """Claim a batch, publish it, mark what was published: how many events were
+    claimed (0: nothing waits that this relay may take). Those the publisher could
+    not publish stay unpublished, for the next batch."""
+    with conn.transaction():
+        events = [OutboxEvent(*row) for row in conn.execute(_CLAIM, {"batch": batch})]
+        if not events:
+            return 0
+        published = publish(events)
+        if published:
+            conn.execute(
+                _MARK_PUBLISHED,
+                {
+                    "shop_ids": [event.shop_id for event in published],
+                    "positions": [event.position for event in published],
+                },
+            )
+    return len(events)
+
+
+def delete_published(conn: psycopg.Connection) -> int:
+    """One batch of the purge: published events past their retention; how many."""
+    params = {"retention": RETENTION, "batch": PURGE_BATCH}
+    return conn.execute(_PURGE_PUBLISHED, params).rowcount

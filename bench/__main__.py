@@ -20,7 +20,16 @@ from typing import Any
 
 import psycopg
 
-from bench import cold_start, contention, growth, http_load, list_plan, round_trips, warm
+from bench import (
+    cold_start,
+    contention,
+    growth,
+    http_load,
+    list_plan,
+    relay_rate,
+    round_trips,
+    warm,
+)
 from bench.environment import (
     REPO,
     BenchDatabase,
@@ -106,6 +115,10 @@ def run_all(database: BenchDatabase, *, quick: bool) -> dict[str, Any]:
     results["list_plan"] = list_plan.measure(database.url, 500, 20_000, busy_every=50)
     step("warm latency")
     results["warm"] = warm.measure(database, calls=300 if quick else 2000, runs=1 if quick else 3)
+    step("relay")
+    results["relay"] = relay_rate.measure(
+        database, events=500 if quick else 5000, runs=1 if quick else 3
+    )
     step("contention")
     attempts = 40 if quick else 150
     results["contention"] = contention.measure(database, 8, attempts, runs=1 if quick else 3)

@@ -34,9 +34,11 @@ class BenchDatabase:
         return psycopg.connect(self.url, autocommit=True)
 
     def reset(self) -> None:
-        """The seed users, no bookings, no recorded Idempotency-Keys."""
+        """The seed users, no bookings, no recorded Idempotency-Keys, no events, and the
+        outbox's triggers on (a run may have switched them off)."""
         with self.admin() as conn:
-            conn.execute("TRUNCATE bookings, users, idempotency_keys")
+            conn.execute("TRUNCATE bookings, users, idempotency_keys, events")
+            conn.execute("ALTER TABLE bookings ENABLE TRIGGER USER")
             migrations.apply_seed(conn, DB_FOLDER / "seed.sql")
 
 

@@ -32,6 +32,8 @@ def sections(results: dict[str, Any]) -> list[str]:
         # Results from before the table-growth run have no growth to show.
         _growth(results["growth"]) if "growth" in results else [],
         _round_trips(results["round_trips"]),
+        # Results from before the outbox have no relay to show.
+        _relay(results["relay"]) if "relay" in results else [],
         # Results from before the list of bookings existed have no plan to show.
         _list_plan(results["list_plan"]) if "list_plan" in results else [],
         _contention(results["contention"]),
@@ -378,6 +380,23 @@ def _local_server(http: dict[str, Any]) -> list[str]:
         str(http["socket_errors"]),
     ]
     return [*heading, *_table(header, [row])]
+
+
+def _relay(relay: dict[str, Any]) -> list[str]:
+    return [
+        *_heading(f"Relay: events published per second ({relay['events']} waiting, one relay)"),
+        "",
+        *_table(
+            ["publisher", "events/s"],
+            [
+                [
+                    "none (the relay's own cost: claim, render, mark)",
+                    _range(relay["no bus"]["events_per_s"]),
+                ],
+                ["moto's EventBridge, in process", _range(relay["moto"]["events_per_s"])],
+            ],
+        ),
+    ]
 
 
 def _layer(layer: dict[str, Any]) -> list[str]:

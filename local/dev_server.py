@@ -9,7 +9,8 @@ containers do, so simultaneous requests really race in the database.
 
 The console gets one line per request (time, method, path, status, outcome,
 duration, function), each in one write; a request an authorizer refused says
-why, and the database going away and coming back is said once each.
+why, and the database going away and coming back is said once each. The
+master also relays the outbox's events, a console line each (local/dev_relay).
 DEV_LOGS=json adds the handlers' JSON logs and metrics.
 """
 
@@ -46,6 +47,7 @@ from appointments.errors import ConfigurationError
 from appointments.platform import connection_url, redaction
 from local import authorizers, embedded_db
 from local.api_docs import with_api_docs
+from local.dev_relay import ConsoleRelay
 from local.dev_settings import DEFAULT_PORT, StartupError, port_from_environment, port_number
 from local.gateway import Gateway
 from local.migrate import describe_database_error, register_passwords
@@ -100,9 +102,10 @@ class DatabaseWatch:
 
 
 class _Arbiter(Arbiter):  # type: ignore[misc]  # gunicorn has no type hints
-    def __init__(self, app: _Gunicorn, database: DatabaseWatch) -> None:
+    def __init__(self, app: _Gunicorn, database: DatabaseWatch, relay: ConsoleRelay) -> None:
         super().__init__(app)
         self._database = database
+        self._relay = relay
 
     def handle_hup(self) -> None:
         # gunicorn reloads on SIGHUP; a closed terminal should stop the server.
@@ -112,6 +115,7 @@ class _Arbiter(Arbiter):  # type: ignore[misc]  # gunicorn has no type hints
         # Called on each turn of the master's loop (a second at most apart).
         super().manage_workers()
         self._database.check()
+        self._relay.relay()
 
 
 # A terminal's Ctrl-C reaches the workers with the master, and the master then
@@ -141,9 +145,14 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
     """gunicorn run from code, with our options instead of its command line."""
 
     def __init__(
-        self, app: Callable[..., Any], options: dict[str, Any], database: DatabaseWatch
+        self,
+        app: Callable[..., Any],
+        options: dict[str, Any],
+        database: DatabaseWatch,
+        relay: ConsoleRelay,
     ) -> None:
-        self._app, self._options, self._database = app, options, database
+        self._app, self._options = app, options
+        self._database, self._relay = database, relay
         super().__init__()
 
     def load_config(self) -> None:
@@ -154,7 +163,7 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         return self._app
 
     def run(self) -> None:
-        _Arbiter(self, self._database).run()
+        _Arbiter(self, self._database, self._relay).run()
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -429,7 +438,8 @@ def serve(
         "worker_exit": _leave_undisturbed,
     }
     app = with_api_docs(Gateway(routes, log, authorization), log)
-    _Gunicorn(app, options, DatabaseWatch(database_url)).run()
+    relay = ConsoleRelay(database_url, log)
+    _Gunicorn(app, options, DatabaseWatch(database_url), relay).run()
 
 
 def hold_data_dir(data_dir: Path, url: str) -> IO[str]:
@@ -489,7 +499,7 @@ def announce(args: argparse.Namespace, routes: list[Route]) -> None:
     for route in routes:
         log(f"route {route.route_key:<{width}} -> {route.function.logical_id}")
     if not args.json_logs:
-        log("one line per request; DEV_LOGS=json shows the handlers' JSON logs and metrics")
+        log("one line per request and per event published; DEV_LOGS=json shows the handlers' logs")
     log(f"serving http://{args.host}:{args.port} with {args.workers} workers (Ctrl-C stops)")
 
 

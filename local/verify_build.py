@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from local import embedded_db, emulator
+from local import embedded_db, emulator, verify_build_bus
 from local.check_layer import elf_machine
 from local.http_api_event import http_api_event, iam_authorizer_context
 from local.template import Function, functions, load_template, local_environment
@@ -58,6 +58,7 @@ _GLIBC_NEED = re.compile(r"Name: GLIBC_(\d+)\.(\d+)(?:\.(\d+))?")
 # The first day of a month far ahead: nothing else books it.
 DAY = "2030-01-07"
 MIGRATE_FUNCTION = "MigrateFunction"
+RELAY_FUNCTION = "RelayFunction"
 BOOKING_ID = re.compile(r"booking_[A-Za-z0-9_-]{22}")  # 128 random bits, URL-safe base64
 UNKNOWN_BOOKING = "booking_" + "A" * 22
 # The users routes' requests, as API Gateway's IAM authorizer hands them on.
@@ -155,8 +156,9 @@ def _matches(expected: Any, got: Any) -> bool:
     return bool(expected == got)
 
 
-def calls_for(build_dir: Path) -> dict[str, list[Call]]:
-    """What each function is asked, in the order the functions run (migrate first)."""
+def calls_for(build_dir: Path, bus: verify_build_bus.Bus | None = None) -> dict[str, list[Call]]:
+    """What each function is asked, in the order the functions run (migrate first); the
+    relay publishes to `bus`."""
     migrations = sorted((build_dir / "MigrateFunction" / "db" / "migrations").glob("*.sql"))
     migrated = {"applied": [path.name for path in migrations], "seeded": True}
     hours = [f"{hour:02d}:00" for hour in range(9, 17)]
@@ -164,8 +166,21 @@ def calls_for(build_dir: Path) -> dict[str, list[Call]]:
     # shop's; and what they hold.
     booked = ("10:00", "11:00", "14:00", "15:00")
 
+    def relay_result(response: Any) -> str | None:
+        # The bookings, holds and cancels made above wrote their events: every one
+        # reaches the bus, as a CloudEvent of the service.
+        sent = bus.entries if bus is not None else []
+        if response != {"published": len(sent)} or not sent:
+            return f"answered {response!r}, and the bus was sent {len(sent)} entries"
+        for entry in sent:
+            detail = json.loads(entry["Detail"])
+            if entry["Source"] != "appointments" or detail.get("type") != entry["DetailType"]:
+                return f"sent an entry unlike an event of the service: {entry!r}"
+        return None
+
     def purge_result(response: Any) -> str | None:
-        return None if response == {"purged": 0} else f"answered {response!r}, expected 0 purged"
+        expected = {"purged": 0, "events_purged": 0}  # nothing is old enough yet
+        return None if response == expected else f"answered {response!r}, expected {expected}"
 
     def migrate_result(response: Any) -> str | None:
         return None if response == migrated else f"answered {response!r}, expected {migrated}"
@@ -512,6 +527,7 @@ def calls_for(build_dir: Path) -> dict[str, list[Call]]:
                 authorizer=SIGNED,
             ),
         ],
+        "RelayFunction": [Call("relay of the outbox to the bus", {}, relay_result)],
         "PurgeFunction": [Call("purge of expired keys", {}, purge_result)],
     }
 
@@ -565,6 +581,7 @@ class Layout:
     layer: Path  # Lambda's /opt
     task_roots: dict[str, Path]  # Lambda's /var/task, per function
     runner: Path
+    runtime: Path  # the AWS SDK Lambda's runtime brings (its /var/runtime)
 
 
 def lay_out(build_dir: Path, names: list[str], workdir: Path) -> Layout:
@@ -578,9 +595,10 @@ def lay_out(build_dir: Path, names: list[str], workdir: Path) -> Layout:
         shutil.copytree(build_dir / name, task_roots[name], symlinks=True)
     runner = workdir / RUNNER.name
     shutil.copy(RUNNER, runner)
-    for tree in (layer, workdir / "task"):
+    runtime = verify_build_bus.lay_out_sdk(workdir / "runtime")
+    for tree in (layer, workdir / "task", runtime):
         make_read_only(tree)
-    return Layout(workdir, layer, task_roots, runner)
+    return Layout(workdir, layer, task_roots, runner, runtime)
 
 
 def make_read_only(tree: Path) -> None:
@@ -630,6 +648,7 @@ def run_function(
         "function_name": name,
         "timeout": function.timeout,
         "invocations": [call.event for call in calls],
+        "runtime_paths": [str(layout.runtime)],
     }
     completed = _launch(name, job, environment, layout, python, user)
     result = _result(completed)
@@ -762,7 +781,19 @@ def verify(build_dir: Path, only: list[str] | None = None) -> None:
         raise VerifyFailed(f"no {template_path}: run `make build` first")
     template = load_template(template_path)
     built = functions(template, build_dir)
-    calls = calls_for(build_dir)
+    with verify_build_bus.event_bus() as bus:
+        _verify(build_dir, template, built, calls_for(build_dir, bus), bus, only)
+
+
+def _verify(
+    build_dir: Path,
+    template: dict[str, Any],
+    built: dict[str, Function],
+    calls: dict[str, list[Call]],
+    bus: verify_build_bus.Bus,
+    only: list[str] | None,
+) -> None:
+    template_path = build_dir / "template.yaml"
     if missing := sorted(set(built) - set(calls)):
         raise VerifyFailed(f"{', '.join(missing)}: no requests to verify it with in {__name__}")
     names = [name for name in calls if name in built and (not only or name in only)]
@@ -788,6 +819,13 @@ def verify(build_dir: Path, only: list[str] | None = None) -> None:
             with fresh_database(workdir) as (url, user):
                 for name in names:
                     env = {**local_environment(template, built[name]), "DATABASE_URL": url}
+                    if name == RELAY_FUNCTION:  # its bus, on loopback
+                        env |= {
+                            "AWS_ENDPOINT_URL_EVENTBRIDGE": bus.url,
+                            "AWS_ACCESS_KEY_ID": "verify-build",
+                            "AWS_SECRET_ACCESS_KEY": "verify-build",
+                            "EVENT_BUS_NAME": "verify-build",
+                        }
                     try:
                         outcome = run_function(
                             built[name], env, calls[name], layout, tools.python, user

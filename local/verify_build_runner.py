@@ -68,6 +68,7 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
         os.path.join(layer_python, "lib", "python3.13", "site-packages"),
         layer_python,
         *(p for p in sys.path if p.startswith(sys.base_prefix)),
+        *job.get("runtime_paths", []),
     ]
     os.chdir(job["task_root"])
     result: dict[str, Any] = {

@@ -1,12 +1,14 @@
-"""Delete expired Idempotency-Keys; run on a schedule (template.yaml), never behind the API.
+"""Delete what is kept only for a while; run on a schedule (template.yaml), never behind
+the API: Idempotency-Keys past their 24 hours, and events published more than their
+retention ago (appointments.data.outbox).
 
 Expiry does not wait for this: a key older than 24 hours is treated as unused
-when a request brings it again. The purge only keeps the table small.
+when a request brings it again. The purge only keeps the tables small.
 """
 
 from typing import TYPE_CHECKING, Any
 
-from appointments.data import store
+from appointments.data import outbox, store
 from appointments.platform import deadline
 from appointments.platform.observability import logger
 
@@ -23,10 +25,14 @@ def handler(event: dict[str, Any] | None, context: "LambdaContext") -> dict[str,
     try:
         with deadline.within(context):
             purged = store.purge_expired_keys()
+            events_purged = outbox.purge_published()
     except Exception:
         # Logged by our logger, which masks passwords; the runtime would print
         # the chained database error as it is.
-        logger.exception("purging expired idempotency keys failed")
+        logger.exception("purging expired idempotency keys or published events failed")
         raise PurgeFailed("purge failed") from None
-    logger.info("expired idempotency keys purged", extra={"purged": purged})
-    return {"purged": purged}
+    logger.info(
+        "expired idempotency keys and published events purged",
+        extra={"purged": purged, "events_purged": events_purged},
+    )
+    return {"purged": purged, "events_purged": events_purged}

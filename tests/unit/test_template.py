@@ -148,18 +148,37 @@ def test_nothing_in_the_template_grants_invoking_the_users_routes() -> None:
     assert "execute-api:Invoke" not in json.dumps(TEMPLATE["Resources"])
 
 
-@pytest.mark.parametrize("function", ["MigrateFunction", "PurgeFunction"])
+@pytest.mark.parametrize("function", ["MigrateFunction", "PurgeFunction", "RelayFunction"])
 def test_maintenance_functions_are_not_reachable_over_http(function: str) -> None:
     assert function in functions(TEMPLATE, REPO)
     assert function not in {r.function.logical_id for r in http_routes(TEMPLATE, REPO)}
 
 
-def test_the_purge_runs_on_a_schedule() -> None:
-    events = TEMPLATE["Resources"]["PurgeFunction"]["Properties"]["Events"]
+@pytest.mark.parametrize("function", ["PurgeFunction", "RelayFunction"])
+def test_the_purge_and_the_relay_run_on_a_schedule(function: str) -> None:
+    events = TEMPLATE["Resources"][function]["Properties"]["Events"]
     assert [event["Type"] for event in events.values()] == ["Schedule"]
 
 
-@pytest.mark.parametrize("function", ["SlotsFunction", "BookingsFunction", "PurgeFunction"])
+def test_the_relay_may_publish_to_the_stacks_bus_alone() -> None:
+    relay = TEMPLATE["Resources"]["RelayFunction"]["Properties"]
+    assert relay["Environment"]["Variables"]["EVENT_BUS_NAME"] == {"Ref": "EventBus"}
+    policies = TEMPLATE["Resources"]["RelayRole"]["Properties"]["Policies"]
+    (publish,) = [policy for policy in policies if policy.get("PolicyName") == "publish-events"]
+    assert publish["PolicyDocument"]["Statement"] == [
+        {
+            "Effect": "Allow",
+            "Action": "events:PutEvents",
+            "Resource": {"Fn::GetAtt": ["EventBus", "Arn"]},
+        }
+    ]
+    # Within a minute, so that the schedule's next run follows it.
+    assert relay["Timeout"] <= 60
+
+
+@pytest.mark.parametrize(
+    "function", ["SlotsFunction", "BookingsFunction", "PurgeFunction", "RelayFunction"]
+)
 def test_functions_using_the_schema_are_updated_after_the_migrations_on_deploy(
     function: str,
 ) -> None:

@@ -30,7 +30,7 @@ API_FUNCTIONS = [
     "UsersFunction",
     "CatalogueAdminFunction",
 ]
-ALL_FUNCTIONS = [*API_FUNCTIONS, "MigrateFunction", "PurgeFunction"]
+ALL_FUNCTIONS = [*API_FUNCTIONS, "MigrateFunction", "PurgeFunction", "RelayFunction"]
 
 
 def props(logical_id: str) -> dict[str, Any]:
@@ -99,7 +99,13 @@ def test_cors_lets_browsers_send_a_token_an_idempotency_key_and_a_version() -> N
 def test_the_vpc_is_optional_and_only_for_functions_that_reach_the_database() -> None:
     assert "VpcConfig" not in TEMPLATE["Globals"]["Function"]
     assert "VpcConfig" not in props("HealthFunction")
-    for function in ("SlotsFunction", "CatalogueFunction", "BookingsFunction", "MigrateFunction"):
+    for function in (
+        "SlotsFunction",
+        "CatalogueFunction",
+        "BookingsFunction",
+        "MigrateFunction",
+        "RelayFunction",
+    ):
         condition, config, otherwise = props(function)["VpcConfig"]["Fn::If"]
         assert condition == "InVpc" and otherwise == {"Ref": "AWS::NoValue"}
         assert config == {
@@ -109,7 +115,7 @@ def test_the_vpc_is_optional_and_only_for_functions_that_reach_the_database() ->
     assert PARAMETERS["SubnetIds"]["Default"] == ""
     # Network interfaces only, never the broader VPC execution role, and not for health.
     assert "ENIManagement" not in json.dumps(props("HealthRole")["ManagedPolicyArns"])
-    for role in ("ApiDatabaseRole", "MigrateRole"):
+    for role in ("ApiDatabaseRole", "MigrateRole", "RelayRole"):
         arns = json.dumps(props(role)["ManagedPolicyArns"])
         assert "AWSLambdaENIManagementAccess" in arns and "VPCAccessExecutionRole" not in arns
 
@@ -159,7 +165,7 @@ def statements(role: str) -> list[dict[str, Any]]:
 def test_every_function_has_a_role_of_its_own_kind_with_nothing_on_star() -> None:
     for function in ALL_FUNCTIONS:
         assert "Role" in props(function) and "Policies" not in props(function)
-    for role in ("HealthRole", "ApiDatabaseRole", "MigrateRole"):
+    for role in ("HealthRole", "ApiDatabaseRole", "MigrateRole", "RelayRole"):
         for statement in statements(role):
             assert statement["Resource"] != "*"
             assert "*" not in str(statement["Action"])
@@ -167,7 +173,7 @@ def test_every_function_has_a_role_of_its_own_kind_with_nothing_on_star() -> Non
 
 def test_only_database_functions_may_read_the_secret_and_only_that_secret() -> None:
     assert not any("secretsmanager" in str(s["Action"]) for s in statements("HealthRole"))
-    for role in ("ApiDatabaseRole", "MigrateRole"):
+    for role in ("ApiDatabaseRole", "MigrateRole", "RelayRole"):
         secret_statements = [s for s in statements(role) if "secretsmanager" in str(s["Action"])]
         assert secret_statements
         for statement in secret_statements:

@@ -143,6 +143,19 @@ def run(
             raise DatabaseUnavailable("statement failed again after reconnecting") from error
 
 
+def run_in_batches(delete_batch: Callable[[psycopg.Connection], int], batch: int) -> int:
+    """Run a batch of a purge (`delete_batch`, answering how many rows it deleted) again
+    and again, each its own statement, until one comes back short of `batch` or the
+    invocation is about to run out of time (the next scheduled run carries on)."""
+    done = 0
+    while (left := deadline.seconds_left()) is None or left > MIN_RETRY_S:
+        deleted = run(delete_batch)
+        done += deleted
+        if deleted < batch:
+            break
+    return done
+
+
 def _run_until_deadline(operation: Callable[[psycopg.Connection], T]) -> T:
     # Always armed: the database's statement_timeout may be another than
     # ours, and it does not count a wait in a pooler's queue (up to 120 s by

@@ -23,6 +23,8 @@ from uuid import UUID
 
 import psycopg
 
+from appointments.data import database
+
 # PutEvents takes up to 10 entries a call.
 BATCH = 10
 # Published events are kept this long (to look into, or republish by hand),
@@ -102,6 +104,11 @@ def relay_batch(conn: psycopg.Connection, publish: Publisher, batch: int = BATCH
                 },
             )
     return len(events)
+
+
+def purge_published() -> int:
+    """Delete the published events past their retention, a batch at a time; how many."""
+    return database.run_in_batches(delete_published, PURGE_BATCH)
 
 
 def delete_published(conn: psycopg.Connection) -> int:

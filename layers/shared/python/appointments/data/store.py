@@ -27,7 +27,6 @@ from appointments.data.default_catalogue import (
     default_bay_ids,
 )
 from appointments.errors import DatabaseUnavailable
-from appointments.platform import deadline
 
 
 @dataclass(frozen=True)
@@ -512,18 +511,8 @@ def _outcome_named(name: str, attempt_id: str) -> BookingOutcome:
 
 
 def purge_expired_keys() -> int:
-    """Delete the keys past their 24 hours, a batch at a time; how many were deleted.
-
-    Stops when a batch comes back short, or when the invocation is about to run
-    out of time (the next scheduled run carries on).
-    """
-    purged = 0
-    while (left := deadline.seconds_left()) is None or left > database.MIN_RETRY_S:
-        deleted = database.run(delete_expired_keys)
-        purged += deleted
-        if deleted < PURGE_BATCH:
-            break
-    return purged
+    """Delete the keys past their 24 hours, a batch at a time; how many were deleted."""
+    return database.run_in_batches(delete_expired_keys, PURGE_BATCH)
 
 
 def delete_expired_keys(conn: psycopg.Connection) -> int:

@@ -215,6 +215,20 @@ class BookingPage(BaseModel):
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null: last")
 
 
+class CalendarToken(BaseModel):
+    """A new calendar feed token, shown once: the old one no longer works."""
+
+    token: str = Field(description="The feed's token: keep it as a password.")
+    feed_path: str = Field(
+        description="The feed's path, token included: prefix the API's URL and subscribe."
+    )
+
+
+class CalendarTokenRevoked(BaseModel):
+    user_id: str
+    calendar_feed: Literal[False]
+
+
 class User(BaseModel):
     user_id: str
     name: str
@@ -368,6 +382,14 @@ def json_response(
     if headers:
         response["headers"] = headers
     return response
+
+
+def calendar_response(description: str) -> dict[str, Any]:
+    """A text/calendar answer."""
+    return {
+        "description": description,
+        "content": {"text/calendar": {"schema": {"type": "string"}}},
+    }
 
 
 def refusal(*reasons: str, note: str = "") -> dict[str, Any]:
@@ -898,6 +920,42 @@ OPERATIONS: dict[str, Operation] = {
         },
         [BOOKING_ID],
     ),
+    "GET /bookings/{booking_id}/calendar.ics": Operation(
+        "getBookingCalendar",
+        "A booking as a calendar file (RFC 5545)",
+        "bookings",
+        {
+            "200": calendar_response(
+                "One VEVENT: its UID never changes, SEQUENCE is the booking's version,"
+                " times in the shop's zone with its VTIMEZONE, STATUS:CANCELLED once cancelled."
+            ),
+            "404": refusal(said(messages.BOOKING_NOT_FOUND) + " (with sign-in on: also another's)"),
+            **DATABASE_FAILURES,
+        },
+        [BOOKING_ID],
+    ),
+    "GET /users/{user_id}/calendar.ics": Operation(
+        "getUserCalendar",
+        "A user's bookings as a calendar feed to subscribe to",
+        "bookings",
+        {
+            "200": calendar_response(
+                "The user's bookings from 30 days ago on (at most 500), cancelled ones"
+                " marked cancelled. No sign-in: the token is the key."
+            ),
+            "404": refusal(said(messages.NOT_FOUND) + " (no such user, or not their token)"),
+            **DATABASE_FAILURES,
+        },
+        [
+            USER_ID,
+            query(
+                "token",
+                {"type": "string"},
+                "The feed's token (PUT /users/{user_id}/calendar-token).",
+                required=True,
+            ),
+        ],
+    ),
     "DELETE /bookings/{booking_id}": Operation(
         "cancelBooking",
         "Cancel a booking (again: the same answer)",
@@ -1190,6 +1248,30 @@ OPERATIONS: dict[str, Operation] = {
     ),
     "DELETE /shops/{shop_id}/services/{service_id}": catalogue_delete(
         "deleteService", "a service", [SHOP_ID, SERVICE_ID], messages.SERVICE_NOT_FOUND
+    ),
+    "PUT /users/{user_id}/calendar-token": Operation(
+        "putCalendarToken",
+        "Give a user a new calendar feed token (administrators)",
+        "users",
+        {
+            "200": json_response(
+                "The token, shown once; the old one stops working.", schema_ref(CalendarToken)
+            ),
+            "404": refusal(said(messages.USER_NOT_FOUND)),
+            **DATABASE_FAILURES,
+        },
+        [USER_ID],
+    ),
+    "DELETE /users/{user_id}/calendar-token": Operation(
+        "deleteCalendarToken",
+        "Revoke a user's calendar feed (administrators)",
+        "users",
+        {
+            "200": json_response("Revoked: no token works.", schema_ref(CalendarTokenRevoked)),
+            "404": refusal(said(messages.USER_NOT_FOUND)),
+            **DATABASE_FAILURES,
+        },
+        [USER_ID],
     ),
     "GET /users/{user_id}": Operation(
         "getUser",

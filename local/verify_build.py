@@ -264,6 +264,13 @@ def calls_for(build_dir: Path, bus: verify_build_bus.Bus | None = None) -> dict[
                 route="/bookings/{booking_id}",
             ),
             http_call(
+                "GET",
+                f"/bookings/{UNKNOWN_BOOKING}/calendar.ics",
+                404,
+                {"error": "Booking not found"},
+                route="/bookings/{booking_id}/calendar.ics",
+            ),
+            http_call(
                 "POST",
                 f"/bookings/{UNKNOWN_BOOKING}/reschedule",
                 404,

@@ -24,11 +24,18 @@ from appointments.api.models import (
     SignedInBookingRequest,
     parse_body,
 )
-from appointments.api.web import Response, create_resolver, entrypoint, json_response
+from appointments.api.web import (
+    Response,
+    TextResponse,
+    create_resolver,
+    entrypoint,
+    json_response,
+)
 from appointments.data import booking_records, store
 from appointments.data.default_catalogue import DEFAULT_SHOP_ID, default_bay_ids
 from appointments.domain import shop
 from appointments.domain.catalogue import is_catalogue_id
+from appointments.domain.user_ids import is_user_id
 from appointments.errors import ClientError, DatabaseUnavailable
 from appointments.platform.observability import record_outcome
 
@@ -63,6 +70,8 @@ BOOKING_CANCELLED = ClientError(
 )
 KEY_REUSED = ClientError(messages.IDEMPOTENCY_KEY_REUSED, outcome="KeyReused", status=422)
 TOO_LATE_TO_CHANGE = ClientError(messages.TOO_LATE_TO_CHANGE, outcome="TooLateToChange")
+# A calendar feed asked for without its user's valid token: as if there were none.
+CALENDAR_NOT_FOUND = ClientError(messages.NOT_FOUND, outcome="CalendarNotFound", status=404)
 HOLD_NOT_FOUND = ClientError(messages.HOLD_NOT_FOUND, outcome="HoldNotFound", status=404)
 TOO_MANY_HOLDS = ClientError(messages.TOO_MANY_HOLDS, outcome="TooManyHolds", status=409)
 # What a hold that is no longer live answers when asked to become a booking.
@@ -301,6 +310,43 @@ def _answer(
 @app.get("/bookings/<booking_id>")
 def get_booking(booking_id: str) -> Any:
     return _shown(_existing(booking_id, booking_records.find))
+
+
+@app.get("/bookings/<booking_id>/calendar.ics")
+def get_booking_calendar(booking_id: str) -> Any:
+    """The booking as a calendar file: whoever may GET it may have it."""
+    from appointments.api import calendar_views
+
+    booking = _existing(booking_id, booking_records.find)
+    text = calendar_views.booking_calendar(booking, SCHEDULE.zone)
+    return _calendar_file(text)
+
+
+@app.get("/users/<user_id>/calendar.ics")
+def get_user_calendar(user_id: str) -> Any:
+    """A user's calendar feed, for a calendar app to subscribe to: no sign-in, the token
+    in the URL (users' PUT /users/{id}/calendar-token); 404 without a valid one."""
+    from appointments.api import calendar_views
+
+    user_id = str(app.request.path_parameters.get("user_id", user_id))  # decoded
+    token = app.request.query.get("token")
+    bookings = None
+    if token and is_user_id(user_id):
+        today = shop.now().astimezone(SCHEDULE.zone).date()
+        bookings = booking_records.calendar_feed(
+            user_id, calendar_views.feed_token_hash(token), today
+        )
+    if bookings is None:
+        raise CALENDAR_NOT_FOUND
+    return _calendar_file(calendar_views.feed_calendar(user_id, bookings, SCHEDULE.zone))
+
+
+def _calendar_file(text: str) -> Response:
+    from appointments.api.calendar_views import CONTENT_TYPE
+
+    record_outcome("CalendarServed")
+    headers = {"Content-Type": CONTENT_TYPE, "Cache-Control": "private, max-age=300"}
+    return TextResponse(HTTPStatus.OK, {}, headers, text=text)
 
 
 @app.delete("/bookings/<booking_id>")

@@ -1,4 +1,5 @@
-"""Administration of users: PUT /users/{user_id} creates or renames one, GET looks one up.
+"""Administration of users: PUT /users/{user_id} creates or renames one, GET looks one up;
+PUT /users/{user_id}/calendar-token gives them a new calendar feed, DELETE revokes it.
 
 Behind API Gateway's IAM authorizer: only SigV4-signed requests of principals
 allowed execute-api:Invoke on these routes get here. The function checks that
@@ -8,6 +9,7 @@ refused, not served), then the request; who the principal is, is IAM's call.
 
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import quote
 
 from appointments import messages
 from appointments.api import auth
@@ -45,6 +47,41 @@ def get_user(user_id: str) -> Any:
     if user is None:
         raise USER_NOT_FOUND
     return _user_body(user)
+
+
+@app.put("/users/<user_id>/calendar-token")
+def put_calendar_token(user_id: str) -> Any:
+    """A new calendar feed token: the feed's URL path, shown once; the old token stops working."""
+    from appointments.api import calendar_views
+
+    auth.require_iam(app.request.event)
+    user_id = _known_user_id(user_id)
+    token, token_hash = calendar_views.new_feed_token()
+    if not user_records.set_calendar_token(user_id, token_hash):
+        raise USER_NOT_FOUND
+    record_outcome("CalendarTokenIssued")
+    return {
+        "token": token,
+        "feed_path": f"/users/{quote(user_id, safe='')}/calendar.ics?token={token}",
+    }
+
+
+@app.delete("/users/<user_id>/calendar-token")
+def delete_calendar_token(user_id: str) -> Any:
+    """No feed any more: whatever token it had stops working."""
+    auth.require_iam(app.request.event)
+    if not user_records.set_calendar_token(_known_user_id(user_id), None):
+        raise USER_NOT_FOUND
+    record_outcome("CalendarTokenRevoked")
+    return {"user_id": _decoded(user_id), "calendar_feed": False}
+
+
+def _known_user_id(raw_segment: str) -> str:
+    """The path's user id; one no user could have is not found."""
+    user_id = _decoded(raw_segment)
+    if not is_user_id(user_id):
+        raise USER_NOT_FOUND
+    return user_id
 
 
 def _decoded(raw_segment: str) -> str:

@@ -59,6 +59,17 @@ class Response:
         }
 
 
+@dataclass(frozen=True)
+class TextResponse(Response):
+    """An answer that is not JSON (a calendar file): `text`, under the Content-Type its
+    headers name."""
+
+    text: str = ""
+
+    def for_api_gateway(self) -> dict[str, Any]:
+        return {**super().for_api_gateway(), "body": self.text}
+
+
 def json_response(
     status: HTTPStatus, body: dict[str, Any], headers: Mapping[str, str] | None = None
 ) -> Response:

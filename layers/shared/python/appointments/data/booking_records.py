@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any, Final, Literal
 
 import psycopg
@@ -228,6 +228,40 @@ _LIST_BY_STATUSES: Final[dict[tuple[Status, ...], str]] = {
     ("cancelled",): _LIST.format(status_condition="AND status = 'cancelled'"),
     ("confirmed", "cancelled"): _LIST.format(status_condition=f"AND {_IS_A_BOOKING}"),
 }
+
+
+# A user's calendar feed: their bookings from FEED_SINCE ago on, the first
+# FEED_LIMIT by start, if the token's hash is the user's (else no row: the same
+# answer as no such user). Read through bookings_by_user.
+FEED_SINCE = timedelta(days=30)
+FEED_LIMIT = 500
+_CALENDAR_FEED = f"""
+    SELECT feed.*
+    FROM users
+    LEFT JOIN LATERAL (
+        SELECT {_COLUMNS}
+        FROM bookings
+        WHERE user_id = users.id AND slot_date >= %(since)s AND {_IS_A_BOOKING}
+        ORDER BY slot_date, slot_time, id
+        LIMIT %(limit)s
+    ) AS feed ON true
+    WHERE users.id = %(user_id)s AND users.calendar_token_hash = %(token_hash)s
+"""  # noqa: S608 (constants only)
+
+
+def calendar_feed(user_id: str, token_hash: str, today: date) -> list[Booking] | None:
+    """The user's bookings for their calendar feed; None unless `token_hash` is their
+    feed token's (a wrong token and an unknown user look alike)."""
+    params = {
+        "user_id": user_id,
+        "token_hash": token_hash,
+        "since": today - FEED_SINCE,
+        "limit": FEED_LIMIT,
+    }
+    rows = database.run(lambda conn: conn.execute(_CALENDAR_FEED, params).fetchall())
+    if not rows:
+        return None
+    return [_booking(row) for row in rows if row[0] is not None]  # a user with none: one NULL row
 
 
 def find(booking_id: str, owner: str | None = None) -> Booking | None:

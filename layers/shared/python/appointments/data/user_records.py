@@ -34,6 +34,22 @@ _SAVE = """
 _FIND = "SELECT id, name, created_at FROM users WHERE id = %(user_id)s"
 
 
+# A new calendar feed token (its hash), or none: whether the user exists.
+_REPLACE_CALENDAR_FEED = """
+    UPDATE users SET calendar_token_hash = %(token_hash)s WHERE id = %(user_id)s RETURNING id
+"""
+
+
+def set_calendar_token(user_id: str, token_hash: str | None) -> bool:
+    """Replace the user's calendar feed token with the one hashed (None: no feed);
+    False if there is no such user."""
+    params = {"user_id": user_id, "token_hash": token_hash}
+    return (
+        database.run(lambda conn: conn.execute(_REPLACE_CALENDAR_FEED, params).fetchone())
+        is not None
+    )
+
+
 def save(user_id: str, name: str) -> tuple[User, bool]:
     """Create the user, or rename them; the user, and whether they were created."""
     return database.run(lambda conn: upsert_user(conn, user_id, name))

@@ -537,6 +537,8 @@ def main(argv: list[str] | None = None) -> int:
             write_example_catalogue(url)
         CtrlC.answer()
         set_handler_environment(environment, json_logs=args.json_logs)
+        # Webhooks to a receiver on this machine (http://127.0.0.1:…): docs/events.md.
+        os.environ.setdefault("WEBHOOKS_ALLOW_LOCAL", "true")
         os.environ["DATABASE_URL"] = url
         line_buffered_stdout()
         log(shop_line)

@@ -215,6 +215,44 @@ class BookingPage(BaseModel):
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null: last")
 
 
+class WebhookPut(BaseModel):
+    """A subscription: where to post, and which events."""
+
+    url: str = Field(
+        description="https:// only; its host must resolve to public addresses alone"
+        " (checked now and at every delivery); redirects are not followed."
+    )
+    event_types: list[
+        Literal[
+            "booking.confirmed",
+            "booking.rescheduled",
+            "booking.cancelled",
+            "hold.created",
+            "hold.confirmed",
+            "hold.released",
+            "webhook.disabled",
+        ]
+    ] = Field(min_length=1)
+
+
+class Webhook(BaseModel):
+    shop_id: str
+    webhook_id: str
+    url: str
+    event_types: list[str]
+    enabled: bool = Field(description="False once 24 hours of failures disabled it: PUT again")
+    failing_since: str | None = Field(description="RFC 3339, UTC: since when every delivery failed")
+    disabled_at: str | None
+    created_at: str
+    updated_at: str
+
+
+class WebhookCreated(Webhook):
+    secret: str = Field(
+        description="whsec_…: the signing secret (Standard Webhooks), shown in this answer only"
+    )
+
+
 class CalendarToken(BaseModel):
     """A new calendar feed token, shown once: the old one no longer works."""
 
@@ -503,6 +541,7 @@ BOOKING_ID = path_parameter(
     "As POST /bookings answered it. An id no booking has, or could have, is 404.",
 )
 USER_ID = path_parameter("user_id", "1 to 128 printable characters.")
+WEBHOOK_ID = path_parameter("webhook_id", "1 to 64 characters: a-z, 0-9, - and _.")
 SHOP_ID = path_parameter(
     "shop_id", "1 to 64 characters of a-z, 0-9, - and _; `default` is the template's shop."
 )
@@ -1248,6 +1287,62 @@ OPERATIONS: dict[str, Operation] = {
     ),
     "DELETE /shops/{shop_id}/services/{service_id}": catalogue_delete(
         "deleteService", "a service", [SHOP_ID, SERVICE_ID], messages.SERVICE_NOT_FOUND
+    ),
+    "PUT /shops/{shop_id}/webhooks/{webhook_id}": Operation(
+        "putWebhook",
+        "Subscribe to a shop's events, or change a subscription (administrators)",
+        "catalogue admin",
+        {
+            "200": json_response(
+                "Changed (and enabled again); its secret stays.", schema_ref(Webhook)
+            ),
+            "201": json_response("Subscribed: the secret, shown once.", schema_ref(WebhookCreated)),
+            "400": refusal(
+                "url: … (not https, a host that does not resolve, or resolves to a private,"
+                " loopback, link-local or metadata address)",
+                "event_types: …",
+                *BODY_ERRORS,
+            ),
+            "404": refusal(said(messages.SHOP_NOT_FOUND), said(messages.WEBHOOK_NOT_FOUND)),
+            "413": shared("TooLarge"),
+            **DATABASE_FAILURES,
+        },
+        [SHOP_ID, WEBHOOK_ID],
+        request_body(
+            schema_ref(WebhookPut),
+            "Where, and which events.",
+            {
+                "hook": example(
+                    "Bookings made and cancelled",
+                    {
+                        "url": "https://example.com/hooks/appointments",
+                        "event_types": ["booking.confirmed", "booking.cancelled"],
+                    },
+                )
+            },
+        ),
+    ),
+    "GET /shops/{shop_id}/webhooks/{webhook_id}": Operation(
+        "getWebhook",
+        "A subscription, without its secret (administrators)",
+        "catalogue admin",
+        {
+            "200": json_response("The subscription.", schema_ref(Webhook)),
+            "404": refusal(said(messages.SHOP_NOT_FOUND), said(messages.WEBHOOK_NOT_FOUND)),
+            **DATABASE_FAILURES,
+        },
+        [SHOP_ID, WEBHOOK_ID],
+    ),
+    "DELETE /shops/{shop_id}/webhooks/{webhook_id}": Operation(
+        "deleteWebhook",
+        "Unsubscribe; pending deliveries are dropped (administrators)",
+        "catalogue admin",
+        {
+            "200": json_response("Deleted: its ids.", {"type": "object"}),
+            "404": refusal(said(messages.SHOP_NOT_FOUND), said(messages.WEBHOOK_NOT_FOUND)),
+            **DATABASE_FAILURES,
+        },
+        [SHOP_ID, WEBHOOK_ID],
     ),
     "PUT /users/{user_id}/calendar-token": Operation(
         "putCalendarToken",

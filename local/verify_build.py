@@ -59,6 +59,8 @@ _GLIBC_NEED = re.compile(r"Name: GLIBC_(\d+)\.(\d+)(?:\.(\d+))?")
 DAY = "2030-01-07"
 MIGRATE_FUNCTION = "MigrateFunction"
 RELAY_FUNCTION = "RelayFunction"
+# make dev's allowance of http://127.0.0.1 for webhooks: the receiver here is on loopback.
+LOCAL_WEBHOOK_FUNCTIONS = ("CatalogueAdminFunction", "WebhooksFunction")
 BOOKING_ID = re.compile(r"booking_[A-Za-z0-9_-]{22}")  # 128 random bits, URL-safe base64
 UNKNOWN_BOOKING = "booking_" + "A" * 22
 # The users routes' requests, as API Gateway's IAM authorizer hands them on.
@@ -178,8 +180,33 @@ def calls_for(build_dir: Path, bus: verify_build_bus.Bus | None = None) -> dict[
                 return f"sent an entry unlike an event of the service: {entry!r}"
         return None
 
+    def subscribed(response: Any) -> str | None:
+        # The default shop's bookings made above reach it: its secret is kept to check them.
+        if not isinstance(response, dict) or response.get("statusCode") != 201:
+            return f"answered {response!r}, expected 201 with the secret"
+        secret = json.loads(response["body"]).get("secret", "")
+        if not secret.startswith("whsec_") or bus is None:
+            return f"answered no signing secret: {response['body']}"
+        bus.webhook_secret = secret
+        return None
+
+    def webhooks_result(response: Any) -> str | None:
+        from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+        posted = bus.webhooks if bus is not None else []
+        if response != {"claimed": len(posted)} or not posted or bus is None:
+            return f"answered {response!r}, and the receiver was posted {len(posted)} deliveries"
+        verifier = Webhook(bus.webhook_secret or "")
+        try:
+            types = [verifier.verify(body, headers)["type"] for headers, body in posted]
+        except WebhookVerificationError as refused:
+            return f"posted a delivery whose signature does not verify: {refused}"
+        if not set(types) <= {"booking.confirmed", "booking.cancelled"}:
+            return f"posted events it was not subscribed to: {types}"
+        return None
+
     def purge_result(response: Any) -> str | None:
-        expected = {"purged": 0, "events_purged": 0}  # nothing is old enough yet
+        expected = {"purged": 0, "events_purged": 0, "deliveries_purged": 0}  # nothing old yet
         return None if response == expected else f"answered {response!r}, expected {expected}"
 
     def migrate_result(response: Any) -> str | None:
@@ -533,8 +560,25 @@ def calls_for(build_dir: Path, bus: verify_build_bus.Bus | None = None) -> dict[
                 route="/shops/{shop_id}/services/{service_id}",
                 authorizer=SIGNED,
             ),
+            Call(
+                "PUT /shops/default/webhooks/verify (subscribed: the secret, once)",
+                http_call(
+                    "PUT",
+                    "/shops/default/webhooks/verify",
+                    201,
+                    {},
+                    json_body={
+                        "url": f"{bus.url if bus else 'http://127.0.0.1:9'}/hook",
+                        "event_types": ["booking.confirmed", "booking.cancelled"],
+                    },
+                    route="/shops/{shop_id}/webhooks/{webhook_id}",
+                    authorizer=SIGNED,
+                ).event,
+                subscribed,
+            ),
         ],
         "RelayFunction": [Call("relay of the outbox to the bus", {}, relay_result)],
+        "WebhooksFunction": [Call("delivery of the webhooks", {}, webhooks_result)],
         "PurgeFunction": [Call("purge of expired keys", {}, purge_result)],
     }
 
@@ -826,6 +870,8 @@ def _verify(
             with fresh_database(workdir) as (url, user):
                 for name in names:
                     env = {**local_environment(template, built[name]), "DATABASE_URL": url}
+                    if name in LOCAL_WEBHOOK_FUNCTIONS:  # the receiver is on loopback
+                        env["WEBHOOKS_ALLOW_LOCAL"] = "true"
                     if name == RELAY_FUNCTION:  # its bus, on loopback
                         env |= {
                             "AWS_ENDPOINT_URL_EVENTBRIDGE": bus.url,

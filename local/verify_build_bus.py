@@ -1,5 +1,6 @@
-"""`make verify-build`'s EventBridge: a loopback HTTP server answering PutEvents, and
-the AWS SDK the relay imports, laid out as Lambda's runtime provides it.
+"""`make verify-build`'s EventBridge and webhook receiver: a loopback HTTP server
+answering PutEvents and taking deliveries at /hook, and the AWS SDK the relay
+imports, laid out as Lambda's runtime provides it.
 
 Lambda's python3.13 runtime brings boto3 (in /var/runtime, after the layer on
 sys.path); Debian's CPython does not, so the host's pure-Python copy is laid
@@ -43,10 +44,13 @@ def lay_out_sdk(runtime: Path) -> Path:
 
 @dataclass
 class Bus:
-    """The entries PutEvents was sent, in order."""
+    """The entries PutEvents was sent, and the webhooks posted to /hook, in order."""
 
     url: str
     entries: list[dict[str, Any]] = field(default_factory=list)
+    webhooks: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    # The subscription's signing secret, once its PUT has answered it.
+    webhook_secret: str | None = None
 
 
 @contextmanager
@@ -56,7 +60,14 @@ def event_bus() -> Iterator[Bus]:
 
     class PutEvents(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            raw = self.rfile.read(int(self.headers["Content-Length"]))
+            if self.path == "/hook":  # a webhook delivery: kept, and taken
+                bus.webhooks.append((dict(self.headers), raw))
+                self.send_response(204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            body = json.loads(raw)
             entries = body.get("Entries", [])
             bus.entries.extend(entries)
             answer = json.dumps(

@@ -109,7 +109,7 @@ def database_url(embedded_data_dir: Path | None) -> Iterator[str]:
 def db(database_url: str) -> Iterator[psycopg.Connection]:
     """A connection to a database holding the four seed users and no bookings."""
     with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("TRUNCATE bookings, users, idempotency_keys, events")
+        conn.execute("TRUNCATE bookings, users, idempotency_keys, events, webhooks CASCADE")
         migrations.apply_seed(conn, DB_FOLDER / "seed.sql")
         yield conn
 

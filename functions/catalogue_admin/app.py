@@ -120,6 +120,56 @@ def delete_service(shop_id: str, service_id: str) -> Any:
     return _deleted_answer(outcome, "Service", {"shop_id": shop_id, "service_id": service_id})
 
 
+# --- Webhooks (docs/events.md#webhooks) ------------------------------------------------
+
+WEBHOOK_NOT_FOUND = ClientError(messages.WEBHOOK_NOT_FOUND, outcome="WebhookNotFound", status=404)
+
+
+@app.put("/shops/<shop_id>/webhooks/<webhook_id>")
+def put_webhook(shop_id: str, webhook_id: str) -> Any:
+    """Subscribe (201, with the signing secret, shown this once) or change a subscription
+    (200; its secret stays, and a disabled one is enabled again)."""
+    from appointments.api import webhook_views  # see BODIES
+    from appointments.data import webhook_records
+    from appointments.platform import webhook_http
+
+    shop_id, webhook_id = _shop_path_id(), _path_id("webhook_id", WEBHOOK_NOT_FOUND)
+    body = parse_body(app.request.body(), webhook_views.WebhookBody, webhook_views.MAX_BODY_BYTES)
+    saved = webhook_records.save(
+        shop_id, webhook_id, body.url, body.event_types, webhook_http.new_secret()
+    )
+    if saved is None:
+        raise SHOP_NOT_FOUND
+    created = saved.new_secret is not None
+    record_outcome("WebhookCreated" if created else "WebhookReplaced")
+    status = HTTPStatus.CREATED if created else HTTPStatus.OK
+    return json_response(status, webhook_views.saved_shown(saved))
+
+
+@app.get("/shops/<shop_id>/webhooks/<webhook_id>")
+def get_webhook(shop_id: str, webhook_id: str) -> Any:
+    from appointments.api import webhook_views
+    from appointments.data import webhook_records
+
+    shop_id, webhook_id = _shop_path_id(), _path_id("webhook_id", WEBHOOK_NOT_FOUND)
+    webhook = webhook_records.find(shop_id, webhook_id)
+    if webhook is None:
+        raise WEBHOOK_NOT_FOUND
+    return webhook_views.webhook_shown(webhook)
+
+
+@app.delete("/shops/<shop_id>/webhooks/<webhook_id>")
+def delete_webhook(shop_id: str, webhook_id: str) -> Any:
+    """Unsubscribe: its deliveries still pending are dropped with it."""
+    from appointments.data import webhook_records
+
+    shop_id, webhook_id = _shop_path_id(), _path_id("webhook_id", WEBHOOK_NOT_FOUND)
+    if webhook_records.delete(shop_id, webhook_id) is None:
+        raise WEBHOOK_NOT_FOUND
+    record_outcome("WebhookDeleted")
+    return {"shop_id": shop_id, "webhook_id": webhook_id}
+
+
 # --- The path, and the answers -----------------------------------------------------
 
 

@@ -62,7 +62,7 @@ def fault_db(fault_server: FaultServer, monkeypatch: pytest.MonkeyPatch) -> Iter
     """The handlers pointed at the fault server, which holds the seed users and no bookings."""
     fault_server.start()  # a test before may have left it stopped
     with fault_server.admin() as conn:
-        conn.execute("TRUNCATE bookings, users, idempotency_keys, events")
+        conn.execute("TRUNCATE bookings, users, idempotency_keys, events, webhooks CASCADE")
         migrations.apply_seed(conn, DB_FOLDER / "seed.sql")
     monkeypatch.setenv("DATABASE_URL", fault_server.url)
     settings.get_settings.cache_clear()

@@ -14,7 +14,7 @@ import pytest
 from moto import mock_aws
 
 from appointments.api import relay
-from appointments.api.event_views import cloud_event
+from appointments.api.event_views import cloud_event, event_json
 from appointments.data import database, outbox
 from appointments.data.outbox import OutboxEvent
 from appointments.platform import event_bus
@@ -227,7 +227,7 @@ def test_a_second_relay_neither_waits_for_the_first_nor_overtakes_its_subjects(
             done = threading.Event()
 
             def second_relay() -> None:
-                outbox.relay_batch(other, lambda batch: keep(batch, seen_by_second))
+                outbox.relay_batch(other, lambda batch: keep(batch, seen_by_second), event_json)
                 done.set()
 
             thread = threading.Thread(target=second_relay)
@@ -237,7 +237,7 @@ def test_a_second_relay_neither_waits_for_the_first_nor_overtakes_its_subjects(
         return list(events)
 
     with psycopg.connect(database_url, autocommit=True) as conn:
-        outbox.relay_batch(conn, slow_publisher, batch=1)  # the first event only
+        outbox.relay_batch(conn, slow_publisher, event_json, batch=1)  # the first event only
 
     # The first relay held the first booking's confirmation; the second took the
     # second booking's, and not the first booking's cancel, which waits its turn.

@@ -41,6 +41,9 @@ ROUTES = {
     "PUT /users/{user_id}": "UsersFunction",
     "GET /users/{user_id}": "UsersFunction",
     "PUT /users/{user_id}/calendar-token": "UsersFunction",
+    "PUT /shops/{shop_id}/webhooks/{webhook_id}": "CatalogueAdminFunction",
+    "GET /shops/{shop_id}/webhooks/{webhook_id}": "CatalogueAdminFunction",
+    "DELETE /shops/{shop_id}/webhooks/{webhook_id}": "CatalogueAdminFunction",
     "DELETE /users/{user_id}/calendar-token": "UsersFunction",
     "PUT /shops/{shop_id}": "CatalogueAdminFunction",
     "DELETE /shops/{shop_id}": "CatalogueAdminFunction",
@@ -78,6 +81,9 @@ AUTHORIZERS = {
     "PUT /users/{user_id}": "AWS_IAM",
     "GET /users/{user_id}": "AWS_IAM",
     "PUT /users/{user_id}/calendar-token": "AWS_IAM",
+    "PUT /shops/{shop_id}/webhooks/{webhook_id}": "AWS_IAM",
+    "GET /shops/{shop_id}/webhooks/{webhook_id}": "AWS_IAM",
+    "DELETE /shops/{shop_id}/webhooks/{webhook_id}": "AWS_IAM",
     "DELETE /users/{user_id}/calendar-token": "AWS_IAM",
     "PUT /shops/{shop_id}": "AWS_IAM",
     "DELETE /shops/{shop_id}": "AWS_IAM",
@@ -156,13 +162,15 @@ def test_nothing_in_the_template_grants_invoking_the_users_routes() -> None:
     assert "execute-api:Invoke" not in json.dumps(TEMPLATE["Resources"])
 
 
-@pytest.mark.parametrize("function", ["MigrateFunction", "PurgeFunction", "RelayFunction"])
+@pytest.mark.parametrize(
+    "function", ["MigrateFunction", "PurgeFunction", "RelayFunction", "WebhooksFunction"]
+)
 def test_maintenance_functions_are_not_reachable_over_http(function: str) -> None:
     assert function in functions(TEMPLATE, REPO)
     assert function not in {r.function.logical_id for r in http_routes(TEMPLATE, REPO)}
 
 
-@pytest.mark.parametrize("function", ["PurgeFunction", "RelayFunction"])
+@pytest.mark.parametrize("function", ["PurgeFunction", "RelayFunction", "WebhooksFunction"])
 def test_the_purge_and_the_relay_run_on_a_schedule(function: str) -> None:
     events = TEMPLATE["Resources"][function]["Properties"]["Events"]
     assert [event["Type"] for event in events.values()] == ["Schedule"]
@@ -185,7 +193,8 @@ def test_the_relay_may_publish_to_the_stacks_bus_alone() -> None:
 
 
 @pytest.mark.parametrize(
-    "function", ["SlotsFunction", "BookingsFunction", "PurgeFunction", "RelayFunction"]
+    "function",
+    ["SlotsFunction", "BookingsFunction", "PurgeFunction", "RelayFunction", "WebhooksFunction"],
 )
 def test_functions_using_the_schema_are_updated_after_the_migrations_on_deploy(
     function: str,

@@ -30,7 +30,13 @@ API_FUNCTIONS = [
     "UsersFunction",
     "CatalogueAdminFunction",
 ]
-ALL_FUNCTIONS = [*API_FUNCTIONS, "MigrateFunction", "PurgeFunction", "RelayFunction"]
+ALL_FUNCTIONS = [
+    *API_FUNCTIONS,
+    "MigrateFunction",
+    "PurgeFunction",
+    "RelayFunction",
+    "WebhooksFunction",
+]
 
 
 def props(logical_id: str) -> dict[str, Any]:
@@ -105,6 +111,7 @@ def test_the_vpc_is_optional_and_only_for_functions_that_reach_the_database() ->
         "BookingsFunction",
         "MigrateFunction",
         "RelayFunction",
+        "WebhooksFunction",
     ):
         condition, config, otherwise = props(function)["VpcConfig"]["Fn::If"]
         assert condition == "InVpc" and otherwise == {"Ref": "AWS::NoValue"}
@@ -115,7 +122,7 @@ def test_the_vpc_is_optional_and_only_for_functions_that_reach_the_database() ->
     assert PARAMETERS["SubnetIds"]["Default"] == ""
     # Network interfaces only, never the broader VPC execution role, and not for health.
     assert "ENIManagement" not in json.dumps(props("HealthRole")["ManagedPolicyArns"])
-    for role in ("ApiDatabaseRole", "MigrateRole", "RelayRole"):
+    for role in ("ApiDatabaseRole", "MigrateRole", "RelayRole", "WebhooksRole"):
         arns = json.dumps(props(role)["ManagedPolicyArns"])
         assert "AWSLambdaENIManagementAccess" in arns and "VPCAccessExecutionRole" not in arns
 
@@ -165,7 +172,7 @@ def statements(role: str) -> list[dict[str, Any]]:
 def test_every_function_has_a_role_of_its_own_kind_with_nothing_on_star() -> None:
     for function in ALL_FUNCTIONS:
         assert "Role" in props(function) and "Policies" not in props(function)
-    for role in ("HealthRole", "ApiDatabaseRole", "MigrateRole", "RelayRole"):
+    for role in ("HealthRole", "ApiDatabaseRole", "MigrateRole", "RelayRole", "WebhooksRole"):
         for statement in statements(role):
             assert statement["Resource"] != "*"
             assert "*" not in str(statement["Action"])
@@ -173,7 +180,7 @@ def test_every_function_has_a_role_of_its_own_kind_with_nothing_on_star() -> Non
 
 def test_only_database_functions_may_read_the_secret_and_only_that_secret() -> None:
     assert not any("secretsmanager" in str(s["Action"]) for s in statements("HealthRole"))
-    for role in ("ApiDatabaseRole", "MigrateRole", "RelayRole"):
+    for role in ("ApiDatabaseRole", "MigrateRole", "RelayRole", "WebhooksRole"):
         secret_statements = [s for s in statements(role) if "secretsmanager" in str(s["Action"])]
         assert secret_statements
         for statement in secret_statements:

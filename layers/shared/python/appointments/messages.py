@@ -32,6 +32,7 @@ INVALID_IF_MATCH = 'Invalid If-Match: send "*" or the ETag of the booking, e.g. 
 SHOP_NOT_FOUND = "Shop not found"
 SERVICE_NOT_FOUND = "Service not found"
 RESOURCE_NOT_FOUND = "Resource not found"
+WEBHOOK_NOT_FOUND = "Webhook not found"
 SERVICE_ID_REQUIRED = "service_id is required"
 RESOURCE_CANNOT_PERFORM_SERVICE = "resource_id names a resource that does not perform this service"
 ANSWER_TOO_LONG = "The answer would be too long: ask for fewer days, or one resource_id"

@@ -7,6 +7,7 @@ add its import to the relay's cold start for a dict.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -39,9 +40,24 @@ def cloud_event(event: OutboxEvent) -> dict[str, Any]:
     }
 
 
+def event_json(event: OutboxEvent) -> str:
+    """The CloudEvent as it is sent: EventBridge's Detail, and a webhook's body."""
+    return json.dumps(cloud_event(event), separators=(",", ":"))
+
+
 def subject_body(event: OutboxEvent) -> dict[str, Any]:
-    """A hold's events show the hold, a booking's the booking, with its version."""
+    """A hold's events show the hold, a booking's the booking, with its version, and a
+    webhook's the subscription (never its secret)."""
     row = event.subject
+    if event.type.startswith("webhook."):
+        moments = ("failing_since", "disabled_at")
+        return {
+            **row,
+            **{
+                name: rfc3339_utc(datetime.fromisoformat(row[name])) if row[name] else None
+                for name in moments
+            },
+        }
     zone = zone_named(event.shop_time_zone) if event.shop_time_zone else UTC
     if event.type.startswith("hold."):
         return hold_body(_hold(row, event.shop_time_zone), zone)

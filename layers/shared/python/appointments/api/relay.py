@@ -9,14 +9,13 @@ event waits about half the interval on average before it is published.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from appointments.api.event_views import SOURCE, cloud_event
+from appointments.api.event_views import SOURCE, event_json
 from appointments.data import database, outbox
 from appointments.data.outbox import OutboxEvent, Publisher
 from appointments.platform import deadline, event_bus
@@ -43,7 +42,7 @@ def bus_entry(event: OutboxEvent, bus_name: str) -> dict[str, Any]:
         "Source": SOURCE,
         "DetailType": event.type,
         "Time": event.occurred_at,
-        "Detail": json.dumps(cloud_event(event), separators=(",", ":")),
+        "Detail": event_json(event),
     }
 
 
@@ -60,7 +59,7 @@ def relay_once(publish: Publisher) -> Batch:
         published[:] = publish(events)  # a retry on a new connection starts afresh
         return published
 
-    claimed = database.run(lambda conn: outbox.relay_batch(conn, publish_and_keep))
+    claimed = database.run(lambda conn: outbox.relay_batch(conn, publish_and_keep, event_json))
     if published:  # committed: the marks are kept
         _report(published)
     return Batch(claimed, len(published))

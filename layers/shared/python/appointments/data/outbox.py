@@ -64,10 +64,25 @@ _CLAIM = """
     FOR UPDATE OF e SKIP LOCKED
 """
 
+# Marks the events published and, in the same statement, writes each one's
+# webhook deliveries (0048): one per enabled subscription of its shop and type,
+# with the event as it was rendered for the bus. A republished event is
+# marked once (the batch's claim locks it), so its deliveries are written once.
 _MARK_PUBLISHED = """
-    UPDATE events SET published_at = now()
-    FROM unnest(%(shop_ids)s::text[], %(positions)s::bigint[]) AS done (shop_id, position)
-    WHERE events.shop_id = done.shop_id AND events.position = done.position
+    WITH done AS (
+        UPDATE events SET published_at = now()
+        FROM unnest(%(shop_ids)s::text[], %(positions)s::bigint[], %(bodies)s::text[])
+             AS published (shop_id, position, body)
+        WHERE events.shop_id = published.shop_id AND events.position = published.position
+        RETURNING events.shop_id, events.position, events.id, events.type, events.subject_id,
+                  published.body
+    )
+    INSERT INTO webhook_deliveries
+        (shop_id, webhook_id, position, event_id, event_type, subject_id, body)
+    SELECT done.shop_id, w.webhook_id, done.position, done.id, done.type, done.subject_id,
+           done.body
+    FROM done
+    JOIN webhooks AS w ON w.shop_id = done.shop_id AND w.enabled AND done.type = ANY (w.event_types)
 """
 
 # As the keys' purge: a batch of the oldest, never waiting for a relay.
@@ -86,10 +101,16 @@ _PURGE_PUBLISHED = """
 Publisher = Callable[[Sequence[OutboxEvent]], Sequence[OutboxEvent]]
 
 
-def relay_batch(conn: psycopg.Connection, publish: Publisher, batch: int = BATCH) -> int:
-    """Claim a batch, publish it, mark what was published: how many events were
-    claimed (0: nothing waits that this relay may take). Those the publisher could
-    not publish stay unpublished, for the next batch."""
+def relay_batch(
+    conn: psycopg.Connection,
+    publish: Publisher,
+    render: Callable[[OutboxEvent], str],
+    batch: int = BATCH,
+) -> int:
+    """Claim a batch, publish it, mark what was published (with its webhook deliveries,
+    whose body is the event as `render` writes it): how many events were claimed (0:
+    nothing waits that this relay may take). Those the publisher could not publish
+    stay unpublished, for the next batch."""
     with conn.transaction():
         events = [OutboxEvent(*row) for row in conn.execute(_CLAIM, {"batch": batch})]
         if not events:
@@ -101,6 +122,7 @@ def relay_batch(conn: psycopg.Connection, publish: Publisher, batch: int = BATCH
                 {
                     "shop_ids": [event.shop_id for event in published],
                     "positions": [event.position for event in published],
+                    "bodies": [render(event) for event in published],
                 },
             )
     return len(events)

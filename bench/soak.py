@@ -1,11 +1,16 @@
 """`make soak`: steady mixed traffic through the local server while connections are killed.
 
 Starts its own embedded PostgreSQL and `local.dev_server` on loopback, sends
-GET /health, GET /slots and POST /bookings at a fixed rate, and every few
-seconds terminates every connection the workers hold (pg_terminate_backend),
-as a failover or a pooler restart would. At the end it checks the database:
-every booking answered 200 is there, nothing else is, no slot is held twice.
-Only 503s may be 5xx (none are expected: a dead connection is retried).
+GET /health, GET /slots, POST /bookings (some with an Idempotency-Key, sent
+twice as a client's retry would), cancels and moves at a fixed rate, and every
+few seconds terminates every connection the workers and the server's relay
+hold (pg_terminate_backend), as a failover or a pooler restart would. At the
+end it checks the database: every booking answered 200 is there, nothing else
+is, no slot is held twice; every booking has exactly the events of its changes
+(one booking.confirmed, a booking.rescheduled per move, a booking.cancelled
+if cancelled); and every event was published (the server's console names each
+one, duplicates only under the same id). Only 503s may be 5xx (none are
+expected: a dead connection is retried).
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ class SoakResult:
     connections_killed: int = 0
     bookings_answered: int = 0
     booking_rows: int = 0
+    events: int = 0
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -73,20 +79,30 @@ class _Traffic:
                 time.sleep(max(0.0, next_at - time.monotonic()))
 
     def _one_request(self, draw: float) -> None:
+        slot = {"date": random.choice(DAYS), "time": random.choice(HOURS)}  # noqa: S311
+        headers = {"Content-Type": "application/json"}
+        known = sorted(self.booking_ids)
         if draw < 0.1:
             method, path, body = "GET", "/health", None
-        elif draw < 0.5:
-            method, path, body = "GET", f"/slots?date={random.choice(DAYS)}", None  # noqa: S311
-        else:
-            booking = {
-                "user_id": random.choice(USERS),  # noqa: S311
-                "date": random.choice(DAYS),  # noqa: S311
-                "time": random.choice(HOURS),  # noqa: S311
-            }
+        elif draw < 0.35 or (draw >= 0.75 and not known):
+            method, path, body = "GET", f"/slots?date={slot['date']}", None
+        elif draw < 0.75:
+            booking = {"user_id": random.choice(USERS), **slot}  # noqa: S311
             method, path, body = "POST", "/bookings", json.dumps(booking)
+            if draw < 0.55:  # keyed, and sent again as a retry after a lost answer would be
+                headers["Idempotency-Key"] = f"soak-{random.getrandbits(64):x}"
+                self._send(method, path, body, headers)
+        elif draw < 0.87:
+            method, path, body = "DELETE", f"/bookings/{random.choice(known)}", None  # noqa: S311
+        else:
+            booking_id = random.choice(known)  # noqa: S311
+            method, path, body = "POST", f"/bookings/{booking_id}/reschedule", json.dumps(slot)
+        self._send(method, path, body, headers)
+
+    def _send(self, method: str, path: str, body: str | None, headers: dict[str, str]) -> None:
         try:
             connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-            connection.request(method, path, body, {"Content-Type": "application/json"})
+            connection.request(method, path, body, headers)
             response = connection.getresponse()
             payload = json.loads(response.read())
             connection.close()
@@ -96,7 +112,7 @@ class _Traffic:
             return
         with self._lock:
             self.statuses[str(response.status)] += 1
-            if method == "POST" and response.status == 200:
+            if method == "POST" and path == "/bookings" and response.status == 200:
                 self.booking_ids.add(payload["booking_id"])
 
 
@@ -116,8 +132,8 @@ def _check_database(url: str, traffic: _Traffic, result: SoakResult) -> None:
     with psycopg.connect(url) as conn:
         stored = {booking_id for (booking_id,) in conn.execute("SELECT id FROM bookings")}
         doubled = conn.execute(
-            "SELECT count(*) FROM (SELECT 1 FROM bookings GROUP BY slot_date, slot_time"
-            " HAVING count(*) > 1) AS d"
+            "SELECT count(*) FROM (SELECT 1 FROM bookings WHERE status = 'confirmed'"
+            " GROUP BY slot_date, slot_time HAVING count(*) > 1) AS d"
         ).fetchone()
     result.booking_rows = len(stored)
     result.bookings_answered = len(traffic.booking_ids)
@@ -127,6 +143,55 @@ def _check_database(url: str, traffic: _Traffic, result: SoakResult) -> None:
         result.problems.append(f"{len(phantom)} rows no request was told about")
     if doubled and doubled[0]:
         result.problems.append(f"{doubled[0]} slots booked twice")
+
+
+# Per booking, its events of each kind beside what its row says happened to it.
+_EVENTS_PER_BOOKING = """
+    SELECT b.id, b.status = 'cancelled', b.version,
+           count(e.position) FILTER (WHERE e.type = 'booking.confirmed'),
+           count(e.position) FILTER (WHERE e.type = 'booking.rescheduled'),
+           count(e.position) FILTER (WHERE e.type = 'booking.cancelled')
+    FROM bookings AS b LEFT JOIN events AS e ON e.shop_id = b.shop_id AND e.subject_id = b.id
+    GROUP BY b.id, b.status, b.version
+"""
+
+
+def _check_events(url: str, server_log: str, result: SoakResult) -> None:
+    """One event per change of each booking, and every event published: the console's
+    lines name each one by its sequence, some twice (republished), none missing."""
+    with psycopg.connect(url) as conn:
+        per_booking = conn.execute(_EVENTS_PER_BOOKING).fetchall()
+        positions = {position for (position,) in conn.execute("SELECT position FROM events")}
+        unpublished = conn.execute("SELECT count(*) FROM events WHERE published_at IS NULL")
+        (waiting,) = unpublished.fetchone() or (0,)
+    wrong = [
+        booking_id
+        for booking_id, cancelled, version, confirmed, moved, cancels in per_booking
+        if (confirmed, cancels, moved) != (1, int(cancelled), version - 1 - int(cancelled))
+    ]
+    if wrong:
+        result.problems.append(f"{len(wrong)} bookings whose events miss or repeat a change")
+    if waiting:
+        result.problems.append(f"{waiting} events never published")
+    printed = {
+        int(line.rsplit("sequence=", 1)[1])
+        for line in server_log.splitlines()
+        if " event published " in line
+    }
+    if positions - printed:
+        result.problems.append(f"{len(positions - printed)} events published without a line")
+    result.events = len(positions)
+
+
+def _wait_until_relayed(url: str, seconds: float = 30) -> None:
+    """Until the server's relay has published every event (or `seconds` have passed)."""
+    deadline = time.monotonic() + seconds
+    with psycopg.connect(url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            row = conn.execute("SELECT count(*) FROM events WHERE published_at IS NULL").fetchone()
+            if row == (0,):
+                return
+            time.sleep(0.2)
 
 
 def start_server(url: str, port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:
@@ -157,6 +222,7 @@ def soak(seconds: float, rate: float, kill_every: float, workers: int = 4) -> So
         finally:
             stop.set()
             killer.join()
+            _wait_until_relayed(url)
             process.terminate()
             process.wait(timeout=30)
         result.requests = sum(traffic.statuses.values()) + len(traffic.errors)
@@ -168,6 +234,7 @@ def soak(seconds: float, rate: float, kill_every: float, workers: int = 4) -> So
         if unexplained:
             result.problems.append(f"5xx other than 503: {unexplained}")
         _check_database(url, traffic, result)
+        _check_events(url, (Path(folder) / "server.log").read_text(), result)
         server.stop()
     return result
 

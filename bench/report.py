@@ -10,7 +10,18 @@ from typing import Any
 
 START, END = "<!-- figures:start -->", "<!-- figures:end -->"
 # The functions a cold start was measured for (older results lack the later ones).
-FUNCTIONS = ("health", "slots", "catalogue", "bookings", "users", "catalogue_admin")
+FUNCTIONS = (
+    "health",
+    "slots",
+    "catalogue",
+    "bookings",
+    "users",
+    "catalogue_admin",
+    "relay",
+    "webhooks",
+)
+# Started by a schedule, not behind the API: no FastAPI peer to compare with.
+SCHEDULED = ("relay", "webhooks")
 
 # Issue 18's targets: a function's cold start within this of its floor's, this
 # many times faster than FastAPI+Mangum's; a warm handler within this of its

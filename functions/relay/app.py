@@ -4,7 +4,8 @@
 Each invocation relays batch after batch until its time is nearly up, so an
 event waits about half a poll interval, not a minute, before it is published
 (docs/events.md). A failed batch is logged and tried again: its events stay
-unpublished until the bus has taken them.
+unpublished until the bus has taken them. Invoked with {"until_drained": true}
+(by hand), it stops as soon as nothing waits.
 """
 
 from typing import TYPE_CHECKING, Any
@@ -20,5 +21,8 @@ if TYPE_CHECKING:  # Powertools' package: ~40 ms to import, for a type
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any] | None, context: "LambdaContext") -> dict[str, int]:
     with deadline.within(context):
-        published = relay.relay_until(relay.time_nearly_up, relay.to_event_bridge)
+        if (event or {}).get("until_drained"):  # by hand: sam remote invoke ... --event
+            published = relay.relay_until_drained(relay.to_event_bridge)
+        else:
+            published = relay.relay_until(relay.time_nearly_up, relay.to_event_bridge)
     return {"published": published}

@@ -3,7 +3,8 @@
 
 Each invocation delivers batch after batch until its time is nearly up, so a
 delivery waits about a second, not a minute (docs/events.md#webhooks). What
-fails is tried again with backoff for 24 hours.
+fails is tried again with backoff for 24 hours. Invoked with
+{"until_drained": true} (by hand), it stops as soon as nothing is due.
 """
 
 from typing import TYPE_CHECKING, Any
@@ -19,5 +20,8 @@ if TYPE_CHECKING:  # Powertools' package: ~40 ms to import, for a type
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any] | None, context: "LambdaContext") -> dict[str, int]:
     with deadline.within(context):
-        claimed = webhook_sender.deliver_until(relay.time_nearly_up)
+        if (event or {}).get("until_drained"):  # by hand: sam remote invoke ... --event
+            claimed = webhook_sender.deliver_until_drained(relay.time_nearly_up)
+        else:
+            claimed = webhook_sender.deliver_until(relay.time_nearly_up)
     return {"claimed": claimed}

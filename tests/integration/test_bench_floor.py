@@ -105,3 +105,16 @@ def test_the_catalogue_admin_floor_finds_a_service_and_knows_what_is_missing(
         expected = real(invoke, "catalogue_admin", "GET", path, **request)
         assert expected["status"] == status
         assert floor("catalogue_admin", "GET", path, **request) == expected
+
+
+def test_the_relay_and_webhooks_floors_send_their_claims_and_answer_as_their_functions(
+    invoke: Invoke, db: psycopg.Connection
+) -> None:
+    from local.lambda_context import LocalLambdaContext
+    from tests.conftest import load_function
+
+    drained = {"until_drained": True}
+    for function, answer in (("relay", {"published": 0}), ("webhooks", {"claimed": 0})):
+        real_answer = load_function(function).handler(drained, LocalLambdaContext(function))
+        floor_answer = importlib.import_module(f"bench.floor.{function}").handler(drained, None)
+        assert real_answer == floor_answer == answer

@@ -84,6 +84,18 @@ def relay_until(stop: Callable[[], bool], publish: Publisher) -> int:
     return total
 
 
+def relay_until_drained(publish: Publisher) -> int:
+    """Relay until nothing waits (or the time is nearly up): how many were published. For
+    an operator's one-off invocation ({"until_drained": true}), not the schedule."""
+    total = 0
+    while not time_nearly_up():
+        batch = relay_once(publish)
+        total += batch.published
+        if not batch.claimed:
+            break
+    return total
+
+
 def time_nearly_up() -> bool:
     """True when the invocation has too little left to claim, publish and mark a batch."""
     left = deadline.seconds_left()

@@ -105,6 +105,15 @@ def deliver_until(stop: Callable[[], bool], post: Poster = attempt) -> int:
     return total
 
 
+def deliver_until_drained(stop: Callable[[], bool], post: Poster = attempt) -> int:
+    """Deliver until nothing is due (or `stop()`): how many were claimed. For an
+    operator's one-off invocation ({"until_drained": true}), not the schedule."""
+    total = 0
+    while not stop() and (claimed := deliver_once(post)):
+        total += claimed
+    return total
+
+
 def _report(outcomes: Sequence[Outcome]) -> None:
     delivered = sum(outcome.delivered for outcome in outcomes)
     for outcome in outcomes:

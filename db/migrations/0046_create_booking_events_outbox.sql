@@ -30,7 +30,9 @@ CREATE TABLE events (
     id uuid NOT NULL DEFAULT gen_random_uuid(),
     type text NOT NULL,
     subject_id text NOT NULL,
-    occurred_at timestamptz NOT NULL DEFAULT now(),
+    -- The moment the change was written: clock_timestamp(), not the transaction's
+    -- start, so that a subject's later change is never dated before its earlier one.
+    occurred_at timestamptz NOT NULL DEFAULT clock_timestamp(),
     subject jsonb NOT NULL,
     published_at timestamptz,
     PRIMARY KEY (shop_id, position)

@@ -131,13 +131,10 @@ def put_webhook(shop_id: str, webhook_id: str) -> Any:
     (200; its secret stays, and a disabled one is enabled again)."""
     from appointments.api import webhook_views  # see BODIES
     from appointments.data import webhook_records
-    from appointments.platform import webhook_http
 
     shop_id, webhook_id = _shop_path_id(), _path_id("webhook_id", WEBHOOK_NOT_FOUND)
     body = parse_body(app.request.body(), webhook_views.WebhookBody, webhook_views.MAX_BODY_BYTES)
-    saved = webhook_records.save(
-        shop_id, webhook_id, body.url, body.event_types, webhook_http.new_secret()
-    )
+    saved = webhook_records.save(shop_id, webhook_id, body.url, body.event_types)
     if saved is None:
         raise SHOP_NOT_FOUND
     created = saved.new_secret is not None

@@ -9,7 +9,7 @@ fails is tried again with backoff for 24 hours. Invoked with
 
 from typing import TYPE_CHECKING, Any
 
-from appointments.api import relay, webhook_sender
+from appointments.api import webhook_sender
 from appointments.platform import deadline
 from appointments.platform.observability import logger
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # Powertools' package: ~40 ms to import, for a type
 def handler(event: dict[str, Any] | None, context: "LambdaContext") -> dict[str, int]:
     with deadline.within(context):
         if (event or {}).get("until_drained"):  # by hand: sam remote invoke ... --event
-            claimed = webhook_sender.deliver_until_drained(relay.time_nearly_up)
+            claimed = webhook_sender.deliver_until_drained(webhook_sender.time_nearly_up)
         else:
-            claimed = webhook_sender.deliver_until(relay.time_nearly_up)
+            claimed = webhook_sender.deliver_until(webhook_sender.time_nearly_up)
     return {"claimed": claimed}

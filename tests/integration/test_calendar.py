@@ -207,3 +207,35 @@ def test_with_sign_in_a_bookings_calendar_is_its_owners_alone(
 
     assert len(events_of(own)) == 1
     assert (others["statusCode"], others["body"]) == (404, '{"error":"Booking not found"}')
+
+
+def test_bookings_in_the_hour_the_clocks_go_back_keep_their_instants(
+    invoke: Invoke, workshop: psycopg.Connection
+) -> None:
+    """Lisbon's 01:30 happens twice on 2030-10-27 (WEST, then WET): each booking is
+    written so that a parser reads it back at its own instant."""
+    token = new_token(invoke, "user_alice")
+    instants = ["2030-10-27T00:30:00+00:00", "2030-10-27T01:30:00+00:00"]
+    for n, at in enumerate(instants):
+        workshop.execute(
+            "INSERT INTO bookings (id, user_id, slot_date, slot_time, during, shop_id,"
+            " service_id, resource_id, block) VALUES (%(id)s, 'user_alice', '2030-10-27',"
+            " '01:30', tstzrange(%(at)s, %(at)s + interval '30 minutes'), 'north',"
+            " 'oil-change', %(bay)s, tstzrange(%(at)s, %(at)s + interval '40 minutes'))",
+            {
+                "id": f"north.booking_twice_{n}",
+                "at": datetime.fromisoformat(at),
+                "bay": f"bay-{n + 1}",
+            },
+        )
+
+    events = sorted(
+        events_of(user_feed(invoke, "user_alice", token)), key=lambda e: e.decoded("DTSTART")
+    )
+
+    starts = [event.decoded("DTSTART") for event in events]
+    ends = [event.decoded("DTEND") for event in events]
+    assert starts == [datetime.fromisoformat(at) for at in instants]
+    assert [end - start for start, end in zip(starts, ends, strict=True)] == [
+        timedelta(minutes=30)
+    ] * 2

@@ -166,12 +166,19 @@ def test_a_subscription_shows_its_secret_once_and_keeps_it_through_a_change(
         ("https://[::ffff:10.0.0.1]/hook", "which is not a public address"),
         ("https://0.0.0.0/hook", "which is not a public address"),
         ("https://nowhere.invalid/hook", "does not resolve"),
+        ("https://[2002:a9fe:a9fe::1]/hook", "which is not a public address"),  # 6to4
+        ("https://[fec0::1]/hook", "which is not a public address"),  # site-local
+        ("https://93.184.215.14:0/hook", "url: url is not a valid URL"),
+        ("https://93.184.215.14/a\u0000b", "printable ASCII"),
+        ("https://93.184.215.14/caf\u00e9", "printable ASCII"),
+        ("https://93.184.215.14/a b", "printable ASCII"),
     ],
 )
 def test_a_url_that_is_not_https_to_a_public_address_is_refused_and_nothing_saved(
     invoke: Invoke, db: psycopg.Connection, url: str, error: str
 ) -> None:
-    answer = put_webhook(invoke, {"url": url, "event_types": ["booking.confirmed"]})
+    body = json.dumps({"url": url, "event_types": ["booking.confirmed"]})
+    answer = put_webhook(invoke, body.replace("\\\\u", "\\u"))
 
     assert answer["statusCode"] == 400
     assert answer["json"]["error"].startswith("url: ") and error in answer["json"]["error"]
@@ -396,7 +403,7 @@ def test_the_webhooks_function_delivers_until_its_time_is_nearly_up(
     relay_all()
 
     answer = load_function("webhooks").handler(
-        {}, LocalLambdaContext("webhooks", timeout_seconds=4)
+        {}, LocalLambdaContext("webhooks", timeout_seconds=15)
     )
 
     assert answer == {"claimed": 1}
@@ -419,3 +426,78 @@ def test_make_devs_console_relay_publishes_and_delivers_a_line_each(
         f"webhook hook  booking.confirmed  {booking_id}  -> {receiver.url}  204  (attempt 1)"
     )
     assert [event["subject"] for event in receiver.events(secret)] == [booking_id]
+
+
+def test_an_event_republished_by_hand_keeps_its_deliveries_and_the_relay_goes_on(
+    invoke: Invoke, db: psycopg.Connection, receiver: Receiver
+) -> None:
+    subscribe(invoke, receiver.url)
+    first = book(invoke, "10:00")
+    relay_all()
+    deliver_all()
+    db.execute("UPDATE events SET published_at = NULL WHERE subject_id = %s", (first,))
+    second = book(invoke, "11:00", "user_bob")
+
+    relay_all()
+
+    assert db.execute("SELECT count(*) FROM events WHERE published_at IS NULL").fetchone() == (0,)
+    rows = db.execute("SELECT subject_id FROM webhook_deliveries ORDER BY position").fetchall()
+    assert rows == [(first,), (second,)]
+
+
+def test_a_delivery_that_fails_oddly_is_recorded_and_the_rest_of_its_batch_too(
+    invoke: Invoke, db: psycopg.Connection, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = subscribe(invoke, receiver.url)
+    odd, fine = book(invoke, "10:00"), book(invoke, "11:00", "user_bob")
+    relay_all()
+    real_post = webhook_http.post
+
+    def post(place: Any, body: str, headers: dict[str, str]) -> int:
+        if json.loads(body)["subject"] == odd:
+            raise UnicodeEncodeError("ascii", "\x00é", 1, 2, "a receiver's oddity")
+        return real_post(place, body, headers)
+
+    monkeypatch.setattr(webhook_http, "post", post)
+    deliver_all()
+
+    assert [event["subject"] for event in receiver.events(secret)] == [fine]
+    ((kind, attempts, error),) = pending(db)
+    assert (kind, attempts, error) == ("booking.confirmed", 1, "UnicodeEncodeError")
+
+
+def test_an_outcome_recorded_after_its_lease_was_taken_over_changes_nothing(
+    invoke: Invoke, db: psycopg.Connection, receiver: Receiver
+) -> None:
+    subscribe(invoke, receiver.url)
+    book(invoke, "10:00")
+    relay_all()
+    (late,) = webhook_deliveries.claim(db)  # a sender too slow for its lease
+    db.execute("UPDATE webhook_deliveries SET next_attempt_at = now()")  # its lease runs out
+    (taken_over,) = webhook_deliveries.claim(db)
+
+    webhook_deliveries.record(db, [webhook_deliveries.Outcome(late, delivered=True, status=200)])
+
+    assert taken_over.attempt == late.attempt + 1
+    row = db.execute("SELECT delivered_at, attempts FROM webhook_deliveries").fetchone()
+    assert row == (None, 2)
+
+
+def test_giving_up_on_a_delivery_tried_for_24_hours_disables_a_subscription_still_failing(
+    invoke: Invoke, db: psycopg.Connection, receiver: Receiver
+) -> None:
+    subscribe(invoke, receiver.url)
+    book(invoke, "10:00")
+    relay_all()
+    receiver.status = 500
+    deliver_all()  # failing since now
+    db.execute("UPDATE webhook_deliveries SET created_at = now() - interval '25 hours'")
+    time_passes(db)
+
+    deliver_all()
+
+    row = db.execute("SELECT enabled FROM webhooks").fetchone()
+    assert row == (False,)
+    assert db.execute(
+        "SELECT last_error FROM webhook_deliveries WHERE failed_at IS NOT NULL"
+    ).fetchone() == ("given up after 24 hours",)

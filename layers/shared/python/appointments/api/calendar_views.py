@@ -77,11 +77,21 @@ def _event(event: icalendar.Event, booking: Booking, default_zone: tzinfo) -> ic
     add("sequence", booking.version)
     add("dtstamp", _last_changed(booking))
     add("created", booking.created_at.astimezone(UTC))
-    add("dtstart", booking.starts_at.astimezone(zone))
-    add("dtend", booking.ends_at.astimezone(zone))
+    add("dtstart", _wall_clock(booking.starts_at, zone))
+    add("dtend", _wall_clock(booking.ends_at, zone))
     add("summary", _summary(booking))
     add("status", "CANCELLED" if booking.status == "cancelled" else "CONFIRMED")
     return event
+
+
+def _wall_clock(moment: datetime, zone: tzinfo) -> datetime:
+    """The moment on the shop's wall clock, or in UTC in the hour the clocks go back:
+    there a wall-clock time names two instants, and a TZID'd DATE-TIME is read as the
+    first (RFC 5545 3.3.5), so the second would come out an hour early."""
+    local = moment.astimezone(zone)
+    if local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset():
+        return moment.astimezone(UTC)
+    return local
 
 
 def _zone(booking: Booking, default_zone: tzinfo) -> tzinfo:

@@ -18,13 +18,17 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
-from appointments.api.webhook_views import local_delivery_allowed
 from appointments.data import database, webhook_deliveries
 from appointments.data.webhook_deliveries import Delivery, Outcome
-from appointments.platform import webhook_http
+from appointments.platform import deadline, webhook_http
 from appointments.platform.observability import logger, metrics
 
 POLL_INTERVAL_S = 1.0
+MAX_ERROR_CHARS = 500
+# A batch is claimed only with this much of the invocation left: its posts run
+# in parallel, each cut off after webhook_http.TIMEOUT_S, then one statement
+# records them, all within the lease.
+BATCH_TIME_S = 2 * webhook_http.TIMEOUT_S + 2.0
 FIRST_RETRY = timedelta(seconds=10)
 MAX_RETRY = timedelta(hours=2)
 
@@ -43,20 +47,29 @@ def attempt(delivery: Delivery) -> Outcome:
     if not delivery.enabled:
         return Outcome(delivery, delivered=False, error="subscription disabled")
     if datetime.now(UTC) - delivery.created_at >= webhook_deliveries.GIVE_UP_AFTER:
-        return Outcome(delivery, delivered=False, error="given up after 24 hours")
+        return Outcome(delivery, delivered=False, error="given up after 24 hours", expired=True)
     retry_in = backoff(delivery.attempt)
+    allow_local = webhook_http.local_delivery_allowed()
     try:
-        place = webhook_http.destination(delivery.url, allow_local=local_delivery_allowed())
+        place = webhook_http.destination(delivery.url, allow_local=allow_local)
         status = webhook_http.post(place, delivery.body, signed_headers(delivery))
     except webhook_http.UnsafeDestination as unsafe:
         return Outcome(delivery, delivered=False, error=str(unsafe), retry_in=retry_in)
     except (OSError, http.client.HTTPException) as failure:
-        return Outcome(
-            delivery, False, error=f"{type(failure).__name__}: {failure}", retry_in=retry_in
-        )
+        error = _printable(f"{type(failure).__name__}: {failure}")
+        return Outcome(delivery, delivered=False, error=error, retry_in=retry_in)
+    except Exception as failure:  # one receiver's oddity must not lose the batch's records
+        logger.exception("webhook delivery failed unexpectedly")
+        error = _printable(type(failure).__name__)
+        return Outcome(delivery, delivered=False, error=error, retry_in=retry_in)
     if 200 <= status < 300:
         return Outcome(delivery, delivered=True, status=status)
     return Outcome(delivery, delivered=False, status=status, retry_in=retry_in)
+
+
+def _printable(text: str) -> str:
+    """An error as it is kept: what a receiver sent may hold NULs and control characters."""
+    return "".join(c if c.isprintable() else "?" for c in text)[:MAX_ERROR_CHARS]
 
 
 def signed_headers(delivery: Delivery) -> dict[str, str]:
@@ -73,6 +86,12 @@ def signed_headers(delivery: Delivery) -> dict[str, str]:
             delivery.secret, message_id, timestamp, delivery.body
         ),
     }
+
+
+def time_nearly_up() -> bool:
+    """True when the invocation has too little left to post a batch and record it."""
+    left = deadline.seconds_left()
+    return left is not None and left < BATCH_TIME_S
 
 
 def deliver_once(post: Poster = attempt) -> int:

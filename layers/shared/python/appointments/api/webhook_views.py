@@ -4,7 +4,6 @@ in the answer to the PUT that created it."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -26,11 +25,6 @@ EVENT_TYPES: Final = (
 MAX_BODY_BYTES: Final = 8 * 1024
 
 
-def local_delivery_allowed() -> bool:
-    """WEBHOOKS_ALLOW_LOCAL: make dev's, for a receiver on http://127.0.0.1; never set in AWS."""
-    return os.environ.get("WEBHOOKS_ALLOW_LOCAL", "").lower() in ("1", "true", "yes")
-
-
 @dataclass(frozen=True)
 class WebhookBody:
     url: str
@@ -42,7 +36,7 @@ class WebhookBody:
         if not isinstance(url, str) or not url:
             raise ClientError("url: required, an https:// URL")
         try:
-            webhook_http.destination(url, allow_local=local_delivery_allowed())
+            webhook_http.destination(url, allow_local=webhook_http.local_delivery_allowed())
         except webhook_http.UnsafeDestination as unsafe:
             raise ClientError(f"url: {unsafe}") from None
         return cls(url, _event_types(fields.get("event_types")))

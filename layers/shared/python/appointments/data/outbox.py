@@ -67,7 +67,9 @@ _CLAIM = """
 # Marks the events published and, in the same statement, writes each one's
 # webhook deliveries (0048): one per enabled subscription of its shop and type,
 # with the event as it was rendered for the bus. A republished event is
-# marked once (the batch's claim locks it), so its deliveries are written once.
+# marked once (the batch's claim locks it), so its deliveries are written once;
+# one republished by hand (published_at set back to NULL) keeps the deliveries
+# it has (ON CONFLICT), delivered or not.
 _MARK_PUBLISHED = """
     WITH done AS (
         UPDATE events SET published_at = now()
@@ -83,6 +85,7 @@ _MARK_PUBLISHED = """
            done.body
     FROM done
     JOIN webhooks AS w ON w.shop_id = done.shop_id AND w.enabled AND done.type = ANY (w.event_types)
+    ON CONFLICT (shop_id, webhook_id, position) DO NOTHING
 """
 
 # As the keys' purge: a batch of the oldest, never waiting for a relay.

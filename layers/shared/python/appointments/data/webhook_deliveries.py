@@ -55,6 +55,7 @@ class Outcome:
     status: int | None = None  # the receiver's HTTP status, if it answered
     error: str | None = None
     retry_in: timedelta | None = None
+    expired: bool = False  # given up: tried for GIVE_UP_AFTER
 
 
 _PENDING = "delivered_at IS NULL AND failed_at IS NULL"
@@ -84,16 +85,21 @@ _CLAIM = f"""
               due.url, due.secret, due.enabled
 """  # noqa: S608 (constants only)
 
-# The batch's outcomes, and what they mean for their subscriptions: one that
-# succeeded is failing no more; one whose every delivery failed for
-# GIVE_UP_AFTER is disabled (and 0048's trigger writes webhook.disabled).
+# The batch's outcomes, and what they mean for their subscriptions. An outcome
+# counts only if its delivery is still as this attempt claimed it (its attempts
+# count is the lease's token): a sender whose lease ran out, and whose delivery
+# another claimed since, records nothing. A subscription with a delivery that
+# succeeded is failing no more; one with none, failing since GIVE_UP_AFTER ago
+# or giving up on a delivery that failed that long, is disabled (and 0048's
+# trigger writes webhook.disabled).
 _RECORD = f"""
     WITH outcome AS (
         SELECT * FROM unnest(
             %(shop_ids)s::text[], %(webhook_ids)s::text[], %(positions)s::bigint[],
-            %(delivered)s::boolean[], %(statuses)s::integer[], %(errors)s::text[],
-            %(retry_in)s::interval[]
-        ) AS o (shop_id, webhook_id, position, delivered, status, error, retry_in)
+            %(attempts)s::integer[], %(delivered)s::boolean[], %(statuses)s::integer[],
+            %(errors)s::text[], %(retry_in)s::interval[], %(expired)s::boolean[]
+        ) AS o (shop_id, webhook_id, position, attempt, delivered, status, error, retry_in,
+                expired)
     ),
     recorded AS (
         UPDATE webhook_deliveries AS d
@@ -105,25 +111,28 @@ _RECORD = f"""
             last_error = o.error
         FROM outcome AS o
         WHERE d.shop_id = o.shop_id AND d.webhook_id = o.webhook_id AND d.position = o.position
-          AND {_D_PENDING}
-        RETURNING d.shop_id
+          AND d.attempts = o.attempt AND {_D_PENDING}
+        RETURNING d.shop_id, d.webhook_id, o.delivered, o.expired
     ),
     by_webhook AS (
         SELECT shop_id, webhook_id, bool_or(delivered) AS any_delivered,
-               bool_or(status IS NOT NULL OR error IS NOT NULL) AS tried
-        FROM outcome GROUP BY shop_id, webhook_id
+               bool_or(expired) AS any_expired
+        FROM recorded GROUP BY shop_id, webhook_id
     )
     UPDATE webhooks AS w
     SET failing_since = CASE WHEN b.any_delivered THEN NULL
                              ELSE coalesce(w.failing_since, now()) END,
-        enabled = w.enabled AND (b.any_delivered OR w.failing_since IS NULL
-                                 OR w.failing_since > now() - %(give_up_after)s),
+        enabled = w.enabled AND NOT (
+            NOT b.any_delivered AND w.failing_since IS NOT NULL
+            AND (w.failing_since <= now() - %(give_up_after)s OR b.any_expired)
+        ),
         disabled_at = CASE
-            WHEN w.enabled AND NOT b.any_delivered
-                 AND w.failing_since <= now() - %(give_up_after)s THEN now()
+            WHEN w.enabled AND NOT b.any_delivered AND w.failing_since IS NOT NULL
+                 AND (w.failing_since <= now() - %(give_up_after)s OR b.any_expired)
+                THEN now()
             ELSE w.disabled_at END
     FROM by_webhook AS b
-    WHERE w.shop_id = b.shop_id AND w.webhook_id = b.webhook_id AND b.tried
+    WHERE w.shop_id = b.shop_id AND w.webhook_id = b.webhook_id AND w.enabled
 """  # noqa: S608 (constants only)
 
 _PURGE_DONE = f"""
@@ -152,10 +161,12 @@ def record(conn: psycopg.Connection, outcomes: Sequence[Outcome]) -> None:
             "shop_ids": [o.delivery.shop_id for o in outcomes],
             "webhook_ids": [o.delivery.webhook_id for o in outcomes],
             "positions": [o.delivery.position for o in outcomes],
+            "attempts": [o.delivery.attempt for o in outcomes],
             "delivered": [o.delivered for o in outcomes],
             "statuses": [o.status for o in outcomes],
             "errors": [o.error for o in outcomes],
             "retry_in": [o.retry_in for o in outcomes],
+            "expired": [o.expired for o in outcomes],
             "give_up_after": GIVE_UP_AFTER,
         },
     )

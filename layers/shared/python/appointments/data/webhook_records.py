@@ -9,6 +9,7 @@ from datetime import datetime
 import psycopg
 
 from appointments.data import database
+from appointments.platform import webhook_http
 
 
 @dataclass(frozen=True)
@@ -61,11 +62,10 @@ _DELETE = f"""
 """  # noqa: S608 (constants only)
 
 
-def save(
-    shop_id: str, webhook_id: str, url: str, event_types: list[str], secret: str
-) -> SavedWebhook | None:
-    """Create or replace the subscription; None if there is no such shop. `secret` is
-    kept only if this creates it."""
+def save(shop_id: str, webhook_id: str, url: str, event_types: list[str]) -> SavedWebhook | None:
+    """Create (with a new signing secret) or replace (keeping it) the subscription; None
+    if there is no such shop."""
+    secret = webhook_http.new_secret()  # kept only if this creates the subscription
     params = {
         "shop_id": shop_id,
         "webhook_id": webhook_id,

@@ -164,17 +164,22 @@ def test_a_refused_or_replayed_request_writes_no_event(
     assert event_count(db) == before
 
 
-def test_a_change_rolled_back_after_its_insert_leaves_no_event(db: psycopg.Connection) -> None:
-    """book_slot_v4 inserts the booking (and its event) before it records the key;
-    the key, recorded already, fails the statement, and both are gone."""
-    request = store.SlotRequest(
+def alice_at_ten(capacity: int) -> store.SlotRequest:
+    """Alice's request for 10:00 on DAY, a default shop's hour, on `capacity` bays."""
+    return store.SlotRequest(
         user_id="user_alice",
         day=datetime(2030, 1, 21).date(),
         start=datetime(2030, 1, 21, 10).time(),
         starts_at=datetime.fromisoformat(f"{DAY}T10:00:00+00:00"),
         ends_at=datetime.fromisoformat(f"{DAY}T11:00:00+00:00"),
-        capacity=1,
+        capacity=capacity,
     )
+
+
+def test_a_change_rolled_back_after_its_insert_leaves_no_event(db: psycopg.Connection) -> None:
+    """book_slot_v4 inserts the booking (and its event) before it records the key;
+    the key, recorded already, fails the statement, and both are gone."""
+    request = alice_at_ten(capacity=1)
     key = store.IdempotencyKey("k-1", "fingerprint")
     db.execute(
         "INSERT INTO idempotency_keys (shop_id, user_id, key, request_fingerprint, outcome,"
@@ -198,16 +203,10 @@ def test_a_change_rolled_back_after_its_insert_leaves_no_event(db: psycopg.Conne
 def test_the_previous_releases_statements_write_their_events_too(
     db: psycopg.Connection,
 ) -> None:
-    """A rolling deploy: the release before the outbox books, moves and cancels with
-    statements that know nothing of it; the triggers write their events."""
-    request = store.SlotRequest(
-        user_id="user_alice",
-        day=datetime(2030, 1, 21).date(),
-        start=datetime(2030, 1, 21, 10).time(),
-        starts_at=datetime.fromisoformat(f"{DAY}T10:00:00+00:00"),
-        ends_at=datetime.fromisoformat(f"{DAY}T11:00:00+00:00"),
-        capacity=2,
-    )
+    """A rolling deploy: statements that know nothing of the outbox (book_slot_v3, the
+    cancel every release before the cut-off wrote) book and cancel; the triggers write
+    their events."""
+    request = alice_at_ten(capacity=2)
     assert previous_release.book_slot(db, "booking_old", request) == store.Booked("booking_old")
     previous_release.cancel(db, "booking_old")
 

@@ -239,3 +239,22 @@ def test_bookings_in_the_hour_the_clocks_go_back_keep_their_instants(
     assert [end - start for start, end in zip(starts, ends, strict=True)] == [
         timedelta(minutes=30)
     ] * 2
+
+
+def test_a_booking_at_the_end_of_the_calendar_still_has_its_file(
+    invoke: Invoke, workshop: psycopg.Connection
+) -> None:
+    """A shop with no horizon takes a booking on 9999-12-30: its zone's rules are written
+    for the years Python's dates hold, not past them (a 500, found by the API fuzz)."""
+    at = datetime.fromisoformat("9999-12-30T10:00:00+00:00")
+    workshop.execute(
+        "INSERT INTO bookings (id, user_id, slot_date, slot_time, during, shop_id,"
+        " service_id, resource_id, block) VALUES ('north.booking_late', 'user_alice',"
+        " '9999-12-30', '10:00', tstzrange(%(at)s, %(at)s + interval '30 minutes'), 'north',"
+        " 'oil-change', 'bay-1', tstzrange(%(at)s, %(at)s + interval '40 minutes'))",
+        {"at": at},
+    )
+
+    (event,) = events_of(booking_calendar(invoke, "north.booking_late"))
+
+    assert event.decoded("DTSTART") == at

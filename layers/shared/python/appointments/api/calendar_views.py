@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
 from appointments.data.booking_records import Booking
@@ -27,6 +27,10 @@ if TYPE_CHECKING:  # imported by the calendar's building alone
     import icalendar
 
 CONTENT_TYPE = "text/calendar; charset=utf-8"
+# The span a VTIMEZONE's rules are written for is kept inside what Python's dates
+# hold, a year of margin included (a booking may be made for 9999-12-31).
+_EARLIEST = date(1900, 1, 1)
+_LATEST = date(9990, 1, 1)
 PRODUCT = "-//appointments//bookings//EN"
 
 
@@ -65,7 +69,8 @@ def _calendar(bookings: Sequence[Booking], default_zone: tzinfo, name: str | Non
         # Each zone's rules over the days the events span, not since 1970.
         days = [booking.starts_at.date() for booking in bookings]
         calendar.add_missing_timezones(
-            first_date=min(days) - timedelta(days=366), last_date=max(days) + timedelta(days=366)
+            first_date=max(min(days), _EARLIEST) - timedelta(days=366),
+            last_date=min(max(days), _LATEST) + timedelta(days=366),
         )
     return str(calendar.to_ical().decode("utf-8"))
 

@@ -204,6 +204,8 @@ def measure(database: BenchDatabase, runs: int) -> dict[str, Any]:
             shift = run % len(variants)  # who goes first changes from run to run
             for name, variant in variants[shift:] + variants[:shift]:
                 events += 1
+                if function in SCHEDULED:
+                    _nothing_waiting(database)
                 sample = _cold_start(variant, function, _event(function, events), env)
                 samples.setdefault((function, name), []).append(sample)
     bare_median = {python: statistics.median(times) for python, times in bare.items()}
@@ -226,6 +228,13 @@ def measure(database: BenchDatabase, runs: int) -> dict[str, Any]:
         "cold_start_ms": _without_bytecode(runs, events, env, bare_median[sys.executable])
     }
     return results
+
+
+def _nothing_waiting(database: BenchDatabase) -> None:
+    """The outbox drained and no delivery due, as after the schedule's last run: the
+    bookings' cold starts above write events, which no bus here could take."""
+    with database.admin() as conn:
+        conn.execute("UPDATE events SET published_at = now() WHERE published_at IS NULL")
 
 
 def _entry(samples: list[tuple[float, dict[str, float]]], bare_ms: float) -> dict[str, Any]:

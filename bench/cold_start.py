@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from datetime import date, timedelta
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,7 @@ def _event(function: str, run: int) -> dict[str, Any]:
     if function == "slots":
         return http_api_event("GET", "/slots", raw_query="date=2032-01-01")
     if function == "bookings":  # a fresh slot each run, so every first request books
-        day = f"2032-{1 + run // 28:02d}-{1 + run % 28:02d}"
+        day = (date(2032, 1, 1) + timedelta(days=run)).isoformat()
         body = json.dumps({"user_id": "user_alice", "date": day, "time": "10:00"})
         headers = {"Content-Type": "application/json"}  # FastAPI reads no body without it
         return http_api_event("POST", "/bookings", body=body, headers=headers)

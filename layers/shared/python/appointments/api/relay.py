@@ -5,6 +5,10 @@ until told to stop (make dev's in-process relay).
 Polls: a batch that came back short means the outbox is drained for now, and
 the next look is POLL_INTERVAL_S later; a full one is followed at once. So an
 event waits about half the interval on average before it is published.
+
+The events' rendering (event_views, which shows subjects with the API's own
+views) is imported by the first batch that has events to render, not at init:
+an invocation over a drained outbox never needs it.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from appointments.api.event_views import SOURCE, event_json
 from appointments.data import database, outbox
 from appointments.data.outbox import OutboxEvent, Publisher
 from appointments.platform import deadline, event_bus
@@ -37,6 +40,8 @@ def to_event_bridge(events: Sequence[OutboxEvent]) -> list[OutboxEvent]:
 
 def bus_entry(event: OutboxEvent, bus_name: str) -> dict[str, Any]:
     """A PutEvents entry: DetailType is the event's type, Detail the whole CloudEvent."""
+    from appointments.api.event_views import SOURCE, event_json  # see the docstring
+
     return {
         "EventBusName": bus_name,
         "Source": SOURCE,
@@ -59,10 +64,17 @@ def relay_once(publish: Publisher) -> Batch:
         published[:] = publish(events)  # a retry on a new connection starts afresh
         return published
 
-    claimed = database.run(lambda conn: outbox.relay_batch(conn, publish_and_keep, event_json))
+    claimed = database.run(lambda conn: outbox.relay_batch(conn, publish_and_keep, rendered))
     if published:  # committed: the marks are kept
         _report(published)
     return Batch(claimed, len(published))
+
+
+def rendered(event: OutboxEvent) -> str:
+    """The event as it is sent (event_views.event_json, imported on first use)."""
+    from appointments.api.event_views import event_json  # see the docstring
+
+    return event_json(event)
 
 
 def relay_until(stop: Callable[[], bool], publish: Publisher) -> int:

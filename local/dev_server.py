@@ -135,6 +135,10 @@ def _finish_the_request_on_ctrl_c(worker: Any) -> None:
         signal.signal(number, worker.handle_exit)
 
 
+def _already_stopping(_number: int, _frame: Any) -> None:
+    """SIGINT's handler while `make dev` stops: nothing to do, it is stopping."""
+
+
 def _leave_undisturbed(_arbiter: Any, _worker: Any) -> None:
     """gunicorn's worker_exit, run in the worker as it leaves: no signal interrupts that."""
     for number in _STOP_SIGNALS:
@@ -558,7 +562,11 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as stop:  # gunicorn exits this way on Ctrl-C and SIGTERM
         return int(stop.code or 0)
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # stopping already: another Ctrl-C waits
+        # Stopping already: another Ctrl-C waits. A Python handler that does nothing,
+        # not SIG_IGN: a Ctrl-C that arrived during a C call (the relay's database
+        # work, say) and is still pending would otherwise be reported as "Signal 2
+        # ignored due to race condition", with a traceback.
+        signal.signal(signal.SIGINT, _already_stopping)
         if embedded is not None and os.getpid() == master_pid:
             stop_database(embedded)
         if held is not None:
